@@ -1,0 +1,269 @@
+-- The money kernel. Accounts keep TigerBeetle's four counters; balances are derived.
+-- Amounts are bigint fen. Flag 1 = DEBITS_MUST_NOT_EXCEED_CREDITS (no negative balance).
+
+create table ledger_accounts (
+  id              bigint generated always as identity primary key,
+  kind            text not null check (kind in ('customer','reserve','channel_clearing','station_settlement',
+                                                'points_liability','refunds_payable','write_off','suspense')),
+  currency        text not null default 'CNY' check (currency in ('CNY','POINTS')),
+  name            text not null,
+  system_key      text unique,            -- e.g. 'channel_clearing:cash' for system accounts
+  flags           int not null default 0,
+  debits_pending  bigint not null default 0 check (debits_pending >= 0),
+  debits_posted   bigint not null default 0 check (debits_posted >= 0),
+  credits_pending bigint not null default 0 check (credits_pending >= 0),
+  credits_posted  bigint not null default 0 check (credits_posted >= 0),
+  -- What forced posts took beyond the balance and credits have not yet repaid: always
+  -- greatest(0, debits_pending + debits_posted - credits_posted) on a no-overdraft account, and
+  -- only a forced post may raise it (ledger_apply keeps it so; verifyLedger checks it).
+  arrears         bigint not null default 0 check (arrears >= 0),
+  status          text not null default 'open' check (status in ('open','closed')),
+  created_at      timestamptz not null default now(),
+  closed_at       timestamptz,
+  -- The backstop for the no-negative rule: even a bug cannot overdraw beyond recorded arrears.
+  constraint ledger_accounts_no_overdraft
+    check ((flags & 1) = 0 or debits_pending + debits_posted <= credits_posted + arrears)
+);
+
+-- Immutable transfers. id is the client's idempotency key (uuid).
+create table ledger_transfers (
+  id                   uuid primary key,
+  kind                 text not null check (kind in ('posted','pending','post_pending','void_pending','expire_pending')),
+  debit_account_id     bigint not null references ledger_accounts(id),
+  credit_account_id    bigint not null references ledger_accounts(id),
+  amount               bigint not null check (amount >= 0),
+  currency             text not null,
+  code                 text not null,      -- business reason: recharge, sale, allocation, recall, refund, …
+  pending_id           uuid references ledger_transfers(id),
+  expires_at           timestamptz,
+  forced               boolean not null default false,   -- requested as a forced post (may overdraw)
+  debit_balance_after  bigint,             -- posted balance (credits - debits) after, for statements
+  credit_balance_after bigint,
+  metadata             jsonb not null default '{}',
+  created_at           timestamptz not null default now(),
+  check (debit_account_id <> credit_account_id),
+  check ((kind in ('post_pending','void_pending','expire_pending')) = (pending_id is not null)),
+  check (kind in ('post_pending','void_pending','expire_pending') or amount > 0)
+);
+-- A pending transfer resolves at most once: enforced by the database, not only by code.
+create unique index ledger_transfers_resolve_once on ledger_transfers(pending_id) where pending_id is not null;
+create index ledger_transfers_debit on ledger_transfers(debit_account_id, created_at);
+create index ledger_transfers_credit on ledger_transfers(credit_account_id, created_at);
+create trigger ledger_transfers_append_only before update or delete on ledger_transfers
+  for each row execute function forbid_change();
+
+-- The live state of each pending transfer (hold); moves forward only.
+create table ledger_pending (
+  id          uuid primary key references ledger_transfers(id),
+  amount      bigint not null check (amount > 0),
+  state       text not null default 'pending' check (state in ('pending','posted','voided','expired')),
+  expires_at  timestamptz,
+  resolved_at timestamptz
+);
+create index ledger_pending_expiry on ledger_pending(expires_at) where state = 'pending';
+create trigger ledger_pending_no_delete before delete on ledger_pending
+  for each row execute function forbid_change();
+
+create function ledger_pending_forward_only() returns trigger language plpgsql as $$
+begin
+  if old.state <> 'pending' then
+    raise exception 'pending transfer % already %', old.id, old.state using errcode = '23514';
+  end if;
+  return new;
+end $$;
+create trigger ledger_pending_forward before update on ledger_pending
+  for each row execute function ledger_pending_forward_only();
+
+-- A transfer id that failed stays failed: a retry can never turn a refusal into a success.
+create table ledger_transfer_failures (
+  id           uuid primary key,
+  code         text not null,
+  request_hash text not null,
+  created_at   timestamptz not null default now()
+);
+create trigger ledger_transfer_failures_append_only before update or delete on ledger_transfer_failures
+  for each row execute function forbid_change();
+
+-- Forced posts that took an account below zero: flagged for follow-up.
+create table ledger_arrears_alerts (
+  id          bigint generated always as identity primary key,
+  account_id  bigint not null references ledger_accounts(id),
+  transfer_id uuid not null references ledger_transfers(id),
+  shortfall   bigint not null check (shortfall > 0),
+  reason      text not null,
+  created_at  timestamptz not null default now(),
+  resolved_at timestamptz
+);
+
+-- One round trip per transfer. Each statement of a VOLATILE plpgsql function takes a fresh
+-- snapshot, so checks made after a lock is granted see what the lock holder committed.
+-- Status 'created' or 'exists' means success; anything else is a refusal that moved nothing.
+create function ledger_apply(
+  p_id uuid, p_kind text, p_debit bigint, p_credit bigint, p_amount bigint, p_code text,
+  p_pending_id uuid, p_timeout_ms bigint, p_forced boolean, p_metadata jsonb, p_request_hash text)
+returns table (status text, already_failed boolean, transfer_id uuid, amount bigint,
+               debit_account_id bigint, credit_account_id bigint,
+               debit_balance_after bigint, credit_balance_after bigint, debit_available_after bigint,
+               created_at timestamptz)
+language plpgsql as $$
+declare
+  t ledger_transfers%rowtype;
+  f ledger_transfer_failures%rowtype;
+  p ledger_pending%rowtype;
+  pt ledger_transfers%rowtype;
+  d ledger_accounts%rowtype;
+  c ledger_accounts%rowtype;
+  v_amount bigint := p_amount;
+  v_debit bigint := p_debit;
+  v_credit bigint := p_credit;
+  v_fail text;
+  v_shortfall bigint := 0;
+  v_dpe bigint := 0;   -- deltas: debit account's debits_pending / debits_posted,
+  v_dpo bigint := 0;
+  v_cpe bigint := 0;   -- credit account's credits_pending / credits_posted
+  v_cpo bigint := 0;
+  v_now timestamptz := clock_timestamp();
+begin
+  if p_kind not in ('posted','pending','post_pending','void_pending','expire_pending') then
+    raise exception 'unknown transfer kind %', p_kind using errcode = '22023';
+  end if;
+  -- Same id at the same time: the second waits here and then sees the first.
+  perform pg_advisory_xact_lock(7301002, hashtext(p_id::text));
+
+  select * into t from ledger_transfers lt where lt.id = p_id;
+  if found then
+    if t.kind <> p_kind
+       or (p_debit is not null and t.debit_account_id <> p_debit)
+       or (p_credit is not null and t.credit_account_id <> p_credit)
+       or (p_amount is not null and p_kind not in ('void_pending','expire_pending') and t.amount <> p_amount)
+       or t.code <> p_code
+       or t.pending_id is distinct from p_pending_id
+       or t.forced <> coalesce(p_forced, false) then
+      return query select 'exists_with_different_fields'::text, false, t.id, t.amount, t.debit_account_id, t.credit_account_id,
+        null::bigint, null::bigint, null::bigint, t.created_at;
+      return;
+    end if;
+    return query select 'exists'::text, false, t.id, t.amount, t.debit_account_id, t.credit_account_id,
+      t.debit_balance_after, t.credit_balance_after, null::bigint, t.created_at;
+    return;
+  end if;
+
+  select * into f from ledger_transfer_failures lf where lf.id = p_id;
+  if found then
+    if f.request_hash <> p_request_hash then
+      return query select 'exists_with_different_fields'::text, true, p_id, p_amount, p_debit, p_credit,
+        null::bigint, null::bigint, null::bigint, f.created_at;
+    else
+      return query select f.code, true, p_id, p_amount, p_debit, p_credit, null::bigint, null::bigint, null::bigint, f.created_at;
+    end if;
+    return;
+  end if;
+
+  -- Resolving a hold: the pending transfer supplies accounts and the ceiling.
+  if p_kind in ('post_pending','void_pending','expire_pending') then
+    select * into p from ledger_pending lp where lp.id = p_pending_id for update;
+    if not found then
+      v_fail := 'pending_not_found';
+    elsif p.state <> 'pending' then
+      v_fail := 'pending_already_' || p.state;
+    else
+      select * into pt from ledger_transfers lt where lt.id = p_pending_id;
+      if (p_debit is not null and p_debit <> pt.debit_account_id) or (p_credit is not null and p_credit <> pt.credit_account_id) then
+        v_fail := 'pending_accounts_mismatch';
+      elsif p_kind = 'post_pending' and p.expires_at is not null and p.expires_at <= v_now then
+        v_fail := 'pending_expired';
+      elsif p_kind = 'expire_pending' and (p.expires_at is null or p.expires_at > v_now) then
+        v_fail := 'pending_not_expired';
+      end if;
+      v_debit := pt.debit_account_id;
+      v_credit := pt.credit_account_id;
+      if p_kind = 'post_pending' then
+        if v_amount is null then v_amount := p.amount; end if;
+        if v_amount < 0 then v_fail := coalesce(v_fail, 'amount_invalid'); end if;
+        if v_amount > p.amount then v_fail := coalesce(v_fail, 'exceeds_pending_amount'); end if;
+      else
+        v_amount := p.amount;
+      end if;
+    end if;
+  elsif v_amount is null or v_amount <= 0 then
+    v_fail := 'amount_invalid';
+  elsif v_debit is null or v_credit is null or v_debit = v_credit then
+    v_fail := 'accounts_invalid';
+  end if;
+
+  if v_fail is null then
+    -- Lock both accounts in id order: no deadlock between opposite transfers.
+    perform 1 from ledger_accounts la where la.id in (v_debit, v_credit) order by la.id for update;
+    select * into d from ledger_accounts la where la.id = v_debit;
+    if not found then v_fail := 'debit_account_not_found'; end if;
+    select * into c from ledger_accounts la where la.id = v_credit;
+    if v_fail is null and not found then v_fail := 'credit_account_not_found'; end if;
+    if v_fail is null and d.currency <> c.currency then v_fail := 'currency_mismatch'; end if;
+    if v_fail is null and p_kind in ('posted','pending') then
+      if d.status = 'closed' then v_fail := 'debit_account_closed';
+      elsif c.status = 'closed' then v_fail := 'credit_account_closed';
+      elsif (d.flags & 1) = 1 and d.debits_posted + v_amount > d.credits_posted then
+        if p_kind = 'posted' and p_forced then
+          v_shortfall := least(v_amount, d.debits_pending + d.debits_posted + v_amount - d.credits_posted - d.arrears);
+          if v_shortfall < 0 then v_shortfall := 0; end if;
+        else
+          v_fail := 'exceeds_credits';
+        end if;
+      end if;
+    end if;
+  end if;
+
+  if v_fail is not null then
+    -- Expiry ids are derived by the sweeper, not chosen by a client: recording a refusal would
+    -- only risk a hold the sweeper can never expire (e.g. 'pending_not_expired' after a clock step).
+    if p_kind <> 'expire_pending' then
+      insert into ledger_transfer_failures (id, code, request_hash) values (p_id, v_fail, p_request_hash);
+    end if;
+    return query select v_fail, false, p_id, v_amount, v_debit, v_credit, null::bigint, null::bigint, null::bigint, v_now;
+    return;
+  end if;
+
+  if p_kind = 'posted' then
+    v_dpo := v_amount; v_cpo := v_amount;
+  elsif p_kind = 'pending' then
+    v_dpe := v_amount; v_cpe := v_amount;
+  elsif p_kind = 'post_pending' then
+    v_dpe := -p.amount; v_dpo := v_amount; v_cpe := -p.amount; v_cpo := v_amount;
+  else
+    v_dpe := -p.amount; v_cpe := -p.amount;
+  end if;
+  -- Arrears follow the real shortfall (debits beyond credits, holds included) and never exceed
+  -- what they were plus this forced post's shortfall: a credit repays them, a released hold
+  -- shrinks them, and only a forced post raises them.
+  update ledger_accounts la set debits_pending = la.debits_pending + v_dpe, debits_posted = la.debits_posted + v_dpo,
+      arrears = least(la.arrears + v_shortfall,
+                      greatest(0, la.debits_pending + v_dpe + la.debits_posted + v_dpo - la.credits_posted))
+    where la.id = v_debit returning * into d;
+  update ledger_accounts la set credits_pending = la.credits_pending + v_cpe, credits_posted = la.credits_posted + v_cpo,
+      arrears = least(la.arrears, greatest(0, la.debits_pending + la.debits_posted - la.credits_posted - v_cpo))
+    where la.id = v_credit returning * into c;
+
+  insert into ledger_transfers (id, kind, debit_account_id, credit_account_id, amount, currency, code, pending_id,
+                                expires_at, forced, debit_balance_after, credit_balance_after, metadata, created_at)
+  values (p_id, p_kind, v_debit, v_credit, v_amount, d.currency, p_code, p_pending_id,
+          case when p_kind = 'pending' and p_timeout_ms is not null then v_now + p_timeout_ms * interval '1 millisecond' end,
+          coalesce(p_forced, false) and p_kind = 'posted', d.credits_posted - d.debits_posted, c.credits_posted - c.debits_posted,
+          coalesce(p_metadata, '{}'::jsonb), v_now);
+
+  if p_kind = 'pending' then
+    insert into ledger_pending (id, amount, expires_at)
+    values (p_id, v_amount, case when p_timeout_ms is not null then v_now + p_timeout_ms * interval '1 millisecond' end);
+  elsif p_kind in ('post_pending','void_pending','expire_pending') then
+    update ledger_pending lp set state = case p_kind when 'post_pending' then 'posted' when 'void_pending' then 'voided' else 'expired' end,
+      resolved_at = v_now where lp.id = p_pending_id;
+  end if;
+
+  if v_shortfall > 0 then
+    insert into ledger_arrears_alerts (account_id, transfer_id, shortfall, reason)
+    values (v_debit, p_id, v_shortfall, coalesce(p_metadata->>'forcedReason', p_code));
+  end if;
+
+  return query select 'created'::text, false, p_id, v_amount, v_debit, v_credit,
+    d.credits_posted - d.debits_posted, c.credits_posted - c.debits_posted,
+    d.credits_posted - d.debits_posted - d.debits_pending, v_now;
+end $$;

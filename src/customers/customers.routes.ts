@@ -1,0 +1,96 @@
+import { Type } from 'typebox';
+import type { App } from '../platform/index.js';
+import { access, actorOf, StaffGroups } from '../platform/index.js';
+import { createCustomer, findCustomers, getCustomer, ID_TYPES, setRealNameStatus, type CustomerDeps } from './customers.service.js';
+
+export const CustomerSchema = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String(),
+  name: Type.String(),
+  phone: Type.String(),
+  idType: Type.String(),
+  idNumber: Type.String(),
+  realNameStatus: Type.String(),
+  masked: Type.Boolean(),
+  createdAt: Type.String(),
+});
+const bearer = [{ bearer: [] }];
+
+export function customersRoutes(app: App, deps: CustomerDeps): void {
+  app.post(
+    '/api/v1/customers',
+    {
+      config: { access: access.roles(...StaffGroups.counter) },
+      schema: {
+        tags: ['customers'],
+        summary: 'Register a customer (individual) / 新增个人客户',
+        security: bearer,
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 50 }),
+            phone: Type.String({ minLength: 11, maxLength: 20 }),
+            idType: Type.Optional(Type.Union(ID_TYPES.map((t) => Type.Literal(t)))),
+            idNumber: Type.String({ minLength: 5, maxLength: 30 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: CustomerSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await createCustomer(deps, actorOf(req), req.body)),
+  );
+
+  app.get(
+    '/api/v1/customers',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['customers'],
+        summary: 'Find customers by phone or ID number / 按手机号或证件号查询客户',
+        security: bearer,
+        querystring: Type.Object({
+          phone: Type.Optional(Type.String({ maxLength: 20 })),
+          idNumber: Type.Optional(Type.String({ maxLength: 30 })),
+          idType: Type.Optional(Type.Union(ID_TYPES.map((t) => Type.Literal(t)))),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          offset: Type.Optional(Type.Integer({ minimum: 0 })),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(CustomerSchema) }) },
+      },
+    },
+    async (req) => ({
+      items: await findCustomers(deps, { ...req.query, limit: req.query.limit ?? 20, offset: req.query.offset ?? 0 }, req.staff?.role),
+    }),
+  );
+
+  app.get(
+    '/api/v1/customers/:id',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['customers'],
+        summary: 'One customer (masked unless your role may see personal data) / 客户详情',
+        security: bearer,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        response: { 200: CustomerSchema },
+      },
+    },
+    async (req) => getCustomer(deps, deps.db, req.params.id, req.staff?.role),
+  );
+
+  app.post(
+    '/api/v1/customers/:id/real-name',
+    {
+      config: { access: access.roles('admin', 'operator') },
+      schema: {
+        tags: ['customers'],
+        summary: 'Record the real-name check result / 实名认证结果',
+        security: bearer,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object({ status: Type.Union([Type.Literal('verified'), Type.Literal('rejected')]) }, { additionalProperties: false }),
+        response: { 200: CustomerSchema },
+      },
+    },
+    async (req) => setRealNameStatus(deps, actorOf(req), req.params.id, req.body.status),
+  );
+}

@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import type { Executor } from '../platform/index.js';
+import { platformError } from '../platform/index.js';
+
+export interface Entry {
+  transferId: string;
+  kind: string;
+  code: string;
+  /** Signed from the account's point of view: credit positive, debit negative. */
+  amount: number;
+  direction: 'debit' | 'credit';
+  counterpartyAccountId: number;
+  balanceAfter: number | null;
+  pending: boolean;
+  createdAt: string;
+  metadata: unknown;
+}
+
+export interface EntryPage {
+  items: Entry[];
+  nextCursor: string | null;
+}
+
+export const MAX_PAGE = 200;
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * An account's entries, newest first, keyset-paged by (created_at, id).
+ * The cursor is opaque to callers: base64url of "<created_at to the microsecond>|<id>"
+ * (a JS Date keeps only milliseconds, which would skip entries sharing a millisecond).
+ */
+export async function accountEntries(
+  db: Executor,
+  accountId: number,
+  opts: { from?: Date; to?: Date; limit?: number; cursor?: string },
+): Promise<EntryPage> {
+  const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50) || 50, 1), MAX_PAGE);
+  let cursorAt: string | null = null;
+  let cursorId: string | null = null;
+  if (opts.cursor) {
+    const [at, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
+    // A cursor we did not issue is refused, not ignored: restarting at page one would loop a pager forever.
+    if (!at || !id || !CURSOR_AT.test(at) || !UUID.test(id)) throw platformError('VALIDATION_FAILED', { field: 'cursor' });
+    cursorAt = at;
+    cursorId = id;
+  }
+  const rows = await sql<{
+    id: string;
+    kind: string;
+    code: string;
+    amount: number;
+    debit_account_id: number;
+    credit_account_id: number;
+    debit_balance_after: number | null;
+    credit_balance_after: number | null;
+    created_at: Date;
+    cursor_at: string;
+    metadata: unknown;
+  }>`select id, kind, code, amount, debit_account_id, credit_account_id, debit_balance_after, credit_balance_after, created_at, metadata,
+            to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+     from ledger_transfers
+     where (debit_account_id = ${accountId} or credit_account_id = ${accountId})
+       and (${opts.from ?? null}::timestamptz is null or created_at >= ${opts.from ?? null}::timestamptz)
+       and (${opts.to ?? null}::timestamptz is null or created_at < ${opts.to ?? null}::timestamptz)
+       and (${cursorAt}::timestamptz is null or (created_at, id) < (${cursorAt}::timestamptz, ${cursorId}::uuid))
+     order by created_at desc, id desc
+     limit ${limit + 1}`.execute(db);
+  const page = rows.rows.slice(0, limit);
+  const items = page.map((r): Entry => {
+    const isDebit = r.debit_account_id === accountId;
+    const moves = r.kind === 'posted' || r.kind === 'post_pending';
+    return {
+      transferId: r.id,
+      kind: r.kind,
+      code: r.code,
+      amount: isDebit ? -r.amount : r.amount,
+      direction: isDebit ? 'debit' : 'credit',
+      counterpartyAccountId: isDebit ? r.credit_account_id : r.debit_account_id,
+      balanceAfter: isDebit ? r.debit_balance_after : r.credit_balance_after,
+      pending: !moves,
+      createdAt: r.created_at.toISOString(),
+      metadata: r.metadata,
+    };
+  });
+  const last = page[page.length - 1];
+  return {
+    items,
+    nextCursor: rows.rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null,
+  };
+}

@@ -1,0 +1,100 @@
+import { loadConfig, ConfigError, createLogger, openDb, migrate, startEmbeddedPostgres, registerPoolMetrics } from './platform/index.js';
+import type { EmbeddedDb } from './platform/index.js';
+import { ensureAdmin } from './staff/index.js';
+import { expireHolds } from './ledger/index.js';
+import { buildServer } from './server.js';
+import { seedDemo, DEMO_LOGINS } from './cli/seed-demo.js';
+import { pruneNonces } from './stations/index.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`fuelcard: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.generatedSecrets) {
+    logger.warn('running on development keys: set FUELCARD_DATA_KEYS, FUELCARD_BLIND_INDEX_KEY and FUELCARD_PIN_KEY in production');
+  }
+
+  let embedded: EmbeddedDb | null = null;
+  let url = config.databaseUrl;
+  if (url === null) {
+    logger.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, onLog: (m) => logger.debug({ pg: m }) });
+    url = embedded.url;
+  }
+  const migrated = await migrate(url);
+  if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
+
+  const dbh = openDb(url, config.dbPoolSize);
+  registerPoolMetrics(dbh.pool);
+  const admin = await ensureAdmin(dbh.db, config.adminPassword);
+  const demoWanted = process.env.FUELCARD_DEMO ? process.env.FUELCARD_DEMO !== 'off' : embedded !== null;
+  if (admin.created && demoWanted) {
+    logger.info('fresh database: loading demo data');
+    await seedDemo(dbh.db, config, { quiet: true });
+  }
+
+  const { app } = await buildServer({ db: dbh.db, config, logger });
+  await app.listen({ port: config.port, host: config.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const base = `http://localhost:${port}`;
+
+  const timers = [
+    setInterval(() => void expireHolds(dbh.db).catch((err: unknown) => logger.error({ err }, 'hold expiry failed')), 10_000),
+    setInterval(() => void pruneNonces(dbh.db, config.terminalClockSkewMs).catch((err: unknown) => logger.error({ err }, 'nonce pruning failed')), 60_000),
+  ];
+
+  const lines = [
+    '',
+    '  加油卡系统 / Fuel card platform is running',
+    `  API          ${base}/api/v1`,
+    `  API docs     ${base}/docs`,
+    `  OpenAPI      ${base}/api/v1/openapi.json`,
+    `  Health       ${base}/healthz   ${base}/readyz   ${base}/metrics`,
+    `  Database     ${embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}`,
+  ];
+  if (admin.created && admin.generated) lines.push(`  admin login  admin / ${admin.password}   (generated; shown once, keep it)`);
+  else if (admin.created) lines.push('  admin login  admin / (FUELCARD_ADMIN_PASSWORD)');
+  else lines.push('  admin login  admin / (password chosen at first start)');
+  if (demoWanted) for (const d of DEMO_LOGINS) lines.push(`  demo login   ${d.username} / ${d.password}   (${d.role})`);
+  lines.push('');
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    for (const t of timers) clearInterval(t);
+    try {
+      await app.close();
+      await dbh.close();
+      if (embedded) await embedded.stop();
+      logger.info('stopped cleanly');
+      clearTimeout(force);
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error('fuelcard failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

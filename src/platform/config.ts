@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+/**
+ * Configuration is read once from the environment, validated, and frozen.
+ * Units live in the names (…Ms, …Fen) so a reader never has to guess.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly adminPassword: string | null;
+  readonly sessionTtlMs: number;
+  /** 32-byte keys by id; the first one encrypts, all of them decrypt. */
+  readonly dataKeys: ReadonlyArray<{ id: string; key: Buffer }>;
+  readonly blindIndexKey: Buffer;
+  readonly pinKey: Buffer;
+  readonly cardIssuerPrefix: string;
+  readonly pinMaxTries: number;
+  /** 'reset' = locked until staff reset; 'next_day' = unlocks at the next business day. */
+  readonly pinLockMode: 'reset' | 'next_day';
+  readonly newCardStatus: 'active' | 'pending';
+  readonly anonymousCardsRefundable: boolean;
+  readonly anonymousCardsReportableLost: boolean;
+  /** How long after a loss report the balance may move to a replacement card. */
+  readonly lossTransferWaitMs: number;
+  readonly terminalClockSkewMs: number;
+  readonly dbPoolSize: number;
+  readonly shutdownTimeoutMs: number;
+  readonly timeZone: string;
+  readonly generatedSecrets: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly variable: string, reason: string) {
+    super(`Invalid configuration ${variable}: ${reason}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function key(env: Env, name: string, generated: { used: boolean }): Buffer {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    generated.used = true;
+    return devKey(name);
+  }
+  const buf = Buffer.from(raw, 'base64');
+  if (buf.length !== 32) throw new ConfigError(name, 'must be 32 bytes, base64 encoded (openssl rand -base64 32)');
+  return buf;
+}
+
+/**
+ * Without keys in the environment we derive stable development keys, so a
+ * restarted demo can still read its own data. Production sets real keys; the
+ * server logs a warning when it runs on development keys.
+ */
+function devKey(name: string): Buffer {
+  return Buffer.from(
+    Array.from({ length: 32 }, (_, i) => (name.charCodeAt(i % name.length) * 31 + i * 7) & 0xff),
+  );
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const generated = { used: false };
+  const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== '' ? env.DATABASE_URL : null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
+  }
+  const prefix = env.FUELCARD_CARD_PREFIX ?? '900001';
+  if (!/^\d{6,8}$/.test(prefix)) throw new ConfigError('FUELCARD_CARD_PREFIX', 'must be 6 to 8 digits');
+
+  const dataKeys: Array<{ id: string; key: Buffer }> = [];
+  const keysRaw = env.FUELCARD_DATA_KEYS;
+  if (keysRaw && keysRaw !== '') {
+    for (const part of keysRaw.split(',')) {
+      const [id, b64] = part.split(':');
+      if (!id || !b64 || !/^[a-z0-9_-]{1,16}$/i.test(id)) {
+        throw new ConfigError('FUELCARD_DATA_KEYS', 'expected "keyId:base64key[,keyId:base64key…]", newest first');
+      }
+      const buf = Buffer.from(b64, 'base64');
+      if (buf.length !== 32) throw new ConfigError('FUELCARD_DATA_KEYS', `key ${id} must be 32 bytes`);
+      dataKeys.push({ id, key: buf });
+    }
+  } else {
+    generated.used = true;
+    dataKeys.push({ id: 'dev1', key: devKey('FUELCARD_DATA_KEYS') });
+  }
+
+  const config: Config = {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
+    databaseUrl,
+    dataDir: path.resolve(env.FUELCARD_DATA_DIR && env.FUELCARD_DATA_DIR !== '' ? env.FUELCARD_DATA_DIR : './data'),
+    embeddedPgPort: int(env, 'FUELCARD_PG_PORT', 0, 0, 65535),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    adminPassword: env.FUELCARD_ADMIN_PASSWORD && env.FUELCARD_ADMIN_PASSWORD !== '' ? env.FUELCARD_ADMIN_PASSWORD : null,
+    sessionTtlMs: int(env, 'FUELCARD_SESSION_TTL_MIN', 480, 1, 60 * 24 * 30) * 60_000,
+    dataKeys,
+    blindIndexKey: key(env, 'FUELCARD_BLIND_INDEX_KEY', generated),
+    pinKey: key(env, 'FUELCARD_PIN_KEY', generated),
+    cardIssuerPrefix: prefix,
+    pinMaxTries: int(env, 'FUELCARD_PIN_MAX_TRIES', 3, 1, 10),
+    pinLockMode: oneOf(env, 'FUELCARD_PIN_LOCK', 'next_day', ['reset', 'next_day'] as const),
+    newCardStatus: oneOf(env, 'FUELCARD_NEW_CARD_STATUS', 'active', ['active', 'pending'] as const),
+    anonymousCardsRefundable: bool(env, 'FUELCARD_ANON_REFUNDABLE', false),
+    anonymousCardsReportableLost: bool(env, 'FUELCARD_ANON_REPORTABLE_LOST', false),
+    lossTransferWaitMs: int(env, 'FUELCARD_LOSS_WAIT_HOURS', 24, 0, 24 * 60) * 3_600_000,
+    terminalClockSkewMs: int(env, 'FUELCARD_TERMINAL_SKEW_S', 300, 1, 3600) * 1000,
+    dbPoolSize: int(env, 'FUELCARD_DB_POOL', 16, 1, 200),
+    shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    timeZone: env.FUELCARD_TZ && env.FUELCARD_TZ !== '' ? env.FUELCARD_TZ : 'Asia/Shanghai',
+    generatedSecrets: generated.used,
+  };
+  return Object.freeze(config);
+}
+
+export function randomSecret(bytes = 24): string {
+  return randomBytes(bytes).toString('base64url');
+}

@@ -1,0 +1,70 @@
+import pg from 'pg';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+
+/**
+ * The database shape. Each module adds its own tables by module augmentation
+ * in its `*.tables.ts`, so platform never imports a module.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Database {}
+
+export type Db = Kysely<Database>;
+export type Trx = Transaction<Database>;
+/** Anything that can run a query: the pool-backed db or an open transaction. */
+export type Executor = Db | Trx;
+
+// bigint columns come back as strings by default; our amounts fit in a JS number
+// (2^53 fen is 90 trillion yuan), and we check that on the way in.
+pg.types.setTypeParser(20, (v) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`bigint out of safe range: ${v}`);
+  return n;
+});
+const parseBigintArray = pg.types.getTypeParser(1016);
+pg.types.setTypeParser(1016, (v) => (parseBigintArray(v) as Array<string | null>).map((x) => (x === null ? null : Number(x))));
+// numeric stays a string (never used for money).
+
+export interface DbHandle {
+  db: Db;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function openDb(connectionString: string, poolSize: number): DbHandle {
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    // Business days follow the operator's zone; the session zone only affects display
+    // of timestamptz and date_trunc, which we always pass the zone to explicitly.
+    options: '-c TimeZone=UTC',
+  });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+/** PostgreSQL error codes we react to. */
+export const PgCode = {
+  uniqueViolation: '23505',
+  checkViolation: '23514',
+  foreignKeyViolation: '23503',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+} as const;
+
+export function pgErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+export function pgConstraint(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'constraint' in err
+    ? String((err as { constraint: unknown }).constraint)
+    : undefined;
+}

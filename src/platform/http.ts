@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import { AppError, platformError } from './errors.js';
+import { httpDuration, registry } from './metrics.js';
+import type { Access, StaffPrincipal, TerminalPrincipal } from './rbac.js';
+import type { Actor } from './audit.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+    staff?: StaffPrincipal;
+    terminal?: TerminalPrincipal;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  Logger,
+  TypeBoxTypeProvider
+>;
+
+/** Looks up a bearer token; implemented by the staff module. */
+export interface StaffAuthenticator {
+  authenticate(token: string): Promise<StaffPrincipal | null>;
+}
+
+/** Checks a terminal's signed request; implemented by the stations module. */
+export interface TerminalAuthenticator {
+  authenticate(request: FastifyRequest): Promise<TerminalPrincipal>;
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  access: Access | undefined;
+}
+
+export interface HttpOptions {
+  logger: Logger;
+  staffAuth: StaffAuthenticator;
+  terminalAuth: TerminalAuthenticator;
+  bodyLimitBytes?: number;
+}
+
+export function actorOf(request: FastifyRequest): Actor {
+  if (request.staff) {
+    return {
+      staffId: request.staff.id,
+      name: request.staff.username,
+      role: request.staff.role,
+      ip: request.ip,
+      requestId: request.id,
+      stationId: request.staff.stationId,
+    };
+  }
+  if (request.terminal) {
+    return { staffId: null, name: request.terminal.id, role: 'terminal', ip: request.ip, requestId: request.id, stationId: request.terminal.stationId };
+  }
+  return { staffId: null, name: 'anonymous', role: 'system', ip: request.ip, requestId: request.id };
+}
+
+export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
+  return reply.status(err.status).send({
+    error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+  });
+}
+
+/**
+ * Builds the Fastify app: request ids, JSON parsing that keeps the raw body (terminals
+ * sign it), the error shape of DESIGN.md, access control that refuses any route which
+ * does not name who may call it, latency metrics and the OpenAPI document.
+ */
+export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes: RouteInfo[] }> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    // Path and query parameters arrive as strings and are coerced to their schema types.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: route.url, access: route.config?.access });
+    }
+  });
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    request.rawBody = text;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(platformError('MALFORMED_JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addHook('preValidation', async (request) => {
+    const rule = request.routeOptions.config?.access;
+    if (!rule) {
+      // Not-found handler and framework routes have no config; real routes always do.
+      if (request.routeOptions.url === undefined) return;
+      // The interactive API page (swagger-ui's own routes) is public documentation.
+      if (request.routeOptions.url.startsWith('/docs')) return;
+      throw platformError('FORBIDDEN', { reason: 'route has no access rule' });
+    }
+    if (rule.kind === 'public') return;
+    if (rule.kind === 'terminal') {
+      request.terminal = await opts.terminalAuth.authenticate(request);
+      return;
+    }
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (!token) throw platformError('UNAUTHENTICATED');
+    const staff = await opts.staffAuth.authenticate(token);
+    if (!staff) throw platformError('UNAUTHENTICATED');
+    request.staff = staff;
+    if (!rule.roles.includes(staff.role)) throw platformError('FORBIDDEN', { role: staff.role });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: unknown, request, reply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) request.log.error({ err }, 'request failed');
+      return sendError(reply, err);
+    }
+    const e = err as { validation?: unknown; validationContext?: string; statusCode?: number; code?: string; message?: string };
+    if (e.validation) {
+      const first = Array.isArray(e.validation) ? (e.validation[0] as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string }) : undefined;
+      const field = [e.validationContext, first?.instancePath?.replace(/^\//, '').replace(/\//g, '.'), first?.params?.missingProperty ?? first?.params?.additionalProperty]
+        .filter((p) => p !== undefined && p !== '')
+        .join('.');
+      return sendError(reply, platformError('VALIDATION_FAILED', { field, reason: first?.message ?? e.message }));
+    }
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, platformError('PAYLOAD_TOO_LARGE'));
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, platformError('UNSUPPORTED_MEDIA_TYPE'));
+    if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+      return sendError(reply, platformError('VALIDATION_FAILED', { field: 'body' }));
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return sendError(reply, platformError('VALIDATION_FAILED', { reason: e.message }));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return sendError(reply, platformError('INTERNAL'));
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, platformError('ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] })));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Fuel card platform API (加油卡系统)',
+        version: '1',
+        description:
+          'Amounts in fen, volumes in millilitres, unit prices in fen per litre. Money-moving POSTs take an Idempotency-Key header. Errors: {"error":{"code","message"}} — see docs/errors.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          terminal: { type: 'apiKey', in: 'header', name: 'X-Signature', description: 'HMAC-SHA256 request signature; see docs/terminals.md' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  app.get('/api/v1/openapi.json', { config: { access: { kind: 'public' } }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/healthz', { config: { access: { kind: 'public' } }, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/metrics', { config: { access: { kind: 'public' } }, schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  return { app, routes };
+}

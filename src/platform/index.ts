@@ -1,0 +1,15 @@
+export * from './config.js';
+export * from './db.js';
+export * from './errors.js';
+export * from './crypto.js';
+export * from './masking.js';
+export * from './rbac.js';
+export * from './audit.js';
+export * from './outbox.js';
+export * from './idempotency.js';
+export * from './metrics.js';
+export * from './http.js';
+export * from './logging.js';
+export * from './time.js';
+export { migrate, MIGRATIONS_DIR } from './migrate.js';
+export { startEmbeddedPostgres, type EmbeddedDb } from './embedded.js';

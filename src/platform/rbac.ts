@@ -1,0 +1,49 @@
+/** Roles from DESIGN.md. Every route names who may call it; a route that names nobody is refused. */
+export const ROLES = [
+  'admin',
+  'operator',
+  'finance',
+  'risk',
+  'station_staff',
+  'enterprise_admin',
+  'department_admin',
+  'cardholder',
+] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Access =
+  | { readonly kind: 'public' }
+  | { readonly kind: 'staff'; readonly roles: readonly Role[] }
+  | { readonly kind: 'terminal' };
+
+export const access = {
+  public: { kind: 'public' } as Access,
+  terminal: { kind: 'terminal' } as Access,
+  roles: (...roles: Role[]): Access => ({ kind: 'staff', roles }),
+};
+
+/** Common groups, so routes say who in the business's words. */
+export const StaffGroups = {
+  /** Counter work: open cards, take cash, card services. */
+  counter: ['admin', 'operator', 'station_staff'] as Role[],
+  /** Read-only access to customer and card data. */
+  readers: ['admin', 'operator', 'finance', 'risk', 'station_staff'] as Role[],
+  money: ['admin', 'finance'] as Role[],
+};
+
+export interface StaffPrincipal {
+  readonly id: number;
+  readonly username: string;
+  readonly role: Role;
+  readonly stationId: number | null;
+}
+
+export interface TerminalPrincipal {
+  readonly id: string;
+  readonly stationId: number;
+}
+
+/** Roles that may see personal data and full card numbers unmasked. */
+export function maySeePersonalData(role: Role | undefined): boolean {
+  return role === 'admin' || role === 'operator' || role === 'risk';
+}

@@ -1,0 +1,218 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/index.js';
+import { maskCardNo, publish } from '../platform/index.js';
+import { lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
+import { authoriseCardUse, CARD_DECLINES, recordCardUse, type CardRow } from '../cards/index.js';
+import { salesError, SALE_DECLINES } from './sales.errors.js';
+
+export interface SaleRequest {
+  cardNo: string;
+  pin: string;
+  grade: string;
+  volumeMl: number;
+  unitPrice: number;
+  amount: number;
+  nozzle: number;
+}
+
+export interface SaleAnswer {
+  saleId: string;
+  status: 'approved' | 'declined';
+  approvalCode?: string;
+  declineCode?: string;
+  /** ISO 8583 action code (DE 39) for the terminal. */
+  actionCode: string;
+  message?: string;
+  amount: number;
+  /** Available balance after the sale; null when the card or PIN was not accepted. */
+  balance: number | null;
+}
+
+export function checkSaleAmount(req: SaleRequest): void {
+  const expected = Math.round((req.volumeMl * req.unitPrice) / 1000);
+  if (Math.abs(expected - req.amount) > 1) {
+    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected });
+  }
+}
+
+interface StationInfo {
+  settlementAccountId: number;
+  active: boolean;
+  fetchedAtMs: number;
+}
+const stationCache = new Map<number, StationInfo>();
+const STATION_CACHE_MS = 30_000;
+
+async function stationFor(db: Executor, stationId: number): Promise<StationInfo> {
+  const hit = stationCache.get(stationId);
+  if (hit && Date.now() - hit.fetchedAtMs < STATION_CACHE_MS) return hit;
+  const r = await sql<{ settlement_account_id: number; status: string }>`select settlement_account_id, status from stations where id = ${stationId}`.execute(db);
+  const row = r.rows[0];
+  if (!row) throw salesError('SALE_STATION_CLOSED', { stationId });
+  const info = { settlementAccountId: row.settlement_account_id, active: row.status === 'active', fetchedAtMs: Date.now() };
+  stationCache.set(stationId, info);
+  return info;
+}
+
+const approvalCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
+
+function declineInfo(code: string): { iso: string; zh: string; en: string } {
+  return (CARD_DECLINES as Record<string, { iso: string; zh: string; en: string }>)[code] ?? (SALE_DECLINES as Record<string, { iso: string; zh: string; en: string }>)[code] ?? { iso: '100', zh: '拒绝交易', en: 'Do not honour' };
+}
+
+/**
+ * The one path every sale takes: card state, PIN, grade, limits (cards), then balance across
+ * the card's accounts in priority order, the debits, the sale record and its outbox event, in
+ * the caller's transaction. A decline moves no money but is recorded (and a wrong PIN counted).
+ */
+export async function authoriseSale(
+  trx: Trx,
+  deps: { db: Db; config: Config },
+  terminal: TerminalPrincipal,
+  req: SaleRequest,
+  /** When the fuel was sold; only data loaders (seed-demo) pass a past time. The ledger always records its own time. */
+  at?: Date,
+): Promise<SaleAnswer> {
+  const station = await stationFor(deps.db, terminal.stationId);
+  if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
+  const saleId = randomUUID();
+  const now = at ?? new Date();
+  const decision = await authoriseCardUse(trx, deps.config, req, now);
+
+  const record = async (card: CardRow | null, outcome: { status: 'approved'; approvalCode: string; transfers: unknown[]; balance: number } | { status: 'declined'; code: string; balance: number | null }) => {
+    await sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
+        approval_code, decline_code, transfers, balance_after, business_day, created_at)
+      values (${saleId}, ${card?.id ?? null}, ${maskCardNo(req.cardNo)}, ${terminal.stationId}, ${terminal.id}, ${req.nozzle}, ${req.grade},
+        ${req.volumeMl}, ${req.unitPrice}, ${req.amount}, ${outcome.status},
+        ${outcome.status === 'approved' ? outcome.approvalCode : null}, ${outcome.status === 'declined' ? outcome.code : null},
+        ${JSON.stringify(outcome.status === 'approved' ? outcome.transfers : [])}::jsonb, ${outcome.balance}, ${decision.businessDay}::date, ${now})`.execute(trx);
+    await publish(trx, `sale.${outcome.status}`, saleId, {
+      saleId,
+      cardId: card?.id ?? null,
+      stationId: terminal.stationId,
+      terminalId: terminal.id,
+      grade: req.grade,
+      volumeMl: req.volumeMl,
+      amount: req.amount,
+      ...(outcome.status === 'declined' ? { declineCode: outcome.code } : {}),
+    });
+  };
+  const decline = async (card: CardRow | null, code: string, balance: number | null): Promise<SaleAnswer> => {
+    await record(card, { status: 'declined', code, balance });
+    const info = declineInfo(code);
+    return { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: req.amount, balance };
+  };
+
+  if (!decision.ok) {
+    const pinAccepted = !['CARD_UNKNOWN', 'CARD_NOT_FOR_SALE', 'PIN_WRONG', 'PIN_TRIES_EXCEEDED'].includes(decision.declineCode) && decision.card !== null && decision.card.status === 'active';
+    const balance = pinAccepted ? await availableOf(trx, decision.card!.account_ids) : null;
+    return decline(decision.card, decision.declineCode, balance);
+  }
+
+  // Lock the card's accounts (id order) and spend them in priority order.
+  const accounts = await lockAccounts(trx, decision.accountIds);
+  const total = accounts.reduce((s, a) => s + Math.max(0, a.available), 0);
+  if (total < req.amount) return decline(decision.card, 'INSUFFICIENT_FUNDS', total);
+
+  let remaining = req.amount;
+  const transfers: Array<{ transferId: string; accountId: number; amount: number }> = [];
+  for (const account of accounts) {
+    if (remaining === 0) break;
+    const part = Math.min(remaining, Math.max(0, account.available));
+    if (part === 0) continue;
+    const transferId = uuidFrom(`sale:${saleId}:${account.id}`);
+    const res = await transfer(trx, {
+      id: transferId,
+      debitAccountId: account.id,
+      creditAccountId: station.settlementAccountId,
+      amount: part,
+      code: 'sale',
+      metadata: { saleId, terminalId: terminal.id, nozzle: req.nozzle },
+    });
+    // The accounts are locked and were checked: a refusal here is a broken invariant, not a decline.
+    if (!res.ok) throw new Error(`ledger refused a checked sale debit: ${res.code}`);
+    transfers.push({ transferId, accountId: account.id, amount: part });
+    remaining -= part;
+  }
+  await recordCardUse(trx, decision.card.id, req, decision.businessDay, now);
+  const code = approvalCode();
+  const balance = total - req.amount;
+  await record(decision.card, { status: 'approved', approvalCode: code, transfers, balance });
+  return { saleId, status: 'approved', approvalCode: code, actionCode: '000', amount: req.amount, balance };
+}
+
+async function availableOf(db: Executor, accountIds: number[]): Promise<number> {
+  if (accountIds.length === 0) return 0;
+  const r = await sql<{ available: number }>`select coalesce(sum(greatest(0, credits_posted - debits_posted - debits_pending)), 0)::bigint as available
+    from ledger_accounts where id = any(${accountIds}::bigint[])`.execute(db);
+  return r.rows[0]?.available ?? 0;
+}
+
+export interface SaleRecord {
+  saleId: string;
+  cardNo: string;
+  stationId: number;
+  terminalId: string;
+  nozzle: number;
+  grade: string;
+  volumeMl: number;
+  unitPrice: number;
+  amount: number;
+  status: 'approved' | 'declined';
+  approvalCode: string | null;
+  declineCode: string | null;
+  transfers: Array<{ transferId: string; accountId: number; amount: number }>;
+  balanceAfter: number | null;
+  businessDay: string;
+  createdAt: string;
+}
+
+export type SaleRow = {
+  id: string;
+  card_no_masked: string;
+  station_id: number;
+  terminal_id: string;
+  nozzle: number;
+  grade: string;
+  volume_ml: number;
+  unit_price: number;
+  amount: number;
+  status: 'approved' | 'declined';
+  approval_code: string | null;
+  decline_code: string | null;
+  transfers: SaleRecord['transfers'];
+  balance_after: number | null;
+  business_day: string;
+  created_at: Date;
+};
+
+export function toSaleRecord(r: SaleRow): SaleRecord {
+  return {
+    saleId: r.id,
+    cardNo: r.card_no_masked,
+    stationId: r.station_id,
+    terminalId: r.terminal_id,
+    nozzle: r.nozzle,
+    grade: r.grade,
+    volumeMl: r.volume_ml,
+    unitPrice: r.unit_price,
+    amount: r.amount,
+    status: r.status,
+    approvalCode: r.approval_code,
+    declineCode: r.decline_code,
+    transfers: r.transfers,
+    balanceAfter: r.balance_after,
+    businessDay: r.business_day,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+export async function getSale(db: Executor, saleId: string): Promise<SaleRecord> {
+  const r = await sql<SaleRow>`select id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
+      approval_code, decline_code, transfers, balance_after, to_char(business_day, 'YYYY-MM-DD') as business_day, created_at
+    from sales where id = ${saleId}`.execute(db);
+  const row = r.rows[0];
+  if (!row) throw salesError('SALE_NOT_FOUND', { saleId });
+  return toSaleRecord(row);
+}

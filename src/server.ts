@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { App, Config, Db, FieldCipher, RouteInfo } from './platform/index.js';
+import { access, createFieldCipher, createHttp } from './platform/index.js';
+import { ledgerRoutes } from './ledger/index.js';
+import { staffAuthenticator, staffRoutes } from './staff/index.js';
+import { customersRoutes } from './customers/index.js';
+import { cardsRoutes } from './cards/index.js';
+import { stationsRoutes, terminalAuthenticator } from './stations/index.js';
+import { salesRoutes } from './sales/index.js';
+import { paymentsRoutes } from './payments/index.js';
+import { statementsRoutes } from './statements/index.js';
+import { sql } from 'kysely';
+
+/** What every module's routes receive. */
+export interface Deps {
+  db: Db;
+  config: Config;
+  cipher: FieldCipher;
+  logger: Logger;
+}
+
+/** Composition root for HTTP: platform first, then each module's routes. */
+export async function buildServer(input: { db: Db; config: Config; logger: Logger }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
+  const deps: Deps = { ...input, cipher: createFieldCipher(input.config.dataKeys) };
+  const { app, routes } = await createHttp({
+    logger: input.logger,
+    staffAuth: staffAuthenticator(deps.db),
+    terminalAuth: terminalAuthenticator(deps),
+  });
+
+  app.get('/readyz', { config: { access: access.public }, schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(deps.db);
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'database unavailable' });
+    }
+  });
+
+  staffRoutes(app, deps);
+  ledgerRoutes(app, deps);
+  customersRoutes(app, deps);
+  cardsRoutes(app, deps);
+  stationsRoutes(app, deps);
+  paymentsRoutes(app, deps);
+  salesRoutes(app, deps);
+  statementsRoutes(app, deps);
+  await app.ready();
+  return { app, routes, deps };
+}

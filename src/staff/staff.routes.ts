@@ -1,0 +1,91 @@
+import { Type } from 'typebox';
+import type { App, Config, Db } from '../platform/index.js';
+import { access, actorOf, ROLES } from '../platform/index.js';
+import { createStaff, listStaff, login, logout } from './staff.service.js';
+
+const StaffUserSchema = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  displayName: Type.String(),
+  role: Type.String(),
+  stationId: Type.Union([Type.Integer(), Type.Null()]),
+  status: Type.String(),
+  createdAt: Type.String(),
+});
+
+export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { access: access.public },
+      schema: {
+        tags: ['auth'],
+        summary: 'Staff login / 员工登录',
+        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: {
+          200: Type.Object({
+            token: Type.String(),
+            expiresAt: Type.String(),
+            user: Type.Object({ id: Type.Integer(), username: Type.String(), role: Type.String(), stationId: Type.Union([Type.Integer(), Type.Null()]) }),
+          }),
+        },
+      },
+    },
+    async (req) => login(deps.db, { ...req.body, ip: req.ip, requestId: req.id, ttlMs: deps.config.sessionTtlMs }),
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      config: { access: access.roles(...ROLES) },
+      schema: { tags: ['auth'], summary: 'End this session / 退出登录', security: [{ bearer: [] }], response: { 204: Type.Null() } },
+    },
+    async (req, reply) => {
+      const token = req.headers.authorization?.slice(7).trim() ?? '';
+      await logout(deps.db, actorOf(req), token);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/auth/me',
+    {
+      config: { access: access.roles(...ROLES) },
+      schema: { tags: ['auth'], summary: 'Who am I / 当前用户', security: [{ bearer: [] }] },
+    },
+    async (req) => req.staff,
+  );
+
+  app.get(
+    '/api/v1/staff',
+    {
+      config: { access: access.roles('admin') },
+      schema: { tags: ['staff'], summary: 'List staff users / 员工列表', security: [{ bearer: [] }], response: { 200: Type.Object({ items: Type.Array(StaffUserSchema) }) } },
+    },
+    async () => ({ items: await listStaff(deps.db) }),
+  );
+
+  app.post(
+    '/api/v1/staff',
+    {
+      config: { access: access.roles('admin') },
+      schema: {
+        tags: ['staff'],
+        summary: 'Create a staff user / 新增员工',
+        security: [{ bearer: [] }],
+        body: Type.Object(
+          {
+            username: Type.String({ pattern: '^[a-z0-9_.-]{3,32}$' }),
+            password: Type.String({ minLength: 10, maxLength: 200 }),
+            role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            stationId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: StaffUserSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await createStaff(deps.db, actorOf(req), req.body)),
+  );
+}

@@ -1,0 +1,145 @@
+import argon2 from 'argon2';
+import { sql } from 'kysely';
+import type { Actor, Db, Executor, Role, StaffPrincipal } from '../platform/index.js';
+import { audit, pgErrorCode, PgCode, platformError, randomToken, sha256Hex } from '../platform/index.js';
+import { staffError } from './staff.errors.js';
+
+const ARGON2 = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+// A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
+let dummyHash: Promise<string> | null = null;
+
+export interface StaffUser {
+  id: number;
+  username: string;
+  displayName: string;
+  role: Role;
+  stationId: number | null;
+  status: 'active' | 'disabled';
+  createdAt: string;
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, ARGON2);
+}
+
+export async function createStaff(
+  db: Executor,
+  actor: Actor,
+  input: { username: string; password: string; role: Role; displayName?: string; stationId?: number | null },
+  opts: { allowWeakPassword?: boolean } = {},
+): Promise<StaffUser> {
+  if (!opts.allowWeakPassword && input.password.length < 10) throw staffError('STAFF_PASSWORD_WEAK', { field: 'password' });
+  const hash = await hashPassword(input.password);
+  try {
+    const r = await sql<{ id: number; created_at: Date }>`insert into staff_users (username, display_name, password_hash, role, station_id)
+      values (${input.username}, ${input.displayName ?? input.username}, ${hash}, ${input.role}, ${input.stationId ?? null})
+      returning id, created_at`.execute(db);
+    const row = r.rows[0]!;
+    await audit(db, actor, { action: 'staff.create', targetType: 'staff', targetId: row.id, details: { username: input.username, role: input.role } });
+    return {
+      id: row.id,
+      username: input.username,
+      displayName: input.displayName ?? input.username,
+      role: input.role,
+      stationId: input.stationId ?? null,
+      status: 'active',
+      createdAt: row.created_at.toISOString(),
+    };
+  } catch (err) {
+    if (pgErrorCode(err) === PgCode.uniqueViolation) throw staffError('STAFF_USERNAME_TAKEN', { field: 'username' });
+    throw err;
+  }
+}
+
+export async function listStaff(db: Executor): Promise<StaffUser[]> {
+  const r = await sql<{ id: number; username: string; display_name: string; role: Role; station_id: number | null; status: 'active' | 'disabled'; created_at: Date }>`
+    select id, username, display_name, role, station_id, status, created_at from staff_users order by id limit 1000`.execute(db);
+  return r.rows.map((u) => ({
+    id: u.id,
+    username: u.username,
+    displayName: u.display_name,
+    role: u.role,
+    stationId: u.station_id,
+    status: u.status,
+    createdAt: u.created_at.toISOString(),
+  }));
+}
+
+export async function login(
+  db: Db,
+  input: { username: string; password: string; ip: string | null; requestId: string | null; ttlMs: number },
+): Promise<{ token: string; expiresAt: string; user: StaffPrincipal }> {
+  const r = await sql<{ id: number; username: string; password_hash: string; role: Role; station_id: number | null; status: string }>`
+    select id, username, password_hash, role, station_id, status from staff_users where username = ${input.username}`.execute(db);
+  const u = r.rows[0];
+  if (!u) {
+    dummyHash ??= hashPassword('not-a-real-password');
+    await argon2.verify(await dummyHash, input.password).catch(() => false);
+    throw platformError('INVALID_CREDENTIALS');
+  }
+  const ok = await argon2.verify(u.password_hash, input.password).catch(() => false);
+  if (!ok || u.status !== 'active') {
+    await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
+      values (${u.id}, ${u.username}, ${u.role}, 'auth.login_failed', 'staff', ${String(u.id)}, ${input.ip}, ${input.requestId})`.execute(db);
+    throw platformError('INVALID_CREDENTIALS');
+  }
+  const token = randomToken();
+  const expiresAt = new Date(Date.now() + input.ttlMs);
+  await db.transaction().execute(async (trx) => {
+    await sql`insert into staff_sessions (token_hash, user_id, expires_at, ip) values (${sha256Hex(token)}, ${u.id}, ${expiresAt}, ${input.ip})`.execute(trx);
+    await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
+      values (${u.id}, ${u.username}, ${u.role}, 'auth.login', 'staff', ${String(u.id)}, ${input.ip}, ${input.requestId})`.execute(trx);
+  });
+  return { token, expiresAt: expiresAt.toISOString(), user: { id: u.id, username: u.username, role: u.role, stationId: u.station_id } };
+}
+
+export async function logout(db: Db, actor: Actor, token: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`update staff_sessions set revoked_at = now() where token_hash = ${sha256Hex(token)} and revoked_at is null`.execute(trx);
+    await audit(trx, actor, { action: 'auth.logout', targetType: 'staff', targetId: actor.staffId });
+  });
+}
+
+/** Bearer token → principal. Only the token's hash is stored, so a database leak yields no sessions. */
+export function staffAuthenticator(db: Db) {
+  return {
+    async authenticate(token: string): Promise<StaffPrincipal | null> {
+      if (token.length > 200) return null;
+      const r = await sql<{ id: number; username: string; role: Role; station_id: number | null }>`
+        select u.id, u.username, u.role, u.station_id from staff_sessions s join staff_users u on u.id = s.user_id
+        where s.token_hash = ${sha256Hex(token)} and s.revoked_at is null and s.expires_at > now() and u.status = 'active'`.execute(db);
+      const u = r.rows[0];
+      return u ? { id: u.id, username: u.username, role: u.role, stationId: u.station_id } : null;
+    },
+  };
+}
+
+/**
+ * On first start with no staff at all, create `admin` with FUELCARD_ADMIN_PASSWORD or a
+ * generated password that is returned once for printing and never stored in clear.
+ */
+export async function ensureAdmin(db: Db, configured: string | null): Promise<{ created: boolean; password?: string; generated?: boolean }> {
+  const any = await sql<{ n: number }>`select count(*)::int n from staff_users`.execute(db);
+  if ((any.rows[0]?.n ?? 0) > 0) return { created: false };
+  const password = configured ?? randomToken(12);
+  await createStaff(db, { staffId: null, name: 'system', role: 'system', ip: null, requestId: null }, {
+    username: 'admin',
+    password,
+    role: 'admin',
+    displayName: '系统管理员',
+  }, { allowWeakPassword: true }); // the operator chose it in FUELCARD_ADMIN_PASSWORD
+  return { created: true, password, generated: configured === null };
+}
+
+/** Set a password (CLI create-admin, resets); ends the user's sessions. */
+export async function setPassword(db: Db, actor: Actor, username: string, password: string): Promise<void> {
+  if (password.length < 10) throw staffError('STAFF_PASSWORD_WEAK', { field: 'password' });
+  const hash = await hashPassword(password);
+  await db.transaction().execute(async (trx) => {
+    const r = await sql<{ id: number }>`update staff_users set password_hash = ${hash} where username = ${username} returning id`.execute(trx);
+    const id = r.rows[0]?.id;
+    if (id === undefined) throw staffError('STAFF_NOT_FOUND', { username });
+    await sql`update staff_sessions set revoked_at = now() where user_id = ${id} and revoked_at is null`.execute(trx);
+    await audit(trx, actor, { action: 'staff.set_password', targetType: 'staff', targetId: id });
+  });
+}

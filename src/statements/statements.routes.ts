@@ -1,0 +1,119 @@
+import { Type } from 'typebox';
+import type { App, Db } from '../platform/index.js';
+import { access, StaffGroups } from '../platform/index.js';
+import { accountEntries, getAccount } from '../ledger/index.js';
+import { cardStatement } from './statements.service.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const bearer = [{ bearer: [] }];
+const Period = {
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive, ISO 8601' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+};
+
+const LineSchema = Type.Object({
+  type: Type.String(),
+  id: Type.String(),
+  at: Type.String(),
+  amount: Type.Integer(),
+  status: Type.String(),
+  cardNo: Type.String(),
+  stationId: Nullable(Type.Integer()),
+  terminalId: Nullable(Type.String()),
+  grade: Nullable(Type.String()),
+  volumeMl: Nullable(Type.Integer()),
+  unitPrice: Nullable(Type.Integer()),
+  channel: Nullable(Type.String()),
+  receiptNo: Nullable(Type.String()),
+  approvalCode: Nullable(Type.String()),
+  declineCode: Nullable(Type.String()),
+  balanceAfter: Nullable(Type.Integer()),
+});
+
+const EntrySchema = Type.Object({
+  transferId: Type.String(),
+  kind: Type.String(),
+  code: Type.String(),
+  amount: Type.Integer(),
+  direction: Type.String(),
+  counterpartyAccountId: Type.Integer(),
+  balanceAfter: Nullable(Type.Integer()),
+  pending: Type.Boolean(),
+  createdAt: Type.String(),
+  metadata: Type.Unknown(),
+});
+
+const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
+
+export function statementsRoutes(app: App, deps: { db: Db }): void {
+  app.get(
+    '/api/v1/cards/:cardNo/statement',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['statements'],
+        summary: "A card's sales, recharges and refunds, newest first / 卡交易明细",
+        security: bearer,
+        params: Type.Object({ cardNo: Type.String({ pattern: '^[0-9]{19}$' }) }),
+        querystring: Type.Object({
+          ...Period,
+          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund')])),
+          includeDeclined: Type.Optional(Type.Boolean()),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
+      },
+    },
+    async (req) => cardStatement(deps.db, req.params.cardNo, { ...req.query, from: date(req.query.from), to: date(req.query.to) }),
+  );
+
+  app.get(
+    '/api/v1/accounts/:accountId',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['statements'],
+        summary: 'An account and its balances / 账户余额',
+        security: bearer,
+        params: Type.Object({ accountId: Type.Integer({ minimum: 1 }) }),
+        response: {
+          200: Type.Object({
+            id: Type.Integer(),
+            kind: Type.String(),
+            currency: Type.String(),
+            name: Type.String(),
+            status: Type.String(),
+            balance: Type.Integer(),
+            available: Type.Integer(),
+            debitsPending: Type.Integer(),
+            debitsPosted: Type.Integer(),
+            creditsPending: Type.Integer(),
+            creditsPosted: Type.Integer(),
+            arrears: Type.Integer(),
+          }),
+        },
+      },
+    },
+    async (req) => getAccount(deps.db, req.params.accountId),
+  );
+
+  app.get(
+    '/api/v1/accounts/:accountId/entries',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['statements'],
+        summary: "An account's ledger entries, newest first / 账户分录",
+        security: bearer,
+        params: Type.Object({ accountId: Type.Integer({ minimum: 1 }) }),
+        querystring: Type.Object(Period),
+        response: { 200: Type.Object({ items: Type.Array(EntrySchema), nextCursor: Nullable(Type.String()) }) },
+      },
+    },
+    async (req) => {
+      await getAccount(deps.db, req.params.accountId);
+      return accountEntries(deps.db, req.params.accountId, { ...req.query, from: date(req.query.from), to: date(req.query.to) });
+    },
+  );
+}

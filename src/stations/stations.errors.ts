@@ -1,0 +1,8 @@
+import { defineErrors } from '../platform/index.js';
+
+export const stationsError = defineErrors('stations', {
+  STATION_NOT_FOUND: { status: 404, iso: '902', zh: '油站不存在', en: 'Station not found' },
+  STATION_CODE_TAKEN: { status: 409, iso: '902', zh: '油站编码已存在', en: 'Station code is already in use' },
+  STATION_CLOSED: { status: 409, iso: '119', zh: '油站已停业', en: 'Station is closed' },
+  TERMINAL_NOT_FOUND: { status: 404, iso: '902', zh: '终端不存在', en: 'Terminal not found' },
+});

@@ -1,0 +1,69 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../../src/platform/migrate.js';
+import { startEmbeddedPostgres, type EmbeddedDb } from '../../src/platform/embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    templateDb: string;
+  }
+}
+
+/**
+ * One PostgreSQL for the whole run: the server in DATABASE_URL, or an embedded one
+ * in a temporary directory. Migrations run once into a template database; each test
+ * file then clones it (CREATE DATABASE … TEMPLATE), which takes milliseconds.
+ */
+let embedded: EmbeddedDb | null = null;
+let adminUrl = '';
+let template = '';
+let tmpDir = '';
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function setup(project: TestProject): Promise<void> {
+  if (process.env.DATABASE_URL) {
+    adminUrl = process.env.DATABASE_URL;
+  } else {
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuelcard-test-'));
+    embedded = await startEmbeddedPostgres({ dataDir: tmpDir, port: 0 });
+    adminUrl = embedded.url;
+  }
+  template = `fuelcard_tpl_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${template}`);
+  } finally {
+    await admin.end();
+  }
+  await migrate(withDatabase(adminUrl, template));
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('templateDb', template);
+}
+
+export async function teardown(): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const dbs = await admin.query<{ datname: string }>(
+      `select datname from pg_database where datname like 'fc_t_%' or datname = $1`,
+      [template],
+    );
+    for (const { datname } of dbs.rows) {
+      await admin.query(`drop database if exists ${datname} with (force)`).catch(() => {});
+    }
+  } finally {
+    await admin.end();
+  }
+  if (embedded) await embedded.stop();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
