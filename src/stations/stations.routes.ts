@@ -113,7 +113,7 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
       },
       async (req, reply) => {
         await setTerminalStatus(deps.db, actorOf(req), req.params.terminalId, status);
-        forgetTerminal(req.params.terminalId);
+        forgetTerminal(deps.db, req.params.terminalId);
         return reply.status(204).send(null);
       },
     );

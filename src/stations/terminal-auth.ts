@@ -12,10 +12,20 @@ interface CachedTerminal {
 
 /** A disabled terminal is refused within this long on every instance (and at once on this one). */
 const CACHE_TTL_MS = 30_000;
-const cache = new Map<string, CachedTerminal>();
+// One cache per database: terminal ids are only unique within one database, and a process
+// (tests, tools) may serve several.
+const caches = new WeakMap<object, Map<string, CachedTerminal>>();
+function cacheFor(db: object): Map<string, CachedTerminal> {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = new Map();
+    caches.set(db, cache);
+  }
+  return cache;
+}
 
-export function forgetTerminal(terminalId: string): void {
-  cache.delete(terminalId);
+export function forgetTerminal(db: object, terminalId: string): void {
+  cacheFor(db).delete(terminalId);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -30,6 +40,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
  * is spent, so forged requests cannot burn a terminal's nonces.
  */
 export function terminalAuthenticator(deps: { db: Db; config: Config; cipher: FieldCipher }) {
+  const cache = cacheFor(deps.db);
   const lookup = async (terminalId: string): Promise<CachedTerminal | null> => {
     const hit = cache.get(terminalId);
     if (hit && Date.now() - hit.fetchedAtMs < CACHE_TTL_MS) return hit;
