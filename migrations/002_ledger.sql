@@ -194,15 +194,22 @@ begin
   if v_fail is null then
     -- Lock both accounts in id order: no deadlock between opposite transfers.
     perform 1 from ledger_accounts la where la.id in (v_debit, v_credit) order by la.id for update;
+    -- The transfer's time is taken once its accounts are locked, so on every account the order
+    -- of created_at is the order of application and balance_after reads as a running balance.
+    v_now := clock_timestamp();
     select * into d from ledger_accounts la where la.id = v_debit;
     if not found then v_fail := 'debit_account_not_found'; end if;
     select * into c from ledger_accounts la where la.id = v_credit;
     if v_fail is null and not found then v_fail := 'credit_account_not_found'; end if;
     if v_fail is null and d.currency <> c.currency then v_fail := 'currency_mismatch'; end if;
+    -- A hold may have run out while we waited for the account locks.
+    if v_fail is null and p_kind = 'post_pending' and p.expires_at is not null and p.expires_at <= v_now then
+      v_fail := 'pending_expired';
+    end if;
     if v_fail is null and p_kind in ('posted','pending') then
       if d.status = 'closed' then v_fail := 'debit_account_closed';
       elsif c.status = 'closed' then v_fail := 'credit_account_closed';
-      elsif (d.flags & 1) = 1 and d.debits_posted + v_amount > d.credits_posted then
+      elsif (d.flags & 1) = 1 and d.debits_pending + d.debits_posted + v_amount > d.credits_posted then
         if p_kind = 'posted' and p_forced then
           v_shortfall := least(v_amount, d.debits_pending + d.debits_posted + v_amount - d.credits_posted - d.arrears);
           if v_shortfall < 0 then v_shortfall := 0; end if;

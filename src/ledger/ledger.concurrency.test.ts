@@ -1,15 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js';
 import type { Db } from '../platform/index.js';
-import { concurrently, expectOk, expectVerified, fundedCustomer, newId, tx } from './ledger.fixtures.js';
-import { getAccount, hold, openAccount, postHold, systemAccount, transfer, voidHold } from './ledger.service.js';
+import { accountEntries } from './ledger.entries.js';
+import { concurrently, expectOk, expectRefused, expectVerified, fundedCustomer, newId, tx } from './ledger.fixtures.js';
+import { expireHolds, getAccount, hold, lockAccounts, openAccount, postHold, systemAccount, transfer, voidHold } from './ledger.service.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const N = 20;
 let h: TestDatabase;
 let db: Db;
 
 beforeAll(async () => {
-  h = await createTestDatabase(N);
+  h = await createTestDatabase(N + 1);
   db = h.db;
 });
 afterAll(async () => h.close());
@@ -93,6 +96,43 @@ describe('concurrency on a real PostgreSQL', () => {
     const moved = rounds * (N / 2) * (7 - 3);
     expect((await getAccount(db, a.id)).balance).toBe(10_000 - moved);
     expect((await getAccount(db, b.id)).balance).toBe(10_000 + moved);
+  });
+
+  it('under contention, each account statement is a running balance: balance_after follows entry order', async () => {
+    const cust = await fundedCustomer(db, 100_000);
+    const st = await openAccount(db, { kind: 'station_settlement', name: 'busy station', noOverdraft: false });
+    for (let r = 0; r < 2; r++) {
+      await concurrently(db, N, async (trx, i) => expectOk(await transfer(trx, { id: newId(), debitAccountId: cust.id, creditAccountId: st.id, amount: i + 1, code: 'sale' })));
+    }
+    for (const id of [cust.id, st.id]) {
+      const entries = (await accountEntries(db, id, { limit: 200 })).items.reverse(); // oldest first
+      let running = 0;
+      for (const e of entries) {
+        running += e.amount;
+        expect(e.balanceAfter).toBe(running);
+      }
+    }
+  });
+
+  it('a post that waited for the account lock until after the hold expired is refused', async () => {
+    const cust = await fundedCustomer(db, 1000);
+    const st = await station();
+    const held = expectOk(await tx(db, (trx) => hold(trx, { id: newId(), debitAccountId: cust.id, creditAccountId: st.id, amount: 100, code: 'preauth', timeoutMs: 1000 })));
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const locker = tx(db, async (trx) => {
+      await lockAccounts(trx, [cust.id]);
+      await released;
+    });
+    await sleep(50);
+    // Checked before the wait the hold is live; by the time the lock is granted it has expired.
+    const post = tx(db, (trx) => postHold(trx, { id: newId(), pendingId: held.transferId, amount: 100, code: 'sale' }));
+    await sleep(1200);
+    release();
+    await locker;
+    expectRefused(await post, 'LEDGER_PENDING_EXPIRED');
+    expect(await getAccount(db, cust.id)).toMatchObject({ balance: 1000, debitsPending: 100 });
+    expect(await expireHolds(db)).toBeGreaterThanOrEqual(1);
   });
 
   it('concurrent debits and holds never overdraw: exactly the affordable number succeed', async () => {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js';
 import type { Db, Trx } from '../platform/index.js';
 import { isAppError } from '../platform/index.js';
-import { expectVerified, tx } from './ledger.fixtures.js';
+import { accountEntries, MAX_PAGE } from './ledger.entries.js';
+import { concurrentlySettled, expectVerified, tx } from './ledger.fixtures.js';
 import { LedgerModel, NO_OVERDRAFT, replyKey, type ModelOp, type ModelReply } from './ledger.model.js';
 import { forceTransfer, getAccounts, hold, openAccount, postHold, transfer, voidHold, type TransferRefusal, type TransferResult } from './ledger.service.js';
 
@@ -13,7 +14,7 @@ let h: TestDatabase;
 let db: Db;
 
 beforeAll(async () => {
-  h = await createTestDatabase(MAX_BATCH);
+  h = await createTestDatabase(MAX_BATCH + 1);
   db = h.db;
 });
 afterAll(async () => h.close());
@@ -116,18 +117,24 @@ async function execute(trx: Trx, op: ModelOp): Promise<TransferResult | Transfer
   }
 }
 
-/** Run one request in its own transaction and reduce the answer to the model's reply shape. */
-async function run(op: ModelOp): Promise<ModelReply> {
-  try {
-    const r = await tx(db, (trx) => execute(trx, op));
-    if (!r.ok) return { kind: 'refused', code: r.code, alreadyFailed: r.alreadyFailed };
-    expect(r.transferId).toBe(op.id);
-    const { replayed, amount: amt, debitAccountId, creditAccountId, debitBalanceAfter, creditBalanceAfter, debitAvailableAfter } = r;
-    return { kind: 'ok', replayed, amount: amt, debitAccountId, creditAccountId, debitBalanceAfter, creditBalanceAfter, debitAvailableAfter };
-  } catch (err) {
-    if (isAppError(err)) return { kind: 'thrown', code: err.code };
-    throw err; // anything else (deadlock, constraint violation) is a bug
+/** Reduce how a request settled to the model's reply shape. */
+function toReply(op: ModelOp, s: PromiseSettledResult<TransferResult | TransferRefusal>): ModelReply {
+  if (s.status === 'rejected') {
+    if (isAppError(s.reason)) return { kind: 'thrown', code: s.reason.code };
+    throw s.reason; // anything else (deadlock, constraint violation) is a bug
   }
+  const r = s.value;
+  if (!r.ok) return { kind: 'refused', code: r.code, alreadyFailed: r.alreadyFailed };
+  expect(r.transferId).toBe(op.id);
+  const { replayed, amount: amt, debitAccountId, creditAccountId, debitBalanceAfter, creditBalanceAfter, debitAvailableAfter } = r;
+  return { kind: 'ok', replayed, amount: amt, debitAccountId, creditAccountId, debitBalanceAfter, creditBalanceAfter, debitAvailableAfter };
+}
+
+/** Run one request in its own transaction. */
+async function run(op: ModelOp): Promise<ModelReply> {
+  const [settled] = await Promise.allSettled([tx(db, (trx) => execute(trx, op))]);
+  if (!settled) throw new Error('unreachable');
+  return toReply(op, settled);
 }
 
 /** Fresh accounts for one run, funded, registered in a fresh model. */
@@ -169,6 +176,17 @@ async function expectAccountsMatch(model: LedgerModel): Promise<void> {
   }
 }
 
+/** Every account's statement is a running balance: balance_after follows the entry order. */
+async function expectStatementsRun(model: LedgerModel): Promise<void> {
+  for (const id of model.accounts.keys()) {
+    let running = 0;
+    for (const e of (await accountEntries(db, id, { limit: MAX_PAGE })).items.reverse()) {
+      if (!e.pending) running += e.amount;
+      expect(e.balanceAfter).toBe(running);
+    }
+  }
+}
+
 /** Each hold resolved at most once, and its state is the model's. */
 async function expectHoldsMatch(model: LedgerModel, holdIds: readonly string[]): Promise<void> {
   if (holdIds.length === 0) return;
@@ -195,10 +213,11 @@ describe('ledger against its reference model', () => {
         }
         await expectAccountsMatch(model);
         await expectHoldsMatch(model, issuer.holdIds);
+        await expectStatementsRun(model);
+        await expectVerified(db);
       }),
-      { numRuns: 40 },
+      { numRuns: 50 },
     );
-    await expectVerified(db);
   });
 
   it('concurrent batches: replies are explained by some serial order; invariants hold after every batch', async () => {
@@ -208,15 +227,25 @@ describe('ledger against its reference model', () => {
         for (const batch of batches) {
           const ops = batch.map((c) => issuer.issue(c));
           // Every request of the batch at once, each in its own transaction on its own connection.
-          const replies = await Promise.all(ops.map(run));
+          const settled = await concurrentlySettled(db, ops.length, (trx, i) => {
+            const op = ops[i];
+            if (!op) throw new Error('no op');
+            return execute(trx, op);
+          });
+          const replies = ops.map((op, i) => {
+            const s = settled[i];
+            if (!s) throw new Error('no reply');
+            return toReply(op, s);
+          });
           const order = model.findSerialOrder(ops, replies);
           expect(order, `no serial order explains ${JSON.stringify(replies)} for ${JSON.stringify(ops)}`).not.toBeNull();
           await expectAccountsMatch(model);
           await expectHoldsMatch(model, issuer.holdIds);
+          await expectStatementsRun(model);
           await expectVerified(db);
         }
       }),
-      { numRuns: 30 },
+      { numRuns: 40 },
     );
   });
 });

@@ -192,6 +192,10 @@ describe('holds (pending transfers)', () => {
     const b = expectOk(await holdOf(cust.id, st.id, 200, 150));
     const c = expectOk(await holdOf(cust.id, st.id, 100, 600_000));
     expect((await getAccount(db, cust.id)).available).toBe(400);
+    // The sweeper's id for a hold is derived; trying it too early must not poison it for later.
+    const early = await sql<{ status: string }>`select status from ledger_apply(${uuidFrom(`expire:${a.transferId}`)}::uuid, 'expire_pending',
+      null, null, null, 'hold_expiry', ${a.transferId}::uuid, null, false, '{}', 'h')`.execute(db);
+    expect(early.rows[0]?.status).toBe('pending_not_expired');
     await new Promise((r) => setTimeout(r, 300));
     // b expired but is not swept yet: it can no longer be posted.
     expectRefused(await tx(db, (trx) => postHold(trx, { id: newId(), pendingId: b.transferId, amount: 200, code: 'sale' })), 'LEDGER_PENDING_EXPIRED');

@@ -29,7 +29,8 @@ const MAX_PROBLEMS = 100;
  *  2. per currency, total debits equal total credits (posted and pending);
  *  3. no no-overdraft account is below zero unless a forced post flagged it (arrears + alert), and
  *     arrears equal the real shortfall (so the CHECK backstop allows no more than forced posts took);
- *  4. each hold resolved at most once, by a transfer of the matching kind, never above its amount.
+ *  4. each hold resolved at most once, by a transfer of the matching kind, never above its amount,
+ *     and never posted once it had expired.
  * Runs in one REPEATABLE READ snapshot so a busy system still yields a consistent answer.
  */
 export async function verifyLedger(db: Executor): Promise<VerifyReport> {
@@ -111,7 +112,8 @@ export async function verifyLedger(db: Executor): Promise<VerifyReport> {
       group by p.id, p.state, p.amount
       having (p.state = 'pending' and count(r.id) <> 0)
           or (p.state <> 'pending' and count(r.id) <> 1)
-          or (p.state = 'posted' and (min(r.kind) <> 'post_pending' or max(r.amount) > p.amount))
+          or (p.state = 'posted' and (min(r.kind) <> 'post_pending' or max(r.amount) > p.amount
+                                      or (p.expires_at is not null and max(r.created_at) >= p.expires_at)))
           or (p.state = 'voided' and min(r.kind) <> 'void_pending')
           or (p.state = 'expired' and min(r.kind) <> 'expire_pending')
       limit ${MAX_PROBLEMS}`.execute(q);

@@ -18,7 +18,7 @@ function withDatabase(url: string, database: string): string {
 export async function createTestDatabase(poolSize = 10): Promise<TestDatabase> {
   const adminUrl = inject('pgAdminUrl');
   const template = inject('templateDb');
-  const name = `fc_t_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('runPrefix')}${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

@@ -10,6 +10,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     templateDb: string;
+    /** Prefix of every database this run creates; teardown drops only these. */
+    runPrefix: string;
   }
 }
 
@@ -22,6 +24,7 @@ let embedded: EmbeddedDb | null = null;
 let adminUrl = '';
 let template = '';
 let tmpDir = '';
+let runPrefix = '';
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -37,7 +40,9 @@ export async function setup(project: TestProject): Promise<void> {
     embedded = await startEmbeddedPostgres({ dataDir: tmpDir, port: 0 });
     adminUrl = embedded.url;
   }
-  template = `fuelcard_tpl_${process.pid}_${Date.now().toString(36)}`;
+  // Several runs may share one server (developers, CI): each drops only its own databases.
+  runPrefix = `fc_t_${process.pid.toString(36)}${Date.now().toString(36)}_`;
+  template = `${runPrefix}tpl`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
@@ -48,6 +53,7 @@ export async function setup(project: TestProject): Promise<void> {
   await migrate(withDatabase(adminUrl, template));
   project.provide('pgAdminUrl', adminUrl);
   project.provide('templateDb', template);
+  project.provide('runPrefix', runPrefix);
 }
 
 export async function teardown(): Promise<void> {
@@ -55,8 +61,8 @@ export async function teardown(): Promise<void> {
   await admin.connect();
   try {
     const dbs = await admin.query<{ datname: string }>(
-      `select datname from pg_database where datname like 'fc_t_%' or datname = $1`,
-      [template],
+      `select datname from pg_database where starts_with(datname, $1)`,
+      [runPrefix],
     );
     for (const { datname } of dbs.rows) {
       await admin.query(`drop database if exists ${datname} with (force)`).catch(() => {});
