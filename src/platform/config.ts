@@ -97,7 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
   }
-  const prefix = env.FUELCARD_CARD_PREFIX ?? '900001';
+  const prefix = env.FUELCARD_CARD_PREFIX && env.FUELCARD_CARD_PREFIX !== '' ? env.FUELCARD_CARD_PREFIX : '900001';
   if (!/^\d{6,8}$/.test(prefix)) throw new ConfigError('FUELCARD_CARD_PREFIX', 'must be 6 to 8 digits');
 
   const dataKeys: Array<{ id: string; key: Buffer }> = [];
@@ -110,11 +110,20 @@ export function loadConfig(env: Env = process.env): Config {
       }
       const buf = Buffer.from(b64, 'base64');
       if (buf.length !== 32) throw new ConfigError('FUELCARD_DATA_KEYS', `key ${id} must be 32 bytes`);
+      // Values carry their key id; two keys with one id would make old values undecryptable.
+      if (dataKeys.some((k) => k.id === id)) throw new ConfigError('FUELCARD_DATA_KEYS', `key id ${id} appears twice`);
       dataKeys.push({ id, key: buf });
     }
   } else {
     generated.used = true;
     dataKeys.push({ id: 'dev1', key: devKey('FUELCARD_DATA_KEYS') });
+  }
+
+  const timeZone = env.FUELCARD_TZ && env.FUELCARD_TZ !== '' ? env.FUELCARD_TZ : 'Asia/Shanghai';
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone });
+  } catch {
+    throw new ConfigError('FUELCARD_TZ', `unknown time zone "${timeZone}" (an IANA name such as Asia/Shanghai)`);
   }
 
   const config: Config = {
@@ -139,7 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
     terminalClockSkewMs: int(env, 'FUELCARD_TERMINAL_SKEW_S', 300, 1, 3600) * 1000,
     dbPoolSize: int(env, 'FUELCARD_DB_POOL', 16, 1, 200),
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
-    timeZone: env.FUELCARD_TZ && env.FUELCARD_TZ !== '' ? env.FUELCARD_TZ : 'Asia/Shanghai',
+    timeZone,
     generatedSecrets: generated.used,
   };
   return Object.freeze(config);

@@ -33,8 +33,13 @@ export function createFieldCipher(keys: ReadonlyArray<{ id: string; key: Buffer 
       }
       const key = byId.get(keyId);
       if (!key) throw new Error(`data key ${keyId} is not configured`);
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      const ivBuf = Buffer.from(iv, 'base64url');
+      const tagBuf = Buffer.from(tag, 'base64url');
+      // GCM would accept a shorter tag (down to 4 bytes), which weakens forgery protection:
+      // only the full 16-byte tag and the 12-byte IV we write are accepted.
+      if (ivBuf.length !== 12 || tagBuf.length !== 16) throw new Error('not an encrypted field value');
+      const decipher = createDecipheriv('aes-256-gcm', key, ivBuf, { authTagLength: 16 });
+      decipher.setAuthTag(tagBuf);
       return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
     },
     keyIdOf(stored) {

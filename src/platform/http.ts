@@ -101,6 +101,9 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     }
   });
 
+  // JSON only: the raw body a terminal signs is kept by the JSON parser, so no other media
+  // type may reach a route (Fastify's default text/plain parser would bypass the body hash).
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -138,6 +141,18 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     if (!staff) throw platformError('UNAUTHENTICATED');
     request.staff = staff;
     if (!rule.roles.includes(staff.role)) throw platformError('FORBIDDEN', { role: staff.role });
+  });
+
+  // Graceful shutdown: requests in flight when close() begins run to the end, but their
+  // keep-alive connections would then stay open (keepAliveTimeout is 72 s) and close() would
+  // wait for them past the shutdown timeout. Answer them with Connection: close instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -29,10 +29,15 @@ export interface SaleAnswer {
   balance: number | null;
 }
 
+/**
+ * The amount must be volume × unit price to the fen: the exact value rounded down or up
+ * (pumps round either way), never a fen more or less. Integer arithmetic in milli-fen:
+ * volumeMl × unitPrice is at most 2·10^11, far inside a safe integer.
+ */
 export function checkSaleAmount(req: SaleRequest): void {
-  const expected = Math.round((req.volumeMl * req.unitPrice) / 1000);
-  if (Math.abs(expected - req.amount) > 1) {
-    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected });
+  const exactMilliFen = req.volumeMl * req.unitPrice;
+  if (Math.abs(req.amount * 1000 - exactMilliFen) >= 1000) {
+    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected: Math.round(exactMilliFen / 1000) });
   }
 }
 
@@ -45,7 +50,13 @@ interface StationInfo {
 const stationCaches = new WeakMap<object, Map<number, StationInfo>>();
 const STATION_CACHE_MS = 30_000;
 
-async function stationFor(db: Db, stationId: number): Promise<StationInfo> {
+/**
+ * The station's settlement account and status, cached per database. A miss is read through the
+ * sale's own transaction: taking a second pool connection while the transaction holds one would
+ * deadlock the pool when as many sales as it has connections miss the cache at once (a cold start
+ * under load).
+ */
+async function stationFor(db: Db, trx: Trx, stationId: number): Promise<StationInfo> {
   let stationCache = stationCaches.get(db);
   if (!stationCache) {
     stationCache = new Map();
@@ -53,7 +64,7 @@ async function stationFor(db: Db, stationId: number): Promise<StationInfo> {
   }
   const hit = stationCache.get(stationId);
   if (hit && Date.now() - hit.fetchedAtMs < STATION_CACHE_MS) return hit;
-  const r = await sql<{ settlement_account_id: number; status: string }>`select settlement_account_id, status from stations where id = ${stationId}`.execute(db);
+  const r = await sql<{ settlement_account_id: number; status: string }>`select settlement_account_id, status from stations where id = ${stationId}`.execute(trx);
   const row = r.rows[0];
   if (!row) throw salesError('SALE_STATION_CLOSED', { stationId });
   const info = { settlementAccountId: row.settlement_account_id, active: row.status === 'active', fetchedAtMs: Date.now() };
@@ -80,7 +91,7 @@ export async function authoriseSale(
   /** When the fuel was sold; only data loaders (seed-demo) pass a past time. The ledger always records its own time. */
   at?: Date,
 ): Promise<SaleAnswer> {
-  const station = await stationFor(deps.db, terminal.stationId);
+  const station = await stationFor(deps.db, trx, terminal.stationId);
   if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
   const saleId = randomUUID();
   const now = at ?? new Date();

@@ -2,6 +2,7 @@ import argon2 from 'argon2';
 import { sql } from 'kysely';
 import type { Actor, Db, Executor, Role, StaffPrincipal } from '../platform/index.js';
 import { audit, pgErrorCode, PgCode, platformError, randomToken, sha256Hex } from '../platform/index.js';
+import { getStation } from '../stations/index.js';
 import { staffError } from './staff.errors.js';
 
 const ARGON2 = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
@@ -29,6 +30,8 @@ export async function createStaff(
   opts: { allowWeakPassword?: boolean } = {},
 ): Promise<StaffUser> {
   if (!opts.allowWeakPassword && input.password.length < 10) throw staffError('STAFF_PASSWORD_WEAK', { field: 'password' });
+  // staff_users.station_id has no foreign key (staff come before stations); check it here.
+  if (input.stationId !== undefined && input.stationId !== null) await getStation(db, input.stationId);
   const hash = await hashPassword(input.password);
   try {
     const r = await sql<{ id: number; created_at: Date }>`insert into staff_users (username, display_name, password_hash, role, station_id)

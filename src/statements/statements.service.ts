@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../platform/index.js';
-import { maskCardNo } from '../platform/index.js';
+import { maskCardNo, platformError } from '../platform/index.js';
 import { requireCard } from '../cards/index.js';
 
 export interface StatementLine {
@@ -34,10 +34,20 @@ export interface StatementQuery {
 
 export const MAX_STATEMENT_PAGE = 200;
 
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The cursor is base64url of "<at to the microsecond>|<id>" of the last line of a page.
+ * Microseconds matter: a JS Date keeps milliseconds, and a cursor cut to the millisecond
+ * would skip lines recorded later in that same millisecond. A cursor we did not issue is
+ * refused rather than ignored (restarting at page one would loop a pager forever).
+ */
 function decodeCursor(cursor: string | undefined): { at: string; id: string } | null {
-  if (!cursor) return null;
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  return at && id && !Number.isNaN(Date.parse(at)) ? { at, id } : null;
+  if (cursor === undefined || cursor === '') return null;
+  const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!at || !id || extra !== undefined || !CURSOR_AT.test(at) || !UUID.test(id)) throw platformError('VALIDATION_FAILED', { field: 'cursor' });
+  return { at, id };
 }
 
 /**
@@ -67,6 +77,7 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
     approval_code: string | null;
     decline_code: string | null;
     balance_after: number | null;
+    cursor_at: string;
   }>`
     with recursive lineage(id) as (
       select ${card.id}::bigint
@@ -84,7 +95,7 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       select 'refund', f.id::text, f.created_at, -f.amount, f.status, c.card_no, null, null, null, null, null, f.method, null, null, null, 0
         from card_refunds f join cards c on c.id = f.card_id where f.card_id in (select id from lineage)
     )
-    select * from lines
+    select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at from lines
     where (${q.type ?? null}::text is null or type = ${q.type ?? null})
       and (${from}::timestamptz is null or at >= ${from}::timestamptz)
       and (${to}::timestamptz is null or at < ${to}::timestamptz)
@@ -112,6 +123,6 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       declineCode: l.decline_code,
       balanceAfter: l.balance_after,
     })),
-    nextCursor: r.rows.length > limit && last ? Buffer.from(`${last.at.toISOString()}|${last.id}`).toString('base64url') : null,
+    nextCursor: r.rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null,
   };
 }

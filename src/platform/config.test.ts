@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const key32 = Buffer.alloc(32, 7).toString('base64');
+const key16 = Buffer.alloc(16, 7).toString('base64');
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('has working defaults for an empty environment, frozen, units in the names', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: null,
+      dataDir: path.resolve('./data'),
+      logLevel: 'info',
+      adminPassword: null,
+      sessionTtlMs: 480 * 60_000,
+      cardIssuerPrefix: '900001',
+      pinMaxTries: 3,
+      pinLockMode: 'next_day',
+      newCardStatus: 'active',
+      terminalClockSkewMs: 300_000,
+      timeZone: 'Asia/Shanghai',
+      generatedSecrets: true,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(c.dataKeys).toHaveLength(1);
+    expect(c.dataKeys[0]!.key).toHaveLength(32);
+    expect(c.pinKey).toHaveLength(32);
+    expect(c.blindIndexKey).toHaveLength(32);
+    // Development keys are stable (a restarted demo reads its own data) and distinct per purpose.
+    expect(loadConfig({}).pinKey.equals(c.pinKey)).toBe(true);
+    expect(c.pinKey.equals(c.blindIndexKey)).toBe(false);
+  });
+
+  it('treats an empty variable as unset', () => {
+    const c = loadConfig({ PORT: '', DATABASE_URL: '', FUELCARD_CARD_PREFIX: '', FUELCARD_TZ: '', LOG_LEVEL: '', FUELCARD_DATA_KEYS: '' });
+    expect(c).toMatchObject({ port: 3000, databaseUrl: null, cardIssuerPrefix: '900001', timeZone: 'Asia/Shanghai', logLevel: 'info' });
+  });
+
+  it('reads good values', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgresql://u:p@db:5432/fuel',
+      FUELCARD_DATA_DIR: '/var/lib/fuelcard',
+      FUELCARD_SESSION_TTL_MIN: '1',
+      FUELCARD_DATA_KEYS: `k2:${key32},k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      FUELCARD_BLIND_INDEX_KEY: key32,
+      FUELCARD_PIN_KEY: key32,
+      FUELCARD_CARD_PREFIX: '62170001',
+      FUELCARD_PIN_LOCK: 'reset',
+      FUELCARD_NEW_CARD_STATUS: 'pending',
+      FUELCARD_ANON_REFUNDABLE: 'yes',
+      FUELCARD_ANON_REPORTABLE_LOST: '0',
+      FUELCARD_LOSS_WAIT_HOURS: '0',
+      FUELCARD_TERMINAL_SKEW_S: '60',
+      FUELCARD_TZ: 'Asia/Urumqi',
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgresql://u:p@db:5432/fuel',
+      dataDir: '/var/lib/fuelcard',
+      sessionTtlMs: 60_000,
+      cardIssuerPrefix: '62170001',
+      pinLockMode: 'reset',
+      newCardStatus: 'pending',
+      anonymousCardsRefundable: true,
+      anonymousCardsReportableLost: false,
+      lossTransferWaitMs: 0,
+      terminalClockSkewMs: 60_000,
+      timeZone: 'Asia/Urumqi',
+      generatedSecrets: false,
+    });
+    expect(c.dataKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['DATABASE_URL', 'mysql://localhost/fuel'],
+    ['DATABASE_URL', 'localhost:5432'],
+    ['FUELCARD_PG_PORT', 'five'],
+    ['LOG_LEVEL', 'verbose'],
+    ['FUELCARD_SESSION_TTL_MIN', '0'],
+    ['FUELCARD_SESSION_TTL_MIN', '1e3'],
+    ['FUELCARD_DATA_KEYS', 'nokey'],
+    ['FUELCARD_DATA_KEYS', `k1:${key16}`],
+    ['FUELCARD_DATA_KEYS', `bad id!:${key32}`],
+    ['FUELCARD_DATA_KEYS', `k1:${key32},`],
+    ['FUELCARD_DATA_KEYS', `k1:${key32},k1:${Buffer.alloc(32, 2).toString('base64')}`],
+    ['FUELCARD_BLIND_INDEX_KEY', key16],
+    ['FUELCARD_BLIND_INDEX_KEY', 'not base64 at all'],
+    ['FUELCARD_PIN_KEY', key16],
+    ['FUELCARD_CARD_PREFIX', '12345'],
+    ['FUELCARD_CARD_PREFIX', '1234567890'],
+    ['FUELCARD_CARD_PREFIX', '90000A'],
+    ['FUELCARD_PIN_MAX_TRIES', '0'],
+    ['FUELCARD_PIN_MAX_TRIES', '11'],
+    ['FUELCARD_PIN_LOCK', 'forever'],
+    ['FUELCARD_NEW_CARD_STATUS', 'frozen'],
+    ['FUELCARD_ANON_REFUNDABLE', 'maybe'],
+    ['FUELCARD_ANON_REPORTABLE_LOST', '2'],
+    ['FUELCARD_LOSS_WAIT_HOURS', '-1'],
+    ['FUELCARD_TERMINAL_SKEW_S', '0'],
+    ['FUELCARD_TERMINAL_SKEW_S', '3601'],
+    ['FUELCARD_DB_POOL', '0'],
+    ['FUELCARD_DB_POOL', '201'],
+    ['FUELCARD_SHUTDOWN_TIMEOUT_MS', '10'],
+    ['FUELCARD_TZ', 'Mars/Olympus_Mons'],
+    ['FUELCARD_TZ', 'Beijing'],
+  ];
+  it.each(bad)('%s=%s is a ConfigError naming the variable', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.variable).toBe(name);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain(name);
+  });
+
+  it('reports the first bad variable even when others are fine', () => {
+    expect(configError({ PORT: '8080', FUELCARD_PIN_MAX_TRIES: 'three', LOG_LEVEL: 'info' }).variable).toBe('FUELCARD_PIN_MAX_TRIES');
+  });
+});
