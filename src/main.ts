@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, createLogger, openDb, migrate, startEmbeddedPostgres, registerPoolMetrics } from './platform/index.js';
+import { loadConfig, ConfigError, createLogger, openDb, migrate, startEmbeddedPostgres } from './platform/index.js';
 import type { EmbeddedDb } from './platform/index.js';
 import { ensureAdmin } from './staff/index.js';
 import { expireHolds } from './ledger/index.js';
@@ -33,15 +33,14 @@ async function main(): Promise<void> {
   if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, 'migrations applied');
 
   const dbh = openDb(url, config.dbPoolSize);
-  registerPoolMetrics(dbh.pool);
   const admin = await ensureAdmin(dbh.db, config.adminPassword);
-  const demoWanted = process.env.FUELCARD_DEMO ? process.env.FUELCARD_DEMO !== 'off' : embedded !== null;
+  const demoWanted = config.demoData === 'on' || (config.demoData === 'auto' && embedded !== null);
   if (admin.created && demoWanted) {
     logger.info('fresh database: loading demo data');
     await seedDemo(dbh.db, config, { quiet: true });
   }
 
-  const { app } = await buildServer({ db: dbh.db, config, logger });
+  const { app } = await buildServer({ db: dbh.db, config, logger, pool: dbh.pool });
   await app.listen({ port: config.port, host: config.host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { App, Config, Db, FieldCipher, RouteInfo } from './platform/index.js';
-import { access, createFieldCipher, createHttp } from './platform/index.js';
+import { access, createFieldCipher, createHttp, registerPoolMetrics } from './platform/index.js';
 import { ledgerRoutes } from './ledger/index.js';
 import { staffAuthenticator, staffRoutes } from './staff/index.js';
 import { customersRoutes } from './customers/index.js';
@@ -20,8 +20,9 @@ export interface Deps {
 }
 
 /** Composition root for HTTP: platform first, then each module's routes. */
-export async function buildServer(input: { db: Db; config: Config; logger: Logger }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
-  const deps: Deps = { ...input, cipher: createFieldCipher(input.config.dataKeys) };
+export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
+  if (input.pool) registerPoolMetrics(input.pool);
+  const deps: Deps = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys) };
   const { app, routes } = await createHttp({
     logger: input.logger,
     staffAuth: staffAuthenticator(deps.db),

@@ -32,6 +32,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly timeZone: string;
   readonly generatedSecrets: boolean;
+  /** Demo data on a fresh database: 'auto' = only with the embedded database. */
+  readonly demoData: 'auto' | 'on' | 'off';
 }
 
 export class ConfigError extends Error {
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     timeZone,
     generatedSecrets: generated.used,
+    demoData: oneOf(env, 'FUELCARD_DEMO', 'auto', ['auto', 'on', 'off'] as const),
   };
   return Object.freeze(config);
 }

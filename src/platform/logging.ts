@@ -20,5 +20,18 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
+    serializers: {
+      // Card numbers travel in URL paths (/cards/{cardNo}/…); logs show them masked (first 6, last 4).
+      req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
+        method: req.method,
+        url: req.url === undefined ? undefined : maskCardNumbersIn(req.url),
+        host: req.hostname,
+        remoteAddress: req.ip,
+      }),
+    },
   });
+}
+
+export function maskCardNumbersIn(text: string): string {
+  return text.replace(/\b(\d{6})(\d{9})(\d{4})\b/g, (_m, head: string, _mid: string, tail: string) => `${head}*********${tail}`);
 }

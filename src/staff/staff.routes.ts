@@ -21,7 +21,10 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
       schema: {
         tags: ['auth'],
         summary: 'Staff login / 员工登录',
-        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) }),
+        body: Type.Object(
+          { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             token: Type.String(),

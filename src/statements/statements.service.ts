@@ -84,7 +84,9 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       union all
       select c.replaces from cards c join lineage l on c.id = l.id where c.replaces is not null
     ), lines as (
-      select 'sale' as type, s.id::text as id, s.created_at as at, -s.amount as amount, s.status, c.card_no, s.station_id, s.terminal_id,
+      select 'sale' as type, s.id::text as id, s.created_at as at,
+             -- a declined sale moved nothing
+             case when s.status = 'approved' then -s.amount else 0 end as amount, s.status, c.card_no, s.station_id, s.terminal_id,
              s.grade, s.volume_ml, s.unit_price, null::text as channel, null::text as receipt_no, s.approval_code, s.decline_code, s.balance_after
         from sales s join cards c on c.id = s.card_id
         where s.card_id in (select id from lineage) and (${q.includeDeclined === true} or s.status = 'approved')

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { App, Config, Role } from '../../src/platform/index.js';
+import type { App, Config, Role, RouteInfo } from '../../src/platform/index.js';
 import { createLogger, loadConfig, ROLES } from '../../src/platform/index.js';
 import { buildServer, type Deps } from '../../src/server.js';
 import { createStaff, ensureAdmin } from '../../src/staff/index.js';
@@ -21,6 +21,8 @@ export interface TestServer {
   deps: Deps;
   db: TestDatabase;
   config: Config;
+  /** Every route the server registered, with its access rule. */
+  routes: RouteInfo[];
   /** A bearer token for a staff user of each role. */
   tokens: Record<Role, string>;
   /** JSON request as a staff role (or anonymous with role null). */
@@ -34,7 +36,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', PORT: '0', ...env });
   const logger = createLogger('silent');
   await ensureAdmin(db.db, ADMIN_PASSWORD);
-  const { app, deps } = await buildServer({ db: db.db, config, logger });
+  const { app, deps, routes } = await buildServer({ db: db.db, config, logger, pool: db.pool });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -78,6 +80,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     baseUrl,
     app,
     deps,
+    routes,
     db,
     config,
     tokens,
