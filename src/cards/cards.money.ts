@@ -8,10 +8,12 @@ import { CAPABILITIES } from './card.state.js';
 import { findCardById, lockCardByNo, type CardRow } from './cards.repository.js';
 
 /**
- * The money side of closing a card (销户): the own account's balance goes back to the holder
- * (cash at the counter, or payable through the original channel), or for a sub card back to
- * the master's reserve; then the account closes. Anonymous balances are refunded only if the
- * operator allows it.
+ * The money side of closing a card (销户): every account linked to the card that no other open
+ * card uses (its own account, and any account opened for it) pays its balance back to the holder
+ * (cash at the counter, or payable through the original channel) — for a sub card, back to the
+ * master's reserve — and then closes. Accounts another open card still uses (a sub card's share
+ * of the master's reserve, an account linked to the holder's other card) stay as they are.
+ * Anonymous balances are refunded only if the operator allows it.
  */
 export async function closeCardMoney(
   trx: Trx,
@@ -25,35 +27,45 @@ export async function closeCardMoney(
     const open = await sql<{ n: number }>`select count(*)::int n from cards where master_card_id = ${card.id} and status not in ('closed','replaced')`.execute(trx);
     if ((open.rows[0]?.n ?? 0) > 0) throw cardsError('CARD_HAS_ACTIVE_SUB_CARDS');
   }
-  const [own] = await lockAccounts(trx, [card.own_account_id]);
-  if (!own) throw new Error('card without its own account');
-  if (own.debitsPending > 0 || own.creditsPending > 0) throw cardsError('CARD_HOLDS_OUTSTANDING');
-  if (own.balance < 0) throw cardsError('CARD_OPERATION_NOT_ALLOWED', { operation: 'close', reason: 'arrears outstanding', arrears: -own.balance });
-  const sharing = await sql<{ n: number }>`select count(*)::int n from card_accounts ca join cards c on c.id = ca.card_id
-    where ca.account_id = ${own.id} and c.id <> ${card.id} and c.status not in ('closed','replaced')`.execute(trx);
-  const accountShared = (sharing.rows[0]?.n ?? 0) > 0;
-
-  let refund: { amount: number; method: 'cash' | 'original_channel' | 'recalled_to_master'; refundId: string | null } = { amount: 0, method, refundId: null };
-  if (own.balance > 0 && !accountShared) {
-    const transferId = uuidFrom(`card-close:${card.id}:${operationId}`);
-    if (card.kind === 'sub') {
-      const master = await findCardById(trx, card.master_card_id!);
-      orThrow(await transfer(trx, { id: transferId, debitAccountId: own.id, creditAccountId: master!.own_account_id, amount: own.balance, code: 'recall', metadata: { reason: 'sub card closed', cardId: card.id } }));
-      refund = { amount: own.balance, method: 'recalled_to_master', refundId: null };
-    } else {
-      if (card.kind === 'anonymous' && !config.anonymousCardsRefundable) throw cardsError('CARD_ANONYMOUS_NOT_REFUNDABLE', { balance: own.balance });
-      const counter =
-        method === 'cash'
-          ? await systemAccount(trx, 'channel_clearing', 'cash', '现金清算')
-          : await systemAccount(trx, 'refunds_payable', 'card_close', '待退款（原路退回）');
-      orThrow(await transfer(trx, { id: transferId, debitAccountId: own.id, creditAccountId: counter.id, amount: own.balance, code: 'refund', metadata: { cardId: card.id, method } }));
-      await sql`insert into card_refunds (id, card_id, account_id, amount, method, transfer_id, status, staff_id)
-        values (${transferId}, ${card.id}, ${own.id}, ${own.balance}, ${method}, ${transferId}, ${method === 'cash' ? 'paid' : 'payable'}, ${actor.staffId})`.execute(trx);
-      refund = { amount: own.balance, method, refundId: transferId };
-    }
+  const linkedIds = card.account_ids.includes(card.own_account_id) ? card.account_ids : [card.own_account_id, ...card.account_ids];
+  const shared = await sql<{ account_id: number }>`select distinct ca.account_id from card_accounts ca join cards c on c.id = ca.card_id
+    where ca.account_id = any(${linkedIds}::bigint[]) and c.id <> ${card.id} and c.status not in ('closed','replaced')`.execute(trx);
+  const sharedIds = new Set(shared.rows.map((r) => r.account_id));
+  // The own account first, then the others in priority order; locked (in id order) before any check.
+  const ownFirst = [card.own_account_id, ...linkedIds.filter((id) => id !== card.own_account_id)].filter((id) => !sharedIds.has(id));
+  const accounts = await lockAccounts(trx, ownFirst);
+  for (const a of accounts) {
+    if (a.status === 'closed') continue;
+    if (a.debitsPending > 0 || a.creditsPending > 0) throw cardsError('CARD_HOLDS_OUTSTANDING', { accountId: a.id });
+    if (a.balance < 0) throw cardsError('CARD_OPERATION_NOT_ALLOWED', { operation: 'close', reason: 'arrears outstanding', arrears: -a.balance, accountId: a.id });
   }
-  if (!accountShared) await closeAccount(trx, own.id);
-  return refund;
+  const total = accounts.reduce((s, a) => s + (a.status === 'closed' ? 0 : a.balance), 0);
+  if (total > 0 && card.kind === 'anonymous' && !config.anonymousCardsRefundable) throw cardsError('CARD_ANONYMOUS_NOT_REFUNDABLE', { balance: total });
+
+  const master = card.kind === 'sub' ? await findCardById(trx, card.master_card_id!) : undefined;
+  let refundId: string | null = null;
+  for (const a of accounts) {
+    if (a.status === 'closed') continue;
+    if (a.balance > 0) {
+      // Deterministic ids: a retried close (same Idempotency-Key) can never pay twice.
+      const transferId = uuidFrom(a.id === card.own_account_id ? `card-close:${card.id}:${operationId}` : `card-close:${card.id}:${a.id}:${operationId}`);
+      if (master) {
+        orThrow(await transfer(trx, { id: transferId, debitAccountId: a.id, creditAccountId: master.own_account_id, amount: a.balance, code: 'recall', metadata: { reason: 'sub card closed', cardId: card.id } }));
+      } else {
+        const counter =
+          method === 'cash'
+            ? await systemAccount(trx, 'channel_clearing', 'cash', '现金清算')
+            : await systemAccount(trx, 'refunds_payable', 'card_close', '待退款（原路退回）');
+        orThrow(await transfer(trx, { id: transferId, debitAccountId: a.id, creditAccountId: counter.id, amount: a.balance, code: 'refund', metadata: { cardId: card.id, method } }));
+        await sql`insert into card_refunds (id, card_id, account_id, amount, method, transfer_id, status, staff_id)
+          values (${transferId}, ${card.id}, ${a.id}, ${a.balance}, ${method}, ${transferId}, ${method === 'cash' ? 'paid' : 'payable'}, ${actor.staffId})`.execute(trx);
+        refundId ??= transferId;
+      }
+    }
+    await closeAccount(trx, a.id);
+  }
+  if (master) return { amount: total, method: 'recalled_to_master', refundId: null };
+  return { amount: total, method, refundId };
 }
 
 export interface AllocationResult {

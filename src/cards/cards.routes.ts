@@ -115,20 +115,22 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
       `/api/v1/cards/:cardNo/${op}`,
       {
         config: { access: access.roles(...OPERATION_ROLES[op]) },
+        // The body is optional: a POST with no body at all is an operation without a reason.
+        preValidation: async (req) => {
+          if (req.body === undefined || req.body === null) (req as { body: unknown }).body = {};
+        },
         schema: {
           tags: ['cards'],
           summary: OPERATION_SUMMARY[op],
           security: bearer,
           params: CardNoParams,
           headers: IdempotencyHeaders,
-          body: Type.Optional(
-            Type.Object(
-              {
-                reason: Type.Optional(Type.String({ maxLength: 200 })),
-                ...(op === 'close' ? { refundMethod: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('original_channel')])) } : {}),
-              },
-              { additionalProperties: false },
-            ),
+          body: Type.Object(
+            {
+              reason: Type.Optional(Type.String({ maxLength: 200 })),
+              ...(op === 'close' ? { refundMethod: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('original_channel')])) } : {}),
+            },
+            { additionalProperties: false },
           ),
           response: {
             200: Type.Object({
@@ -143,7 +145,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
       },
       async (req, reply) => {
         const key = checkIdempotencyKey(req.headers['idempotency-key']);
-        const body = (req.body ?? {}) as { reason?: string; refundMethod?: 'cash' | 'original_channel' };
+        const body = req.body as { reason?: string; refundMethod?: 'cash' | 'original_channel' };
         const out = await runIdempotent(deps.db, `card-op:${op}`, key, { cardNo: req.params.cardNo, ...body }, async (trx) => {
           const result = await operateCard(trx, deps, actorOf(req), req.params.cardNo, op, { ...body, operationId: key ?? randomUUID() });
           // The top level is the card the caller now holds: for replace, the new card.

@@ -237,16 +237,16 @@ export async function operateCard(
         updated_at = ${now} where id = ${card.id}`.execute(trx);
       break;
     case 'replace': {
-      if (card.status === 'lost' && card.lost_at && now.getTime() < card.lost_at.getTime() + deps.config.lossTransferWaitMs) {
-        throw cardsError('CARD_LOSS_WAIT', { availableAt: new Date(card.lost_at.getTime() + deps.config.lossTransferWaitMs).toISOString() });
-      }
+      requireLossWaitOver(card, deps.config, now);
       // New number, same accounts, same limits and PIN; the old card is dead from this commit.
+      // A lost card's replacement keeps what the card was under before the loss: still pending
+      // activation, or still frozen (a freeze is a risk decision that a loss report must not lift).
       const replacement = await insertCard(
         trx,
         deps.config,
         {
           ...card,
-          status: card.status === 'lost' ? (card.resume_status === 'pending' ? 'pending' : 'active') : 'active',
+          status: card.status === 'lost' && (card.resume_status === 'pending' || card.resume_status === 'frozen') ? card.resume_status : 'active',
           replaces: card.id,
           pin_verify: card.pin_verify,
           pin_subject: card.pin_subject,
@@ -255,6 +255,11 @@ export async function operateCard(
       );
       await sql`insert into card_accounts (card_id, account_id, priority)
         select ${replacement.id}, account_id, priority from card_accounts where card_id = ${card.id}`.execute(trx);
+      // The period limits and the minimum interval count what the old card already used:
+      // replacing a card must not reset its day, week and month totals.
+      await sql`insert into card_usage_daily (card_id, day, amount, volume_ml, fills)
+        select ${replacement.id}, day, amount, volume_ml, fills from card_usage_daily where card_id = ${card.id}`.execute(trx);
+      await sql`update cards set last_sale_at = ${card.last_sale_at} where id = ${replacement.id}`.execute(trx);
       await sql`update cards set status = 'replaced', replaced_by = ${replacement.id}, resume_status = null, updated_at = ${now} where id = ${card.id}`.execute(trx);
       if (card.kind === 'master') {
         await sql`update cards set master_card_id = ${replacement.id}, updated_at = ${now} where master_card_id = ${card.id}`.execute(trx);
@@ -264,6 +269,8 @@ export async function operateCard(
       break;
     }
     case 'close': {
+      // Closing refunds the balance: like a replacement, it waits until offline terminals have learnt of a loss.
+      requireLossWaitOver(card, deps.config, now);
       const refund = await closeCardMoney(trx, deps.config, actor, card, body.refundMethod ?? 'cash', body.operationId);
       await sql`update cards set status = 'closed', resume_status = null, closed_at = ${now}, updated_at = ${now} where id = ${card.id}`.execute(trx);
       result.refund = refund;
@@ -280,6 +287,13 @@ export async function operateCard(
   await publish(trx, `card.${op}`, card.card_no, { cardId: card.id, from: card.status, to: next });
   const fresh = (await findCardById(trx, card.id))!;
   return { card: await presentCard(trx, fresh, actor.role), ...result };
+}
+
+/** After a loss report, the balance may leave the card (replacement, refund) only once the operator's waiting period has passed. */
+function requireLossWaitOver(card: CardRow, config: Config, now: Date): void {
+  if (card.status !== 'lost' || !card.lost_at) return;
+  const availableAt = card.lost_at.getTime() + config.lossTransferWaitMs;
+  if (now.getTime() < availableAt) throw cardsError('CARD_LOSS_WAIT', { availableAt: new Date(availableAt).toISOString() });
 }
 
 export type PinCheck = 'ok' | 'wrong' | 'locked';
@@ -392,6 +406,7 @@ export async function linkCardAccount(deps: CardDeps, actor: Actor, cardNo: stri
 export async function reorderCardAccounts(deps: CardDeps, actor: Actor, cardNo: string, order: number[]): Promise<CardView> {
   return deps.db.transaction().execute(async (trx) => {
     const card = await requireLockedCard(trx, cardNo);
+    if (card.status === 'closed' || card.status === 'replaced') throw cardsError('CARD_OPERATION_NOT_ALLOWED', { status: card.status, operation: 'reorder-accounts' });
     const linked = [...card.account_ids].sort((a, b) => a - b);
     const wanted = [...order].sort((a, b) => a - b);
     if (linked.length !== wanted.length || linked.some((id, i) => id !== wanted[i])) {

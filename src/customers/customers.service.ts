@@ -107,9 +107,12 @@ export async function findCustomers(
 ): Promise<Customer[]> {
   const key = deps.config.blindIndexKey;
   const phoneIdx = query.phone ? blindIndex(key, 'phone', normalisePhone(query.phone)) : null;
-  const idIdx = query.idNumber ? blindIndex(key, 'id_number', normaliseIdNumber(query.idType ?? 'resident_id', query.idNumber)) : null;
+  // An ID number is a number of one document type (resident ID card unless another is named).
+  const idType = query.idNumber ? (query.idType ?? 'resident_id') : null;
+  const idIdx = query.idNumber && idType ? blindIndex(key, 'id_number', normaliseIdNumber(idType, query.idNumber)) : null;
   const r = await sql<CustomerRow>`select * from customers
-    where (${phoneIdx}::text is null or phone_bidx = ${phoneIdx}) and (${idIdx}::text is null or id_number_bidx = ${idIdx})
+    where (${phoneIdx}::text is null or phone_bidx = ${phoneIdx})
+      and (${idIdx}::text is null or (id_number_bidx = ${idIdx} and id_type = ${idType}))
     order by id desc limit ${query.limit} offset ${query.offset}`.execute(deps.db);
   return r.rows.map((row) => present(deps, row, role));
 }

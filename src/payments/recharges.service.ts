@@ -36,7 +36,10 @@ export async function rechargeAtCounter(
   actor: Actor,
   input: { cardNo: string; amount: number; channel: CounterChannel; reference?: string; accountId?: number },
 ): Promise<Recharge> {
-  if (input.channel === 'bank_transfer' && !input.reference) throw paymentsError('RECHARGE_REFERENCE_REQUIRED', { field: 'reference' });
+  // A bank reference credits once: compare it without the spaces and letter case a cashier may type.
+  const typed = input.reference ?? '';
+  const reference = (input.channel === 'bank_transfer' ? typed.replace(/\s+/g, '').toUpperCase() : typed.trim()) || null;
+  if (input.channel === 'bank_transfer' && !reference) throw paymentsError('RECHARGE_REFERENCE_REQUIRED', { field: 'reference' });
   const card = await requireLockedCard(trx, input.cardNo);
   if (!CAPABILITIES[card.status].recharge) throw paymentsError('RECHARGE_NOT_ALLOWED', { status: card.status });
   const accountId = input.accountId ?? card.account_ids[0]!;
@@ -51,7 +54,7 @@ export async function rechargeAtCounter(
       creditAccountId: accountId,
       amount: input.amount,
       code: 'recharge',
-      metadata: { cardId: card.id, channel: input.channel, reference: input.reference ?? null },
+      metadata: { cardId: card.id, channel: input.channel, reference },
     }),
   );
   const day = businessDay(now, config.timeZone).replaceAll('-', '');
@@ -59,7 +62,7 @@ export async function rechargeAtCounter(
   try {
     const r = await sql<{ receipt_no: string; created_at: Date }>`insert into recharges (id, receipt_no, card_id, account_id, amount, channel, reference, staff_id, transfer_id, balance_after)
       values (${id}, 'R' || ${day} || lpad(nextval('recharge_receipt_seq')::text, 8, '0'), ${card.id}, ${accountId}, ${input.amount},
-              ${input.channel}, ${input.reference ?? null}, ${actor.staffId}, ${res.transferId}, ${res.creditBalanceAfter})
+              ${input.channel}, ${reference}, ${actor.staffId}, ${res.transferId}, ${res.creditBalanceAfter})
       returning receipt_no, created_at`.execute(trx);
     receiptNo = r.rows[0]!.receipt_no;
   } catch (err) {
@@ -73,7 +76,7 @@ export async function rechargeAtCounter(
     action: 'recharge.counter',
     targetType: 'card',
     targetId: maskCardNo(card.card_no),
-    details: { receiptNo, amount: input.amount, channel: input.channel, reference: input.reference ?? null },
+    details: { receiptNo, amount: input.amount, channel: input.channel, reference },
   });
   await publish(trx, 'recharge.completed', card.card_no, { rechargeId: id, receiptNo, cardId: card.id, accountId, amount: input.amount, channel: input.channel });
   return {
@@ -83,7 +86,7 @@ export async function rechargeAtCounter(
     accountId,
     amount: input.amount,
     channel: input.channel,
-    reference: input.reference ?? null,
+    reference,
     balance: accounts.reduce((s, a) => s + a.balance, 0),
     accountBalance: res.creditBalanceAfter ?? 0,
     createdAt: now.toISOString(),

@@ -73,7 +73,10 @@ export function terminalAuthenticator(deps: { db: Db; config: Config; cipher: Fi
       const expected = hmacSha256Hex(terminal.secret, `${request.method}\n${request.url}\n${timestamp}\n${nonce}\n${bodyHash}`);
       if (!safeEqual(expected, signature.toLowerCase())) throw platformError('TERMINAL_SIGNATURE_INVALID');
       try {
-        await sql`insert into terminal_nonces (terminal_id, nonce) values (${terminalId}, ${nonce})`.execute(deps.db);
+        // Spend the nonce and, at most once a minute, note when the terminal was last seen: one round trip.
+        await sql`with spent as (insert into terminal_nonces (terminal_id, nonce) values (${terminalId}, ${nonce}) returning 1)
+          update terminals set last_seen_at = now()
+          where id = ${terminalId} and exists (select 1 from spent) and (last_seen_at is null or last_seen_at < now() - interval '1 minute')`.execute(deps.db);
       } catch (err) {
         if (pgErrorCode(err) === PgCode.uniqueViolation) throw platformError('TERMINAL_NONCE_REPLAYED');
         throw err;
