@@ -16,6 +16,7 @@ export const CARD_DECLINES = {
   CARD_REPLACED: { iso: '208', zh: '卡已补换，旧卡失效', en: 'Card was replaced and is no longer valid' },
   CARD_CLOSED: { iso: '119', zh: '卡已销户', en: 'Card is closed' },
   CARD_NOT_FOR_SALE: { iso: '119', zh: '主卡不能直接加油，请使用副卡', en: 'A master card cannot buy fuel; use a sub card' },
+  MASTER_CARD_FROZEN: { iso: '119', zh: '主卡已冻结，副卡暂停使用', en: 'The master card is frozen, so its sub cards are suspended' },
   PIN_WRONG: { iso: '117', zh: '密码错误', en: 'Wrong PIN' },
   PIN_TRIES_EXCEEDED: { iso: '106', zh: '密码错误次数超限，已锁定', en: 'PIN tries exceeded; PIN locked' },
   GRADE_NOT_ALLOWED: { iso: '119', zh: '此卡不允许加该油品', en: 'This card may not buy this fuel grade' },

@@ -41,11 +41,14 @@ export interface CardRow {
   /** Linked account ids in priority order (selected alongside the card). */
   account_ids: number[];
   master_card_no: string | null;
+  /** The master card's status (sub cards), read with the card. */
+  master_status: CardStatus | null;
 }
 
 const CARD_SELECT = sql`c.*,
   coalesce((select array_agg(ca.account_id order by ca.priority) from card_accounts ca where ca.card_id = c.id), '{}') as account_ids,
-  (select m.card_no from cards m where m.id = c.master_card_id) as master_card_no`;
+  (select m.card_no from cards m where m.id = c.master_card_id) as master_card_no,
+  (select m.status from cards m where m.id = c.master_card_id) as master_status`;
 
 export async function findCardByNo(db: Executor, cardNo: string): Promise<CardRow | undefined> {
   const r = await sql<CardRow>`select ${CARD_SELECT} from cards c where c.card_no = ${cardNo}`.execute(db);

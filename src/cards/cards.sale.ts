@@ -53,6 +53,8 @@ export async function authoriseCardUse(trx: Trx, config: Config, use: CardUse, n
   const statusDecline = STATUS_DECLINE[card.status];
   if (statusDecline) return { ok: false, declineCode: statusDecline, card, businessDay: day };
   if (card.kind === 'master') return { ok: false, declineCode: 'CARD_NOT_FOR_SALE', card, businessDay: day };
+  // Freezing a fleet's master card (a risk or credit decision) suspends its sub cards too.
+  if (card.kind === 'sub' && card.master_status === 'frozen') return { ok: false, declineCode: 'MASTER_CARD_FROZEN', card, businessDay: day };
   const pin = await checkPin(trx, config, card, use.pin, now);
   if (pin === 'locked') return { ok: false, declineCode: 'PIN_TRIES_EXCEEDED', card, businessDay: day };
   if (pin === 'wrong') return { ok: false, declineCode: 'PIN_WRONG', card, businessDay: day };

@@ -164,7 +164,8 @@ export async function issueCard(deps: CardDeps, actor: Actor, input: IssueCardIn
     let master: CardRow | undefined;
     if (input.kind === 'sub') {
       master = await lockCardByNo(trx, input.masterCardNo!);
-      if (!master || master.kind !== 'master' || master.status === 'closed' || master.status === 'replaced') {
+      // New sub cards only under a master in good standing (not frozen, lost, replaced or closed).
+      if (!master || master.kind !== 'master' || (master.status !== 'active' && master.status !== 'pending')) {
         throw cardsError('CARD_MASTER_INVALID', { field: 'masterCardNo' });
       }
     }
