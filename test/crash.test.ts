@@ -177,8 +177,7 @@ describe('SIGTERM', () => {
     await lock.query('select id from cards where card_no = $1 for update', [cardNo]);
     let released = false;
     try {
-      // Fewer than the pool's 16 connections: each sale holds one while it waits on the lock,
-      // and a request's nonce check needs one too before it can start.
+      // Fewer than the pool's 16 connections: each sale holds one while it waits on the lock.
       const N = 12;
       const inflight = Array.from({ length: N }, (_, i) =>
         sell(s, terminal, saleBody(cardNo, 1_000), { idempotencyKey: `term-${i}` }).then(
@@ -186,10 +185,12 @@ describe('SIGTERM', () => {
           (err: unknown) => ({ ok: false as const, err }),
         ),
       );
-      // Wait until the requests are in the server: their nonces are recorded before the sale runs.
+      // Wait until the requests are in the server: each sale's transaction waits on the card lock.
       const t0 = Date.now();
       for (;;) {
-        const n = await db.pool.query<{ n: number }>('select count(*)::int n from terminal_nonces where terminal_id = $1', [terminal.terminalId]);
+        const n = await db.pool.query<{ n: number }>(
+          "select count(*)::int n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+        );
         if (n.rows[0]!.n >= N) break;
         if (Date.now() - t0 > 10_000) throw new Error(`only ${n.rows[0]!.n} requests reached the server`);
         await new Promise((r) => setTimeout(r, 20));

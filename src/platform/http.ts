@@ -17,6 +17,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** Terminal routes only: the handler spends the nonce in its own transaction (see TerminalPrincipal). */
+    spendNonceInTransaction?: boolean;
   }
 }
 

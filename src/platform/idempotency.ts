@@ -6,6 +6,16 @@ import { platformError } from './errors.js';
 export interface Outcome<T> {
   status: number;
   body: T;
+  /**
+   * Work that must commit with the answer but is best done last, after the answer is stored:
+   * updates of hot rows, so their locks are held for as short a time as possible before commit.
+   */
+  last?: (trx: Trx) => Promise<void>;
+}
+
+export interface IdempotencyOptions {
+  /** Runs first in the transaction, before a stored answer is looked up (e.g. spending a terminal nonce). */
+  first?: (trx: Trx) => Promise<void>;
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9_\-:.]{1,128}$/;
@@ -41,13 +51,19 @@ export async function runIdempotent<T>(
   key: string | undefined,
   request: unknown,
   work: (trx: Trx) => Promise<Outcome<T>>,
-): Promise<Outcome<T> & { replayed: boolean }> {
+  options: IdempotencyOptions = {},
+): Promise<{ status: number; body: T; replayed: boolean }> {
   if (key === undefined) {
-    const out = await db.transaction().execute(work);
-    return { ...out, replayed: false };
+    return db.transaction().execute(async (trx) => {
+      await options.first?.(trx);
+      const out = await work(trx);
+      await out.last?.(trx);
+      return { status: out.status, body: out.body, replayed: false };
+    });
   }
   const requestHash = sha256Hex(stableStringify(request));
   return db.transaction().execute(async (trx) => {
+    await options.first?.(trx);
     const inserted = await sql<{ key: string }>`insert into idempotency_keys (scope, key, request_hash)
       values (${scope}, ${key}, ${requestHash}) on conflict do nothing returning key`.execute(trx);
     if (inserted.rows.length === 0) {
@@ -62,6 +78,7 @@ export async function runIdempotent<T>(
     const out = await work(trx);
     await sql`update idempotency_keys set status_code = ${out.status}, response = ${JSON.stringify(out.body)}::jsonb
       where scope = ${scope} and key = ${key}`.execute(trx);
-    return { ...out, replayed: false };
+    await out.last?.(trx);
+    return { status: out.status, body: out.body, replayed: false };
   });
 }

@@ -41,6 +41,11 @@ export interface StaffPrincipal {
 export interface TerminalPrincipal {
   readonly id: string;
   readonly stationId: number;
+  /**
+   * Set on routes that spend the request's nonce inside their own transaction
+   * (config.spendNonceInTransaction): saves the sale path a separate commit.
+   */
+  readonly unspentNonce?: string;
 }
 
 /** Roles that may see personal data and full card numbers unmasked. */

@@ -3,9 +3,15 @@
  * a sale at 07:30 Beijing time on the 2nd belongs to the 2nd.
  */
 export function businessDay(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
-  return parts; // en-CA formats as YYYY-MM-DD
+  // en-CA formats as YYYY-MM-DD. Building a formatter is costly and this runs on every sale.
+  let f = dayFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, f);
+  }
+  return f.format(at);
 }
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** Offset of `timeZone` from UTC at `at`, in minutes (Asia/Shanghai: +480). */
 function zoneOffsetMinutes(at: Date, timeZone: string): number {

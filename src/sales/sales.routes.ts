@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, checkIdempotencyKey, runIdempotent, saleOutcomes, StaffGroups } from '../platform/index.js';
-import { authoriseSale, checkSaleAmount, getSale, type SaleAnswer } from './sales.service.js';
+import { spendTerminalNonce } from '../stations/index.js';
+import { checkSaleAmount, decideSale, getSale, type SaleAnswer } from './sales.service.js';
 
 const SaleAnswerSchema = Type.Object({
   saleId: Type.String(),
@@ -37,7 +38,7 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
   app.post(
     '/api/v1/pos/sales',
     {
-      config: { access: access.terminal },
+      config: { access: access.terminal, spendNonceInTransaction: true },
       schema: {
         tags: ['pos'],
         summary: 'Authorise a fuel sale (signed by the terminal) / 加油交易授权',
@@ -63,10 +64,19 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
     async (req) => {
       checkSaleAmount(req.body);
       const key = checkIdempotencyKey(req.headers['idempotency-key']);
-      const out = await runIdempotent<SaleAnswer>(deps.db, `pos-sale:${req.terminal!.id}`, key, req.body, async (trx) => ({
-        status: 200,
-        body: await authoriseSale(trx, deps, req.terminal!, req.body),
-      }));
+      const terminal = req.terminal!;
+      const out = await runIdempotent<SaleAnswer>(
+        deps.db,
+        `pos-sale:${terminal.id}`,
+        key,
+        req.body,
+        async (trx) => {
+          const decided = await decideSale(trx, deps, terminal, req.body);
+          return { status: 200, body: decided.answer, last: decided.debit };
+        },
+        // The nonce is spent in the sale's own transaction: one commit per sale, not two.
+        { first: (trx) => spendTerminalNonce(trx, terminal.id, terminal.unspentNonce!) },
+      );
       if (!out.replayed) saleOutcomes.inc({ status: out.body.status, code: out.body.declineCode ?? 'APPROVED' });
       return out.body;
     },

@@ -91,6 +91,25 @@ export async function authoriseSale(
   /** When the fuel was sold; only data loaders (seed-demo) pass a past time. The ledger always records its own time. */
   at?: Date,
 ): Promise<SaleAnswer> {
+  const decided = await decideSale(trx, deps, terminal, req, at);
+  await decided.debit?.(trx);
+  return decided.answer;
+}
+
+/**
+ * authoriseSale in two steps. `decideSale` does every check and writes the sale record, the usage
+ * and the outbox event; `debit` then posts the ledger transfers. The debits lock the station's
+ * settlement account, which every sale at that station shares, so the caller runs them as the
+ * very last statements before commit: the hot row's lock is held for one statement and the commit.
+ * The accounts are locked and checked in decideSale, so the debits cannot be refused.
+ */
+export async function decideSale(
+  trx: Trx,
+  deps: { db: Db; config: Config },
+  terminal: TerminalPrincipal,
+  req: SaleRequest,
+  at?: Date,
+): Promise<{ answer: SaleAnswer; debit?: (trx: Trx) => Promise<void> }> {
   const station = await stationFor(deps.db, trx, terminal.stationId);
   if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
   const saleId = randomUUID();
@@ -115,10 +134,10 @@ export async function authoriseSale(
       ...(outcome.status === 'declined' ? { declineCode: outcome.code } : {}),
     });
   };
-  const decline = async (card: CardRow | null, code: string, balance: number | null): Promise<SaleAnswer> => {
+  const decline = async (card: CardRow | null, code: string, balance: number | null): Promise<{ answer: SaleAnswer }> => {
     await record(card, { status: 'declined', code, balance });
     const info = declineInfo(code);
-    return { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: req.amount, balance };
+    return { answer: { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: req.amount, balance } };
   };
 
   if (!decision.ok) {
@@ -138,25 +157,30 @@ export async function authoriseSale(
     if (remaining === 0) break;
     const part = Math.min(remaining, Math.max(0, account.available));
     if (part === 0) continue;
-    const transferId = uuidFrom(`sale:${saleId}:${account.id}`);
-    const res = await transfer(trx, {
-      id: transferId,
-      debitAccountId: account.id,
-      creditAccountId: station.settlementAccountId,
-      amount: part,
-      code: 'sale',
-      metadata: { saleId, terminalId: terminal.id, nozzle: req.nozzle },
-    });
-    // The accounts are locked and were checked: a refusal here is a broken invariant, not a decline.
-    if (!res.ok) throw new Error(`ledger refused a checked sale debit: ${res.code}`);
-    transfers.push({ transferId, accountId: account.id, amount: part });
+    transfers.push({ transferId: uuidFrom(`sale:${saleId}:${account.id}`), accountId: account.id, amount: part });
     remaining -= part;
   }
   await recordCardUse(trx, decision.card.id, req, decision.businessDay, now);
   const code = approvalCode();
   const balance = total - req.amount;
   await record(decision.card, { status: 'approved', approvalCode: code, transfers, balance });
-  return { saleId, status: 'approved', approvalCode: code, actionCode: '000', amount: req.amount, balance };
+  return {
+    answer: { saleId, status: 'approved', approvalCode: code, actionCode: '000', amount: req.amount, balance },
+    debit: async (t: Trx) => {
+      for (const planned of transfers) {
+        const res = await transfer(t, {
+          id: planned.transferId,
+          debitAccountId: planned.accountId,
+          creditAccountId: station.settlementAccountId,
+          amount: planned.amount,
+          code: 'sale',
+          metadata: { saleId, terminalId: terminal.id, nozzle: req.nozzle },
+        });
+        // The accounts are locked and were checked: a refusal here is a broken invariant, not a decline.
+        if (!res.ok) throw new Error(`ledger refused a checked sale debit: ${res.code}`);
+      }
+    },
+  };
 }
 
 async function availableOf(db: Executor, accountIds: number[]): Promise<number> {

@@ -1,4 +1,4 @@
 export { stationsRoutes } from './stations.routes.js';
-export { terminalAuthenticator, pruneNonces, forgetTerminal } from './terminal-auth.js';
+export { terminalAuthenticator, pruneNonces, forgetTerminal, spendTerminalNonce } from './terminal-auth.js';
 export { createStation, getStation, listStations, registerTerminal, listTerminals, type Station, type Terminal } from './stations.service.js';
 export { stationsError } from './stations.errors.js';

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
-import type { Config, Db, FieldCipher, TerminalPrincipal } from '../platform/index.js';
-import { hmacSha256Hex, pgErrorCode, PgCode, platformError, safeEqual, sha256Hex } from '../platform/index.js';
+import type { Config, Db, Executor, FieldCipher, TerminalPrincipal } from '../platform/index.js';
+import { hmacSha256Hex, platformError, safeEqual, sha256Hex } from '../platform/index.js';
 
 interface CachedTerminal {
   secret: string;
@@ -72,18 +72,27 @@ export function terminalAuthenticator(deps: { db: Db; config: Config; cipher: Fi
       const bodyHash = sha256Hex(request.rawBody ?? '');
       const expected = hmacSha256Hex(terminal.secret, `${request.method}\n${request.url}\n${timestamp}\n${nonce}\n${bodyHash}`);
       if (!safeEqual(expected, signature.toLowerCase())) throw platformError('TERMINAL_SIGNATURE_INVALID');
-      try {
-        // Spend the nonce and, at most once a minute, note when the terminal was last seen: one round trip.
-        await sql`with spent as (insert into terminal_nonces (terminal_id, nonce) values (${terminalId}, ${nonce}) returning 1)
-          update terminals set last_seen_at = now()
-          where id = ${terminalId} and exists (select 1 from spent) and (last_seen_at is null or last_seen_at < now() - interval '1 minute')`.execute(deps.db);
-      } catch (err) {
-        if (pgErrorCode(err) === PgCode.uniqueViolation) throw platformError('TERMINAL_NONCE_REPLAYED');
-        throw err;
+      if (request.routeOptions.config?.spendNonceInTransaction) {
+        return { id: terminalId, stationId: terminal.stationId, unspentNonce: nonce };
       }
+      await spendTerminalNonce(deps.db, terminalId, nonce);
       return { id: terminalId, stationId: terminal.stationId };
     },
   };
+}
+
+/**
+ * Spend a terminal request's nonce (refused if seen before) and, at most once a minute, note when
+ * the terminal was last seen: one round trip. In a transaction, a concurrent request with the same
+ * nonce waits for it and is refused once it commits.
+ */
+export async function spendTerminalNonce(db: Executor, terminalId: string, nonce: string): Promise<void> {
+  const r = await sql<{ spent: number }>`with spent as (
+      insert into terminal_nonces (terminal_id, nonce) values (${terminalId}, ${nonce}) on conflict do nothing returning 1),
+    seen as (update terminals set last_seen_at = now()
+      where id = ${terminalId} and exists (select 1 from spent) and (last_seen_at is null or last_seen_at < now() - interval '1 minute'))
+    select count(*)::int as spent from spent`.execute(db);
+  if ((r.rows[0]?.spent ?? 0) === 0) throw platformError('TERMINAL_NONCE_REPLAYED');
 }
 
 /** Nonces older than twice the allowed clock skew can never be replayed (the timestamp check refuses them). */
