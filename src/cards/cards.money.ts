@@ -102,7 +102,7 @@ export async function allocateToSubCard(
     { masterCardNo: maskCardNo(master.card_no) },
   );
   await audit(trx, actor, { action: 'card.allocate', targetType: 'card', targetId: maskCardNo(master.card_no), details: { subCard: maskCardNo(sub.card_no), amount: input.amount, transferId: res.transferId } });
-  await publish(trx, 'card.allocated', master.card_no, { masterCardId: master.id, subCardId: sub.id, amount: input.amount, transferId: res.transferId });
+  await publish(trx, 'card.allocated', String(master.id), { masterCardId: master.id, subCardId: sub.id, amount: input.amount, transferId: res.transferId });
   return {
     transferId: res.transferId,
     amount: input.amount,
@@ -130,7 +130,7 @@ export async function recallFromSubCard(
     { subCardNo: maskCardNo(sub.card_no) },
   );
   await audit(trx, actor, { action: 'card.recall', targetType: 'card', targetId: maskCardNo(master.card_no), details: { subCard: maskCardNo(sub.card_no), amount, transferId: res.transferId } });
-  await publish(trx, 'card.recalled', master.card_no, { masterCardId: master.id, subCardId: sub.id, amount, transferId: res.transferId });
+  await publish(trx, 'card.recalled', String(master.id), { masterCardId: master.id, subCardId: sub.id, amount, transferId: res.transferId });
   return {
     transferId: res.transferId,
     amount,

@@ -66,8 +66,12 @@ export async function findCardById(db: Executor, id: number): Promise<CardRow | 
  * are never raced.
  */
 export async function lockCardByNo(trx: Trx, cardNo: string): Promise<CardRow | undefined> {
-  const r = await sql<CardRow>`select ${CARD_SELECT} from cards c where c.card_no = ${cardNo} for update of c`.execute(trx);
-  return r.rows[0];
+  // Two statements on purpose. Under READ COMMITTED a statement that waited for the lock sees the
+  // locked row as committed, but its subqueries (linked accounts, the master's status) keep the
+  // snapshot taken before the wait; the second statement takes a fresh one.
+  const locked = await sql<{ id: number }>`select id from cards where card_no = ${cardNo} for update`.execute(trx);
+  const id = locked.rows[0]?.id;
+  return id === undefined ? undefined : findCardById(trx, id);
 }
 
 export async function recordCardEvent(

@@ -29,8 +29,8 @@ const OPERATION_ROLES: Record<CardOperation, Role[]> = {
   'cancel-loss': StaffGroups.counter,
   freeze: ['admin', 'operator', 'risk'],
   unfreeze: ['admin', 'operator', 'risk'],
-  replace: StaffGroups.counter,
-  close: StaffGroups.counter,
+  replace: StaffGroups.serviceDesk,
+  close: StaffGroups.serviceDesk,
 };
 
 const OPERATION_SUMMARY: Record<CardOperation, string> = {
@@ -146,7 +146,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
       async (req, reply) => {
         const key = checkIdempotencyKey(req.headers['idempotency-key']);
         const body = req.body as { reason?: string; refundMethod?: 'cash' | 'original_channel' };
-        const out = await runIdempotent(deps.db, `card-op:${op}`, key, { cardNo: req.params.cardNo, ...body }, async (trx) => {
+        const out = await runIdempotent(deps.db, `card-op:${op}:${req.staff!.id}`, key, { cardNo: req.params.cardNo, ...body }, async (trx) => {
           const result = await operateCard(trx, deps, actorOf(req), req.params.cardNo, op, { ...body, operationId: key ?? randomUUID() });
           // The top level is the card the caller now holds: for replace, the new card.
           const primary = result.newCard ?? result.card;
@@ -182,7 +182,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
   app.post(
     '/api/v1/cards/:cardNo/pin/reset',
     {
-      config: { access: access.roles(...StaffGroups.counter) },
+      config: { access: access.roles(...StaffGroups.serviceDesk) },
       schema: {
         tags: ['cards'],
         summary: 'Reset the PIN after an ID check; clears a PIN lock / 重置密码',
@@ -250,7 +250,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
     app.post(
       `/api/v1/cards/:cardNo/${kind}`,
       {
-        config: { access: access.roles('admin', 'operator', 'station_staff') },
+        config: { access: access.roles(...StaffGroups.serviceDesk) },
         schema: {
           tags: ['cards'],
           summary: kind === 'allocations' ? 'Allocate from the master reserve to a sub card / 分配' : 'Recall from a sub card to the master reserve (no amount: all) / 回收',
@@ -270,7 +270,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
       async (req, reply) => {
         const key = checkIdempotencyKey(req.headers['idempotency-key']);
         const input = { masterCardNo: req.params.cardNo, subCardNo: req.body.subCardNo, amount: req.body.amount };
-        const out = await runIdempotent(deps.db, `card-${kind}`, key, input, async (trx) => ({
+        const out = await runIdempotent(deps.db, `card-${kind}:${req.staff!.id}`, key, input, async (trx) => ({
           status: 201,
           body: kind === 'allocations' ? await allocateToSubCard(trx, actorOf(req), { ...input, amount: input.amount! }) : await recallFromSubCard(trx, actorOf(req), input),
         }));

@@ -17,7 +17,14 @@ export interface CardUse {
 
 export type CardUseDecision =
   | { ok: true; card: CardRow; accountIds: number[]; businessDay: string }
-  | { ok: false; declineCode: CardDecline | string; card: CardRow | null; businessDay: string };
+  | {
+      ok: false;
+      declineCode: CardDecline | string;
+      card: CardRow | null;
+      businessDay: string;
+      /** True only when the decline came after a correct PIN: only then may the answer show the balance. */
+      pinVerified: boolean;
+    };
 
 const STATUS_DECLINE: Record<string, CardDecline> = {
   pending: 'CARD_NOT_ACTIVE',
@@ -47,23 +54,23 @@ async function periodUsage(trx: Trx, cardId: number, day: string): Promise<Perio
  */
 export async function authoriseCardUse(trx: Trx, config: Config, use: CardUse, now: Date): Promise<CardUseDecision> {
   const day = businessDay(now, config.timeZone);
-  if (!isValidCardNo(use.cardNo)) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day };
+  if (!isValidCardNo(use.cardNo)) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day, pinVerified: false };
   const card = await lockCardByNo(trx, use.cardNo);
-  if (!card) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day };
+  if (!card) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day, pinVerified: false };
   const statusDecline = STATUS_DECLINE[card.status];
-  if (statusDecline) return { ok: false, declineCode: statusDecline, card, businessDay: day };
-  if (card.kind === 'master') return { ok: false, declineCode: 'CARD_NOT_FOR_SALE', card, businessDay: day };
+  if (statusDecline) return { ok: false, declineCode: statusDecline, card, businessDay: day, pinVerified: false };
+  if (card.kind === 'master') return { ok: false, declineCode: 'CARD_NOT_FOR_SALE', card, businessDay: day, pinVerified: false };
   // Freezing a fleet's master card (a risk or credit decision) suspends its sub cards too.
-  if (card.kind === 'sub' && card.master_status === 'frozen') return { ok: false, declineCode: 'MASTER_CARD_FROZEN', card, businessDay: day };
+  if (card.kind === 'sub' && card.master_status === 'frozen') return { ok: false, declineCode: 'MASTER_CARD_FROZEN', card, businessDay: day, pinVerified: false };
   const pin = await checkPin(trx, config, card, use.pin, now);
-  if (pin === 'locked') return { ok: false, declineCode: 'PIN_TRIES_EXCEEDED', card, businessDay: day };
-  if (pin === 'wrong') return { ok: false, declineCode: 'PIN_WRONG', card, businessDay: day };
+  if (pin === 'locked') return { ok: false, declineCode: 'PIN_TRIES_EXCEEDED', card, businessDay: day, pinVerified: false };
+  if (pin === 'wrong') return { ok: false, declineCode: 'PIN_WRONG', card, businessDay: day, pinVerified: false };
   if (card.allowed_grades !== null && !card.allowed_grades.includes(use.grade)) {
-    return { ok: false, declineCode: 'GRADE_NOT_ALLOWED', card, businessDay: day };
+    return { ok: false, declineCode: 'GRADE_NOT_ALLOWED', card, businessDay: day, pinVerified: true };
   }
   const usage = hasPeriodLimits(card) ? await periodUsage(trx, card.id, day) : null;
   const limit = limitDecline(card, use, usage, now);
-  if (limit) return { ok: false, declineCode: limit, card, businessDay: day };
+  if (limit) return { ok: false, declineCode: limit, card, businessDay: day, pinVerified: true };
   return { ok: true, card, accountIds: card.account_ids, businessDay: day };
 }
 

@@ -190,7 +190,7 @@ export async function issueCard(deps: CardDeps, actor: Actor, input: IssueCardIn
     if (master && input.sharedBalance) await linkAccount(trx, card.id, master.own_account_id, 2);
     await recordCardEvent(trx, card.id, 'issue', null, card.status, { kind: input.kind });
     await audit(trx, actor, { action: 'card.issue', targetType: 'card', targetId: maskCardNo(card.card_no), details: { kind: input.kind, customerId: card.customer_id } });
-    await publish(trx, 'card.issued', card.card_no, { cardId: card.id, kind: card.kind, customerId: card.customer_id });
+    await publish(trx, 'card.issued', String(card.id), { cardId: card.id, kind: card.kind, customerId: card.customer_id });
     const fresh = (await findCardById(trx, card.id))!;
     return presentCard(trx, fresh, actor.role);
   });
@@ -285,7 +285,7 @@ export async function operateCard(
     targetId: maskCardNo(card.card_no),
     details: { from: card.status, to: next, ...(body.reason ? { reason: body.reason } : {}), ...(result.refund ? { refund: result.refund } : {}) },
   });
-  await publish(trx, `card.${op}`, card.card_no, { cardId: card.id, from: card.status, to: next });
+  await publish(trx, `card.${op}`, String(card.id), { cardId: card.id, from: card.status, to: next });
   const fresh = (await findCardById(trx, card.id))!;
   return { card: await presentCard(trx, fresh, actor.role), ...result };
 }

@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Actor, Config, Db, Role, TerminalPrincipal, Trx } from '../platform/index.js';
-import { audit, businessDay, createFieldCipher, maskCardNo, pgErrorCode, PgCode, publish } from '../platform/index.js';
+import { audit, businessDay, createFieldCipher, isAppError, pgErrorCode, PgCode } from '../platform/index.js';
 import { createStaff } from '../staff/index.js';
 import { createStation, listStations, registerTerminal } from '../stations/index.js';
 import { createCustomer } from '../customers/index.js';
-import { CAPABILITIES, generateCardNo, issueCard, requireLockedCard } from '../cards/index.js';
+import { allocateToSubCard, generateCardNo, issueCard } from '../cards/index.js';
 import { rechargeAtCounter } from '../payments/index.js';
 import { authoriseSale, type SaleAnswer } from '../sales/index.js';
-import { transfer, verifyLedger, type VerifyReport } from '../ledger/index.js';
+import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { bankReference, DEMO_STATIONS, Rng } from './demo-data.js';
 import { buildPlan, nextTopUp, type CardPlan, type PlanEvent, type SaleEvent } from './seed-plan.js';
 import { createProgress, silentProgress, type Progress } from './progress.js';
@@ -127,27 +126,17 @@ async function existingDemoData(db: Db): Promise<string[]> {
 }
 
 /**
- * 分配 from the master card's reserve to a sub card, with the checks, audit row and outbox
- * event of the cards module's allocateToSubCard — which cards/index.ts does not export yet.
- * Returns false when the reserve cannot cover it (the ledger refuses; nothing moved).
+ * 分配 from the master card's reserve to a sub card. Returns false when it is refused (the reserve
+ * cannot cover it, or a card may not take part): nothing moved, the demo goes on.
  */
 async function allocate(trx: Trx, actor: Actor, masterCardNo: string, subCardNo: string, amount: number): Promise<boolean> {
-  const master = await requireLockedCard(trx, masterCardNo);
-  const sub = await requireLockedCard(trx, subCardNo);
-  if (master.kind !== 'master' || sub.master_card_id !== master.id) throw new Error('demo allocation between cards that are not master and sub');
-  if (!CAPABILITIES[master.status].allocate || !CAPABILITIES[sub.status].allocate) return false;
-  const res = await transfer(trx, {
-    id: randomUUID(),
-    debitAccountId: master.own_account_id,
-    creditAccountId: sub.own_account_id,
-    amount,
-    code: 'allocation',
-    metadata: { masterCardId: master.id, subCardId: sub.id },
-  });
-  if (!res.ok) return false;
-  await audit(trx, actor, { action: 'card.allocate', targetType: 'card', targetId: maskCardNo(master.card_no), details: { subCard: maskCardNo(sub.card_no), amount, transferId: res.transferId } });
-  await publish(trx, 'card.allocated', master.card_no, { masterCardId: master.id, subCardId: sub.id, amount, transferId: res.transferId });
-  return true;
+  try {
+    await allocateToSubCard(trx, actor, { masterCardNo, subCardNo, amount });
+    return true;
+  } catch (err) {
+    if (isAppError(err) && (err.code === 'LEDGER_INSUFFICIENT_FUNDS' || err.code === 'CARD_OPERATION_NOT_ALLOWED')) return false;
+    throw err;
+  }
 }
 
 export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): Promise<SeedSummary> {

@@ -43,7 +43,7 @@ export function paymentsRoutes(app: App, deps: { db: Db; config: Config }): void
     async (req, reply) => {
       const key = checkIdempotencyKey(req.headers['idempotency-key']);
       const input = { cardNo: req.params.cardNo, ...req.body };
-      const out = await runIdempotent(deps.db, 'recharge', key, input, async (trx) => ({
+      const out = await runIdempotent(deps.db, `recharge:${req.staff!.id}`, key, input, async (trx) => ({
         status: 201,
         body: await rechargeAtCounter(trx, deps.config, actorOf(req), input),
       }));

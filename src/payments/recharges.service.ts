@@ -78,7 +78,7 @@ export async function rechargeAtCounter(
     targetId: maskCardNo(card.card_no),
     details: { receiptNo, amount: input.amount, channel: input.channel, reference },
   });
-  await publish(trx, 'recharge.completed', card.card_no, { rechargeId: id, receiptNo, cardId: card.id, accountId, amount: input.amount, channel: input.channel });
+  await publish(trx, 'recharge.completed', String(card.id), { rechargeId: id, receiptNo, cardId: card.id, accountId, amount: input.amount, channel: input.channel });
   return {
     rechargeId: id,
     receiptNo,

@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 3000,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       databaseUrl: null,
       dataDir: path.resolve('./data'),
       logLevel: 'info',
@@ -42,6 +42,14 @@ describe('loadConfig', () => {
     // Development keys are stable (a restarted demo reads its own data) and distinct per purpose.
     expect(loadConfig({}).pinKey.equals(c.pinKey)).toBe(true);
     expect(c.pinKey.equals(c.blindIndexKey)).toBe(false);
+  });
+
+  it('listens on loopback with the embedded database, on every interface with DATABASE_URL, or where HOST says', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db.internal/fuelcard' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ FUELCARD_DEMO: 'off' }).demoData).toBe('off');
+    expect(() => loadConfig({ FUELCARD_DEMO: 'false' })).toThrow(/FUELCARD_DEMO/);
   });
 
   it('treats an empty variable as unset', () => {

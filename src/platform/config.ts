@@ -130,7 +130,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const config: Config = {
     port: int(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
+    // With the embedded database this is a local or demo install, with demo logins whose passwords
+    // are printed: listen on loopback only unless HOST says otherwise.
+    host: env.HOST && env.HOST !== '' ? env.HOST : databaseUrl === null ? '127.0.0.1' : '0.0.0.0',
     databaseUrl,
     dataDir: path.resolve(env.FUELCARD_DATA_DIR && env.FUELCARD_DATA_DIR !== '' ? env.FUELCARD_DATA_DIR : './data'),
     embeddedPgPort: int(env, 'FUELCARD_PG_PORT', 0, 0, 65535),

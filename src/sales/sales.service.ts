@@ -141,8 +141,8 @@ export async function decideSale(
   };
 
   if (!decision.ok) {
-    const pinAccepted = !['CARD_UNKNOWN', 'CARD_NOT_FOR_SALE', 'PIN_WRONG', 'PIN_TRIES_EXCEEDED'].includes(decision.declineCode) && decision.card !== null && decision.card.status === 'active';
-    const balance = pinAccepted ? await availableOf(trx, decision.card!.account_ids) : null;
+    // The balance is shown only to someone who knew the PIN.
+    const balance = decision.pinVerified && decision.card ? await availableOf(trx, decision.card.account_ids) : null;
     return decline(decision.card, decision.declineCode, balance);
   }
 

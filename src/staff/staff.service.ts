@@ -30,15 +30,16 @@ export async function createStaff(
   opts: { allowWeakPassword?: boolean } = {},
 ): Promise<StaffUser> {
   if (!opts.allowWeakPassword && input.password.length < 10) throw staffError('STAFF_PASSWORD_WEAK', { field: 'password' });
-  // staff_users.station_id has no foreign key (staff come before stations); check it here.
-  if (input.stationId !== undefined && input.stationId !== null) await getStation(db, input.stationId);
   const hash = await hashPassword(input.password);
-  try {
+  // The user and its audit row commit together: in the caller's transaction, or in one of our own.
+  const insert = async (trx: Executor): Promise<StaffUser> => {
+    // Checked here for a clear 404 (the foreign key would only say 23503).
+    if (input.stationId !== undefined && input.stationId !== null) await getStation(trx, input.stationId);
     const r = await sql<{ id: number; created_at: Date }>`insert into staff_users (username, display_name, password_hash, role, station_id)
       values (${input.username}, ${input.displayName ?? input.username}, ${hash}, ${input.role}, ${input.stationId ?? null})
-      returning id, created_at`.execute(db);
+      returning id, created_at`.execute(trx);
     const row = r.rows[0]!;
-    await audit(db, actor, { action: 'staff.create', targetType: 'staff', targetId: row.id, details: { username: input.username, role: input.role } });
+    await audit(trx, actor, { action: 'staff.create', targetType: 'staff', targetId: row.id, details: { username: input.username, role: input.role } });
     return {
       id: row.id,
       username: input.username,
@@ -48,6 +49,9 @@ export async function createStaff(
       status: 'active',
       createdAt: row.created_at.toISOString(),
     };
+  };
+  try {
+    return db.isTransaction ? await insert(db) : await (db as Db).transaction().execute(insert);
   } catch (err) {
     if (pgErrorCode(err) === PgCode.uniqueViolation) throw staffError('STAFF_USERNAME_TAKEN', { field: 'username' });
     throw err;
