@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../platform/index.js';
-import { platformError } from '../platform/index.js';
+import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor, pageSize } from '../platform/index.js';
 
 export interface Entry {
   transferId: string;
@@ -22,8 +22,6 @@ export interface EntryPage {
 }
 
 export const MAX_PAGE = 200;
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * An account's entries, newest first, keyset-paged by (created_at, id).
@@ -35,16 +33,10 @@ export async function accountEntries(
   accountId: number,
   opts: { from?: Date; to?: Date; limit?: number; cursor?: string },
 ): Promise<EntryPage> {
-  const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50) || 50, 1), MAX_PAGE);
-  let cursorAt: string | null = null;
-  let cursorId: string | null = null;
-  if (opts.cursor) {
-    const [at, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
-    // A cursor we did not issue is refused, not ignored: restarting at page one would loop a pager forever.
-    if (!at || !id || !CURSOR_AT.test(at) || !UUID.test(id)) throw platformError('VALIDATION_FAILED', { field: 'cursor' });
-    cursorAt = at;
-    cursorId = id;
-  }
+  const limit = pageSize(opts.limit, MAX_PAGE);
+  const cursor = decodeCursor(opts.cursor);
+  const cursorAt = cursor?.at ?? null;
+  const cursorId = cursor?.id ?? null;
   const rows = await sql<{
     id: string;
     kind: string;
@@ -58,7 +50,7 @@ export async function accountEntries(
     cursor_at: string;
     metadata: unknown;
   }>`select id, kind, code, amount, debit_account_id, credit_account_id, debit_balance_after, credit_balance_after, created_at, metadata,
-            to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at
+            to_char(created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
      from ledger_transfers
      where (debit_account_id = ${accountId} or credit_account_id = ${accountId})
        and (${opts.from ?? null}::timestamptz is null or created_at >= ${opts.from ?? null}::timestamptz)
@@ -86,6 +78,6 @@ export async function accountEntries(
   const last = page[page.length - 1];
   return {
     items,
-    nextCursor: rows.rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null,
+    nextCursor: rows.rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };
 }

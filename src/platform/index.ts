@@ -13,3 +13,4 @@ export * from './logging.js';
 export * from './time.js';
 export { migrate, MIGRATIONS_DIR } from './migrate.js';
 export { startEmbeddedPostgres, type EmbeddedDb } from './embedded.js';
+export * from './paging.js';

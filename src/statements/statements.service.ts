@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../platform/index.js';
-import { maskCardNo, platformError } from '../platform/index.js';
+import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor, maskCardNo, pageSize } from '../platform/index.js';
 import { requireCard } from '../cards/index.js';
 
 export interface StatementLine {
@@ -34,29 +34,13 @@ export interface StatementQuery {
 
 export const MAX_STATEMENT_PAGE = 200;
 
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * The cursor is base64url of "<at to the microsecond>|<id>" of the last line of a page.
- * Microseconds matter: a JS Date keeps milliseconds, and a cursor cut to the millisecond
- * would skip lines recorded later in that same millisecond. A cursor we did not issue is
- * refused rather than ignored (restarting at page one would loop a pager forever).
- */
-function decodeCursor(cursor: string | undefined): { at: string; id: string } | null {
-  if (cursor === undefined || cursor === '') return null;
-  const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || extra !== undefined || !CURSOR_AT.test(at) || !UUID.test(id)) throw platformError('VALIDATION_FAILED', { field: 'cursor' });
-  return { at, id };
-}
-
 /**
  * A card's statement: its sales, recharges and refunds, newest first, keyset-paged.
  * A replacement card's statement includes the cards it replaced (same accounts, same holder).
  */
 export async function cardStatement(db: Executor, cardNo: string, q: StatementQuery): Promise<{ items: StatementLine[]; nextCursor: string | null }> {
   const card = await requireCard(db, cardNo);
-  const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_STATEMENT_PAGE);
+  const limit = pageSize(q.limit, MAX_STATEMENT_PAGE);
   const cursor = decodeCursor(q.cursor);
   const from = q.from ?? null;
   const to = q.to ?? null;
@@ -97,7 +81,7 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       select 'refund', f.id::text, f.created_at, -f.amount, f.status, c.card_no, null, null, null, null, null, f.method, null, null, null, 0
         from card_refunds f join cards c on c.id = f.card_id where f.card_id in (select id from lineage)
     )
-    select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at from lines
+    select *, to_char(at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at from lines
     where (${q.type ?? null}::text is null or type = ${q.type ?? null})
       and (${from}::timestamptz is null or at >= ${from}::timestamptz)
       and (${to}::timestamptz is null or at < ${to}::timestamptz)
@@ -125,6 +109,6 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       declineCode: l.decline_code,
       balanceAfter: l.balance_after,
     })),
-    nextCursor: r.rows.length > limit && last ? Buffer.from(`${last.cursor_at}|${last.id}`).toString('base64url') : null,
+    nextCursor: r.rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };
 }
