@@ -11,6 +11,7 @@ export interface DeclineSpec {
 export const CARD_DECLINES = {
   CARD_UNKNOWN: { iso: '111', zh: '卡号无效', en: 'Invalid card number' },
   CARD_NOT_ACTIVE: { iso: '125', zh: '卡未启用', en: 'Card is not active yet' },
+  CARD_NOT_YET_USABLE: { iso: '125', zh: '补办的卡在挂失等待期满后方可加油', en: 'A replacement card can buy fuel once the loss waiting period has passed' },
   CARD_FROZEN: { iso: '119', zh: '卡已冻结', en: 'Card is frozen' },
   CARD_LOST: { iso: '208', zh: '卡已挂失', en: 'Card was reported lost' },
   CARD_REPLACED: { iso: '208', zh: '卡已补换，旧卡失效', en: 'Card was replaced and is no longer valid' },

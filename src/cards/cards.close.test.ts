@@ -182,24 +182,44 @@ describe('anonymous cards (不记名)', () => {
 describe('the waiting period after a loss report (24 h, the default)', () => {
   afterEach(async () => expectLedgerVerified(server));
 
-  it('refuses to move the balance to a replacement, or refund it, before the wait is over', async () => {
+  it('refuses to refund a lost card before the wait is over; the holder can still cancel the report', async () => {
     const c = await issueCard(server, { funds: 2000 });
     const lost = ok(await cardOp(server, c.cardNo, 'report-loss'), 200);
     expect(lost.status).toBe('lost');
     const lostAt = Date.parse(lost.lostAt);
     expect(Math.abs(lostAt - Date.now())).toBeLessThan(60_000);
 
-    const r = await cardOp(server, c.cardNo, 'replace');
+    const r = await cardOp(server, c.cardNo, 'close');
     expectError(r, 409, 'CARD_LOSS_WAIT');
     expect(Date.parse(r.body.error.details.availableAt)).toBe(lostAt + 24 * HOUR_MS);
-    expectError(await cardOp(server, c.cardNo, 'close'), 409, 'CARD_LOSS_WAIT');
-
-    const after = await getCard(server, c.cardNo);
-    expect(after).toMatchObject({ status: 'lost', balance: 2000, replacedByCardNo: null });
+    expect(await getCard(server, c.cardNo)).toMatchObject({ status: 'lost', balance: 2000, replacedByCardNo: null });
     // The lost card cannot buy fuel meanwhile, and the holder can still cancel the report.
     await expectDeclined(server, terminal, c.cardNo, 100, 'CARD_LOST');
     expect(ok(await cardOp(server, c.cardNo, 'cancel-loss'), 200)).toMatchObject({ status: 'active', lostAt: null });
     await expectApproved(server, terminal, c.cardNo, 100);
+  });
+
+  it('hands over a replacement at once, but it buys fuel and pays out only after the wait', async () => {
+    const c = await issueCard(server, { funds: 2000 });
+    const lost = ok(await cardOp(server, c.cardNo, 'report-loss'), 200);
+    const lostAt = Date.parse(lost.lostAt);
+    const r = ok(await cardOp(server, c.cardNo, 'replace'), 200);
+    expect(r.card.status).toBe('replaced');
+    expect(r.newCard).toMatchObject({ status: 'active', balance: 2000 });
+    expect(Date.parse(r.newCard.usableFrom)).toBe(lostAt + 24 * HOUR_MS);
+    const declined = await expectDeclined(server, terminal, r.newCard.cardNo, 100, 'CARD_NOT_YET_USABLE');
+    expect(declined.balance).toBeNull();
+    const close = await cardOp(server, r.newCard.cardNo, 'close');
+    expectError(close, 409, 'CARD_LOSS_WAIT');
+    expect(Date.parse(close.body.error.details.availableAt)).toBe(lostAt + 24 * HOUR_MS);
+    // Money may still come in.
+    await recharge(server, r.newCard.cardNo, 500);
+    expect(await getCard(server, r.newCard.cardNo)).toMatchObject({ balance: 2500 });
+    // Once the wait is over (here: moved back in the database), it spends and can be closed.
+    await sql`update cards set usable_from = now() - interval '1 second' where card_no = ${r.newCard.cardNo}`.execute(server.db.db);
+    expect((await getCard(server, r.newCard.cardNo)).usableFrom).toBeNull();
+    await expectApproved(server, terminal, r.newCard.cardNo, 100);
+    expect(ok(await cardOp(server, r.newCard.cardNo, 'close'), 200).refund.amount).toBe(2400);
   });
 
   it('replaces a damaged (active) card at once: no loss, no wait', async () => {

@@ -5,7 +5,7 @@ export const cardsError = defineErrors('cards', {
   CARD_OPERATION_NOT_ALLOWED: { status: 409, iso: '119', zh: '当前卡状态不允许此操作', en: 'This operation is not allowed in the card’s current state' },
   CARD_ANONYMOUS_NOT_REPORTABLE: { status: 409, iso: '119', zh: '不记名卡不能挂失', en: 'Anonymous cards cannot be reported lost' },
   CARD_ANONYMOUS_NOT_REFUNDABLE: { status: 409, iso: '119', zh: '不记名卡余额不予退还，请先用完余额', en: 'Anonymous card balances are not refundable; spend the balance first' },
-  CARD_LOSS_WAIT: { status: 409, iso: '119', zh: '挂失等待期未满，暂不能补卡', en: 'The waiting period after the loss report has not passed yet' },
+  CARD_LOSS_WAIT: { status: 409, iso: '119', zh: '挂失等待期未满，余额暂不能退还', en: 'The waiting period after the loss report has not passed yet; the balance cannot be paid out' },
   CARD_HAS_ACTIVE_SUB_CARDS: { status: 409, iso: '119', zh: '主卡下仍有未销户的副卡', en: 'The master card still has sub cards that are not closed' },
   CARD_HOLDS_OUTSTANDING: { status: 409, iso: '119', zh: '卡上有未完成的预授权', en: 'The card has holds outstanding' },
   CARD_CUSTOMER_REQUIRED: { status: 400, iso: '904', zh: '记名卡必须指定客户', en: 'A registered card needs a customerId' },

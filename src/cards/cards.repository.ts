@@ -36,6 +36,8 @@ export interface CardRow {
   min_fill_interval_s: number | null;
   allowed_grades: string[] | null;
   last_sale_at: Date | null;
+  /** A replacement for a lost card spends only from this time (the loss waiting period). */
+  usable_from: Date | null;
   created_at: Date;
   updated_at: Date;
   /** Linked account ids in priority order (selected alongside the card). */

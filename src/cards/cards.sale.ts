@@ -59,6 +59,7 @@ export async function authoriseCardUse(trx: Trx, config: Config, use: CardUse, n
   if (!card) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day, pinVerified: false };
   const statusDecline = STATUS_DECLINE[card.status];
   if (statusDecline) return { ok: false, declineCode: statusDecline, card, businessDay: day, pinVerified: false };
+  if (card.usable_from !== null && card.usable_from > now) return { ok: false, declineCode: 'CARD_NOT_YET_USABLE', card, businessDay: day, pinVerified: false };
   if (card.kind === 'master') return { ok: false, declineCode: 'CARD_NOT_FOR_SALE', card, businessDay: day, pinVerified: false };
   // Freezing a fleet's master card (a risk or credit decision) suspends its sub cards too.
   if (card.kind === 'sub' && card.master_status === 'frozen') return { ok: false, declineCode: 'MASTER_CARD_FROZEN', card, businessDay: day, pinVerified: false };

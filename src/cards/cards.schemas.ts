@@ -58,6 +58,7 @@ export const CardViewSchema = Type.Object({
   }),
   pinLocked: Type.Boolean(),
   lostAt: Nullable(Type.String()),
+  usableFrom: Nullable(Type.String({ description: 'a replacement for a lost card buys fuel from this time; null = now' })),
   replacedByCardNo: Nullable(Type.String()),
   replacesCardNo: Nullable(Type.String()),
   closedAt: Nullable(Type.String()),

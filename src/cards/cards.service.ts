@@ -41,6 +41,8 @@ export interface CardView {
   limits: CardLimits;
   pinLocked: boolean;
   lostAt: string | null;
+  /** A replacement for a lost card can buy fuel from this time (the loss waiting period); null = now. */
+  usableFrom: string | null;
   replacedByCardNo: string | null;
   replacesCardNo: string | null;
   closedAt: string | null;
@@ -80,6 +82,7 @@ export async function presentCard(db: Executor, card: CardRow, role: Role | 'sys
     limits: limitsOf(card),
     pinLocked: card.pin_locked_until !== null && card.pin_locked_until > now,
     lostAt: card.lost_at?.toISOString() ?? null,
+    usableFrom: card.usable_from !== null && card.usable_from > now ? card.usable_from.toISOString() : null,
     replacedByCardNo: show(noOf(card.replaced_by)),
     replacesCardNo: show(noOf(card.replaces)),
     closedAt: card.closed_at?.toISOString() ?? null,
@@ -238,8 +241,9 @@ export async function operateCard(
         updated_at = ${now} where id = ${card.id}`.execute(trx);
       break;
     case 'replace': {
-      requireLossWaitOver(card, deps.config, now);
       // New number, same accounts, same limits and PIN; the old card is dead from this commit.
+      // After a loss the replacement is handed over at once but spends only once the waiting
+      // period has passed: until then an offline terminal may still accept the lost card.
       // A lost card's replacement keeps what the card was under before the loss: still pending
       // activation, or still frozen (a freeze is a risk decision that a loss report must not lift).
       const replacement = await insertCard(
@@ -260,7 +264,8 @@ export async function operateCard(
       // replacing a card must not reset its day, week and month totals.
       await sql`insert into card_usage_daily (card_id, day, amount, volume_ml, fills)
         select ${replacement.id}, day, amount, volume_ml, fills from card_usage_daily where card_id = ${card.id}`.execute(trx);
-      await sql`update cards set last_sale_at = ${card.last_sale_at} where id = ${replacement.id}`.execute(trx);
+      const usableFrom = lossWaitEnd(card, deps.config, now);
+      await sql`update cards set last_sale_at = ${card.last_sale_at}, usable_from = ${usableFrom} where id = ${replacement.id}`.execute(trx);
       await sql`update cards set status = 'replaced', replaced_by = ${replacement.id}, resume_status = null, updated_at = ${now} where id = ${card.id}`.execute(trx);
       if (card.kind === 'master') {
         await sql`update cards set master_card_id = ${replacement.id}, updated_at = ${now} where master_card_id = ${card.id}`.execute(trx);
@@ -290,11 +295,20 @@ export async function operateCard(
   return { card: await presentCard(trx, fresh, actor.role), ...result };
 }
 
-/** After a loss report, the balance may leave the card (replacement, refund) only once the operator's waiting period has passed. */
+/**
+ * When the loss waiting period of a lost card ends (null when it is not lost or already over),
+ * or of a replacement still inside it (its usable_from).
+ */
+function lossWaitEnd(card: CardRow, config: Config, now: Date): Date | null {
+  const end =
+    card.status === 'lost' && card.lost_at ? new Date(card.lost_at.getTime() + config.lossTransferWaitMs) : card.usable_from;
+  return end !== null && end > now ? end : null;
+}
+
+/** After a loss report the balance may not be paid out (closing) until the waiting period has passed. */
 function requireLossWaitOver(card: CardRow, config: Config, now: Date): void {
-  if (card.status !== 'lost' || !card.lost_at) return;
-  const availableAt = card.lost_at.getTime() + config.lossTransferWaitMs;
-  if (now.getTime() < availableAt) throw cardsError('CARD_LOSS_WAIT', { availableAt: new Date(availableAt).toISOString() });
+  const end = lossWaitEnd(card, config, now);
+  if (end !== null) throw cardsError('CARD_LOSS_WAIT', { availableAt: end.toISOString() });
 }
 
 export type PinCheck = 'ok' | 'wrong' | 'locked';
