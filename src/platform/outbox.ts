@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from './db.js';
 
 /**
@@ -9,4 +9,13 @@ import type { Executor } from './db.js';
 export async function publish(db: Executor, topic: string, aggregateId: string, payload: unknown): Promise<void> {
   await sql`insert into outbox_events (topic, aggregate_id, payload)
     values (${topic}, ${aggregateId}, ${JSON.stringify(payload)}::jsonb)`.execute(db);
+}
+
+/**
+ * The change and its event in one statement (one round trip): `change` is a data-modifying
+ * statement (insert/update/delete) run as a CTE beside the outbox insert. For hot paths.
+ */
+export async function publishWith(db: Executor, change: RawBuilder<unknown>, topic: string, aggregateId: string, payload: unknown): Promise<void> {
+  await sql`with change as (${change})
+    insert into outbox_events (topic, aggregate_id, payload) values (${topic}, ${aggregateId}, ${JSON.stringify(payload)}::jsonb)`.execute(db);
 }

@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/index.js';
-import { maskCardNo, publish } from '../platform/index.js';
+import { maskCardNo, publishWith } from '../platform/index.js';
 import { lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse, CARD_DECLINES, recordCardUse, type CardRow } from '../cards/index.js';
 import { salesError, SALE_DECLINES } from './sales.errors.js';
@@ -117,13 +117,14 @@ export async function decideSale(
   const decision = await authoriseCardUse(trx, deps.config, req, now);
 
   const record = async (card: CardRow | null, outcome: { status: 'approved'; approvalCode: string; transfers: unknown[]; balance: number } | { status: 'declined'; code: string; balance: number | null }) => {
-    await sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
+    // The sale row and its outbox event in one statement.
+    const insertSale = sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
         approval_code, decline_code, transfers, balance_after, business_day, created_at)
       values (${saleId}, ${card?.id ?? null}, ${maskCardNo(req.cardNo)}, ${terminal.stationId}, ${terminal.id}, ${req.nozzle}, ${req.grade},
         ${req.volumeMl}, ${req.unitPrice}, ${req.amount}, ${outcome.status},
         ${outcome.status === 'approved' ? outcome.approvalCode : null}, ${outcome.status === 'declined' ? outcome.code : null},
-        ${JSON.stringify(outcome.status === 'approved' ? outcome.transfers : [])}::jsonb, ${outcome.balance}, ${decision.businessDay}::date, ${now})`.execute(trx);
-    await publish(trx, `sale.${outcome.status}`, saleId, {
+        ${JSON.stringify(outcome.status === 'approved' ? outcome.transfers : [])}::jsonb, ${outcome.balance}, ${decision.businessDay}::date, ${now})`;
+    await publishWith(trx, insertSale, `sale.${outcome.status}`, saleId, {
       saleId,
       cardId: card?.id ?? null,
       stationId: terminal.stationId,
