@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 
@@ -42,13 +43,51 @@ export function openDb(connectionString: string, poolSize: number): DbHandle {
   });
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   return {
     db,
     pool,
     async close() {
       await db.destroy();
     },
+  };
+}
+
+/**
+ * Every query Kysely sends becomes a named prepared statement on its connection, so PostgreSQL
+ * parses and plans each distinct SQL text once per connection instead of on every call — on the
+ * sale path that is most of the database's CPU. Names are derived from the text, so the same text
+ * always has the same name. Transaction control is left alone, and the number of distinct texts
+ * prepared is capped (texts built from variable-length lists stay unprepared beyond the cap).
+ */
+const MAX_PREPARED_TEXTS = 2000;
+const preparedNames = new Map<string, string>();
+const PATCHED = Symbol('fuelcard.preparing');
+
+function preparedName(text: string): string | undefined {
+  const known = preparedNames.get(text);
+  if (known !== undefined) return known;
+  if (preparedNames.size >= MAX_PREPARED_TEXTS || /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(text)) return undefined;
+  const name = `fc_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+  preparedNames.set(text, name);
+  return name;
+}
+
+function preparingPool(pool: pg.Pool) {
+  return {
+    async connect() {
+      const client = (await pool.connect()) as pg.PoolClient & { [PATCHED]?: true };
+      if (!client[PATCHED]) {
+        const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+        (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (text: unknown, values?: unknown) => {
+          const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
+          return name === undefined ? query(text, values) : query({ name, text, values });
+        };
+        client[PATCHED] = true;
+      }
+      return client;
+    },
+    end: () => pool.end(),
   };
 }
 
