@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, createLogger, openDb, migrate, startEmbeddedPostgres } from './platform/index.js';
+import { loadConfig, ConfigError, createLogger, openDb, migrate, pruneIdempotencyKeys, startEmbeddedPostgres } from './platform/index.js';
 import type { EmbeddedDb } from './platform/index.js';
 import { ensureAdmin } from './staff/index.js';
 import { expireHolds } from './ledger/index.js';
@@ -49,6 +49,10 @@ async function main(): Promise<void> {
   const timers = [
     setInterval(() => void expireHolds(dbh.db).catch((err: unknown) => logger.error({ err }, 'hold expiry failed')), 10_000),
     setInterval(() => void pruneNonces(dbh.db, config.terminalClockSkewMs).catch((err: unknown) => logger.error({ err }, 'nonce pruning failed')), 60_000),
+    setInterval(
+      () => void pruneIdempotencyKeys(dbh.db, config.idempotencyRetentionMs).catch((err: unknown) => logger.error({ err }, 'idempotency pruning failed')),
+      3_600_000,
+    ),
   ];
 
   const lines = [

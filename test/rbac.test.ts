@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role, type RouteInfo } from '../src/platform/index.js';
 import { luhnCheckDigit } from '../src/cards/index.js';
 import { ADMIN_PASSWORD, STAFF_PASSWORD, startTestServer, type TestServer } from './support/server.js';
+import { setPassword } from '../src/staff/index.js';
 import { registeredRoutes } from './support/route-list.js';
 import { expectLedgerOk, newCard, newCustomer, newStation, recharge } from './support/fuel.js';
 
@@ -288,6 +289,28 @@ describe('every route × every role', () => {
     expect(ok.body.ok).toBe(true);
     for (const role of ROLES.filter((r) => r !== 'admin')) {
       expect((await server.api('GET', '/api/v1/ledger/verify', { role })).status, role).toBe(403);
+    }
+  });
+});
+
+describe('password guessing', () => {
+  it('locks a staff login after FUELCARD_LOGIN_MAX_FAILURES wrong passwords, even for the right one, until the window passes', async () => {
+    const s = await startTestServer({ FUELCARD_LOGIN_MAX_FAILURES: '3', FUELCARD_LOGIN_LOCK_MIN: '1' });
+    try {
+      const login = (password: string) => s.api('POST', '/api/v1/auth/login', { role: null, body: { username: 't_operator', password } });
+      for (let i = 0; i < 3; i++) expect((await login('wrong-password')).body.error.code).toBe('INVALID_CREDENTIALS');
+      const locked = await login(STAFF_PASSWORD);
+      expect(locked.status).toBe(429);
+      expect(locked.body.error.code).toBe('RATE_LIMITED');
+      expect(locked.body.error.details.retryAfterSeconds).toBeGreaterThan(0);
+      // Other users are not affected.
+      expect((await s.api('POST', '/api/v1/auth/login', { role: null, body: { username: 't_finance', password: STAFF_PASSWORD } })).status).toBe(200);
+      // A password reset by an administrator ends the lock (the audit log is append-only, so the
+      // window is not aged here; its length is covered by the count query's time bound).
+      await setPassword(s.db.db, { staffId: null, name: 'test', role: 'system', ip: null, requestId: null }, 't_operator', 'a-brand-new-password');
+      expect((await login('a-brand-new-password')).status).toBe(200);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -34,6 +34,11 @@ export interface Config {
   readonly generatedSecrets: boolean;
   /** Demo data on a fresh database: 'auto' = only with the embedded database. */
   readonly demoData: 'auto' | 'on' | 'off';
+  /** Wrong passwords in a row (within loginLockMs) after which a staff login is refused for loginLockMs. */
+  readonly loginMaxFailures: number;
+  readonly loginLockMs: number;
+  /** How long an Idempotency-Key's answer is kept; a retry after that runs as a new request. */
+  readonly idempotencyRetentionMs: number;
 }
 
 export class ConfigError extends Error {
@@ -155,6 +160,9 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone,
     generatedSecrets: generated.used,
     demoData: oneOf(env, 'FUELCARD_DEMO', 'auto', ['auto', 'on', 'off'] as const),
+    loginMaxFailures: int(env, 'FUELCARD_LOGIN_MAX_FAILURES', 5, 1, 100),
+    loginLockMs: int(env, 'FUELCARD_LOGIN_LOCK_MIN', 15, 1, 24 * 60) * 60_000,
+    idempotencyRetentionMs: int(env, 'FUELCARD_IDEMPOTENCY_DAYS', 30, 1, 3650) * 86_400_000,
   };
   return Object.freeze(config);
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js';
 import type { Trx } from './db.js';
 import { AppError } from './errors.js';
-import { checkIdempotencyKey, runIdempotent, stableStringify } from './idempotency.js';
+import { checkIdempotencyKey, pruneIdempotencyKeys, runIdempotent, stableStringify } from './idempotency.js';
 import { publish } from './outbox.js';
 
 let h: TestDatabase;
@@ -149,5 +149,45 @@ describe('runIdempotent', () => {
     await expect(first).rejects.toThrow('first attempt failed');
     expect(await second).toEqual({ status: 200, body: { call: 2 }, replayed: false });
     expect(await runs('takeover')).toBe(1);
+  });
+});
+
+describe('refusals and retention', () => {
+  it('stores a business refusal as the answer: the retry is refused the same way and the work runs once', async () => {
+    const s = scope();
+    const refuse = async (trx: Trx) => {
+      await publish(trx, 'test.work', 'refused-1', {});
+      throw new AppError('CARD_FROZEN_TEST', { status: 409, iso: '119', zh: '冻结', en: 'frozen' }, { why: 'test' });
+    };
+    const first = await runIdempotent(h.db, s, 'r-1', { a: 1 }, refuse).catch((e: unknown) => e);
+    expect(codeOf(first)).toBe('CARD_FROZEN_TEST');
+    // The retry would succeed now, but the key's answer is the refusal.
+    const again = await runIdempotent(h.db, s, 'r-1', { a: 1 }, work('refused-1')).catch((e: unknown) => e);
+    expect(codeOf(again)).toBe('CARD_FROZEN_TEST');
+    expect((again as AppError).status).toBe(409);
+    expect(await runs('refused-1')).toBe(0);
+    // A different body under the key is still a conflict.
+    expect(codeOf(await runIdempotent(h.db, s, 'r-1', { a: 2 }, work('refused-1')).catch((e: unknown) => e))).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('does not store bugs (5xx): the retry runs afresh', async () => {
+    const s = scope();
+    const bug = async () => {
+      throw new Error('boom');
+    };
+    await expect(runIdempotent(h.db, s, 'b-1', {}, bug)).rejects.toThrow('boom');
+    const ok = await runIdempotent(h.db, s, 'b-1', {}, work('bug-then-ok'));
+    expect(ok.replayed).toBe(false);
+    expect(await runs('bug-then-ok')).toBe(1);
+  });
+
+  it('prunes answers older than the retention period', async () => {
+    const s = scope();
+    await runIdempotent(h.db, s, 'old', {}, work('old'));
+    await runIdempotent(h.db, s, 'new', {}, work('new'));
+    await sql`update idempotency_keys set created_at = now() - interval '40 days' where scope = ${s} and key = 'old'`.execute(h.db);
+    expect(await pruneIdempotencyKeys(h.db, 30 * 86_400_000)).toBeGreaterThanOrEqual(1);
+    const left = await sql<{ key: string }>`select key from idempotency_keys where scope = ${s} order by key`.execute(h.db);
+    expect(left.rows.map((r) => r.key)).toEqual(['new']);
   });
 });

@@ -26,6 +26,13 @@ export function checkIdempotencyKey(key: string | undefined): string | undefined
   return key;
 }
 
+/** Forget answers older than the retention period (runs periodically; index on created_at). */
+export async function pruneIdempotencyKeys(db: Db, retentionMs: number, batch = 5000): Promise<number> {
+  const r = await sql`delete from idempotency_keys where ctid in (
+    select ctid from idempotency_keys where created_at < now() - ${retentionMs} * interval '1 millisecond' limit ${batch})`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
 /** Stable JSON: object keys sorted, so the same request always hashes the same. */
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';

@@ -34,7 +34,15 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
         },
       },
     },
-    async (req) => login(deps.db, { ...req.body, ip: req.ip, requestId: req.id, ttlMs: deps.config.sessionTtlMs }),
+    async (req) =>
+      login(deps.db, {
+        ...req.body,
+        ip: req.ip,
+        requestId: req.id,
+        ttlMs: deps.config.sessionTtlMs,
+        maxFailures: deps.config.loginMaxFailures,
+        lockMs: deps.config.loginLockMs,
+      }),
   );
 
   app.post(

@@ -74,7 +74,7 @@ export async function listStaff(db: Executor): Promise<StaffUser[]> {
 
 export async function login(
   db: Db,
-  input: { username: string; password: string; ip: string | null; requestId: string | null; ttlMs: number },
+  input: { username: string; password: string; ip: string | null; requestId: string | null; ttlMs: number; maxFailures?: number; lockMs?: number },
 ): Promise<{ token: string; expiresAt: string; user: StaffPrincipal }> {
   const r = await sql<{ id: number; username: string; password_hash: string; role: Role; station_id: number | null; status: string }>`
     select id, username, password_hash, role, station_id, status from staff_users where username = ${input.username}`.execute(db);
@@ -83,6 +83,21 @@ export async function login(
     dummyHash ??= hashPassword('not-a-real-password');
     await argon2.verify(await dummyHash, input.password).catch(() => false);
     throw platformError('INVALID_CREDENTIALS');
+  }
+  // Password guessing: after maxFailures wrong passwords in a row within lockMs, refuse (without
+  // checking the password) until the window has passed. The audit log is the record of tries.
+  const maxFailures = input.maxFailures ?? 5;
+  const lockMs = input.lockMs ?? 15 * 60_000;
+  const failures = await sql<{ n: number; last: Date | null }>`
+    select count(*)::int as n, max(at) as last from audit_log
+    where target_type = 'staff' and target_id = ${String(u.id)} and action = 'auth.login_failed'
+      and at > now() - ${lockMs} * interval '1 millisecond'
+      and at > coalesce((select max(at) from audit_log where target_type = 'staff' and target_id = ${String(u.id)}
+                         and action in ('auth.login', 'staff.set_password')), '-infinity')`.execute(db);
+  const f = failures.rows[0];
+  if (f && f.n >= maxFailures && f.last) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((f.last.getTime() + lockMs - Date.now()) / 1000));
+    throw platformError('RATE_LIMITED', { reason: 'too many wrong passwords', retryAfterSeconds });
   }
   const ok = await argon2.verify(u.password_hash, input.password).catch(() => false);
   if (!ok || u.status !== 'active') {
