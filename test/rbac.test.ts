@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role, type RouteInfo } from '../src/platform/index.js';
 import { luhnCheckDigit } from '../src/cards/index.js';
 import { ADMIN_PASSWORD, STAFF_PASSWORD, startTestServer, type TestServer } from './support/server.js';
-import { setPassword } from '../src/staff/index.js';
+import { login as staffLogin, setPassword } from '../src/staff/index.js';
 import { registeredRoutes } from './support/route-list.js';
 import { expectLedgerOk, newCard, newCustomer, newStation, recharge } from './support/fuel.js';
 
@@ -303,6 +303,13 @@ describe('password guessing', () => {
       expect(locked.status).toBe(429);
       expect(locked.body.error.code).toBe('RATE_LIMITED');
       expect(locked.body.error.details.retryAfterSeconds).toBeGreaterThan(0);
+      // The lock is per client address: the same user from elsewhere still gets in.
+      const elsewhere = await staffLogin(s.db.db, { username: 't_operator', password: STAFF_PASSWORD, ip: '10.1.2.3', requestId: null, ttlMs: 60_000, maxFailures: 3, lockMs: 60_000 });
+      expect(elsewhere.user.username).toBe('t_operator');
+      // Unknown usernames lock the same way, so the answer does not tell which names exist.
+      const ghost = (password: string) => s.api('POST', '/api/v1/auth/login', { role: null, body: { username: 'no.such.user', password } });
+      for (let i = 0; i < 3; i++) expect((await ghost('x-wrong-password')).body.error.code).toBe('INVALID_CREDENTIALS');
+      expect((await ghost('x-wrong-password')).body.error.code).toBe('RATE_LIMITED');
       // Other users are not affected.
       expect((await s.api('POST', '/api/v1/auth/login', { role: null, body: { username: 't_finance', password: STAFF_PASSWORD } })).status).toBe(200);
       // A password reset by an administrator ends the lock (the audit log is append-only, so the

@@ -139,9 +139,12 @@ describe('master and sub cards', () => {
     const all = ok(await recall(master.cardNo, sub.cardNo), 201);
     expect(all).toMatchObject({ amount: 1300, masterBalance: 4800, subBalance: 0 });
     expect(await getCard(server, sub.cardNo)).toMatchObject({ balance: 0 });
-    // The money of a lost sub card can still be recalled.
+    // The money of a lost sub card stays put during the loss waiting period (it may still be spent
+    // offline), and can be recalled once the wait has passed.
     ok(await allocate(master.cardNo, sub.cardNo, 100), 201);
     ok(await cardOp(server, sub.cardNo, 'report-loss'), 200);
+    expectError(await recall(master.cardNo, sub.cardNo), 409, 'CARD_LOSS_WAIT');
+    await sql`update cards set lost_at = now() - interval '25 hours' where card_no = ${sub.cardNo}`.execute(server.db.db);
     expect(ok(await recall(master.cardNo, sub.cardNo), 201)).toMatchObject({ amount: 100, subBalance: 0 });
     // …but nothing more can be allocated to it.
     expectError(await allocate(master.cardNo, sub.cardNo, 100), 409, 'CARD_OPERATION_NOT_ALLOWED');

@@ -5,6 +5,7 @@ import { audit, maskCardNo, publish } from '../platform/index.js';
 import { closeAccount, getAccount, lockAccounts, orThrow, systemAccount, transfer, uuidFrom } from '../ledger/index.js';
 import { cardsError } from './cards.errors.js';
 import { CAPABILITIES } from './card.state.js';
+import { requireLossWaitOver } from './card.loss.js';
 import { findCardById, lockCardByNo, type CardRow } from './cards.repository.js';
 
 /**
@@ -116,6 +117,7 @@ export async function allocateToSubCard(
 /** 回收: move money from a sub card back to the master's reserve; without an amount, all it has available. */
 export async function recallFromSubCard(
   trx: Trx,
+  config: Config,
   actor: Actor,
   input: { masterCardNo: string; subCardNo: string; amount?: number },
 ): Promise<AllocationResult> {
@@ -123,6 +125,9 @@ export async function recallFromSubCard(
   if (master.status === 'closed' || master.status === 'replaced' || sub.status === 'closed' || sub.status === 'replaced') {
     throw cardsError('CARD_OPERATION_NOT_ALLOWED', { operation: 'recall' });
   }
+  // A lost sub card (or its replacement inside the waiting period) may still be spent offline:
+  // its money stays put until the loss waiting period has passed.
+  requireLossWaitOver(sub, config, new Date());
   const [subAccount] = await lockAccounts(trx, [sub.own_account_id]);
   const amount = input.amount ?? Math.max(0, subAccount!.available);
   const res = orThrow(

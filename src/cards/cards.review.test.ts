@@ -123,3 +123,19 @@ describe('locking a card', () => {
     expect(seen?.account_ids).toHaveLength(2);
   });
 });
+
+describe('the loss waiting period cannot be got round through the fleet', () => {
+  it('refuses to recall money from a lost sub card, or from its replacement, until the wait has passed', async () => {
+    const master = await issueCard(server, { kind: 'master', funds: 10_000 });
+    const sub = await issueCard(server, { kind: 'sub', masterCardNo: master.cardNo });
+    ok(await server.api('POST', `/api/v1/cards/${master.cardNo}/allocations`, { role: 'operator', body: { subCardNo: sub.cardNo, amount: 5_000 } }), 201);
+    ok(await cardOp(server, sub.cardNo, 'report-loss'), 200);
+    const recall = (subCardNo: string) => server.api('POST', `/api/v1/cards/${master.cardNo}/recalls`, { role: 'operator', body: { subCardNo } });
+    expectError(await recall(sub.cardNo), 409, 'CARD_LOSS_WAIT');
+    const replaced = ok(await cardOp(server, sub.cardNo, 'replace'), 200);
+    expectError(await recall(replaced.newCard.cardNo), 409, 'CARD_LOSS_WAIT');
+    await sql`update cards set usable_from = now() - interval '1 second' where card_no = ${replaced.newCard.cardNo}`.execute(server.db.db);
+    expect(ok(await recall(replaced.newCard.cardNo), 201).amount).toBe(5_000);
+    await expectLedgerVerified(server);
+  });
+});

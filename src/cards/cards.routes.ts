@@ -272,7 +272,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         const input = { masterCardNo: req.params.cardNo, subCardNo: req.body.subCardNo, amount: req.body.amount };
         const out = await runIdempotent(deps.db, `card-${kind}:${req.staff!.id}`, key, input, async (trx) => ({
           status: 201,
-          body: kind === 'allocations' ? await allocateToSubCard(trx, actorOf(req), { ...input, amount: input.amount! }) : await recallFromSubCard(trx, actorOf(req), input),
+          body: kind === 'allocations' ? await allocateToSubCard(trx, actorOf(req), { ...input, amount: input.amount! }) : await recallFromSubCard(trx, deps.config, actorOf(req), input),
         }));
         return reply.status(out.status as 201).send(out.body as never);
       },

@@ -10,6 +10,7 @@ import { CAPABILITIES, nextStatus, type CardOperation, type CardStatus } from '.
 import { LIMIT_COLUMNS, limitsOf, type CardLimits } from './card.limits.js';
 import { findCardById, findCardByNo, lockCardByNo, recordCardEvent, type CardKind, type CardRow } from './cards.repository.js';
 import { closeCardMoney } from './cards.money.js';
+import { lossWaitEnd, requireLossWaitOver } from './card.loss.js';
 
 export interface CardDeps {
   db: Db;
@@ -293,22 +294,6 @@ export async function operateCard(
   await publish(trx, `card.${op}`, String(card.id), { cardId: card.id, from: card.status, to: next });
   const fresh = (await findCardById(trx, card.id))!;
   return { card: await presentCard(trx, fresh, actor.role), ...result };
-}
-
-/**
- * When the loss waiting period of a lost card ends (null when it is not lost or already over),
- * or of a replacement still inside it (its usable_from).
- */
-function lossWaitEnd(card: CardRow, config: Config, now: Date): Date | null {
-  const end =
-    card.status === 'lost' && card.lost_at ? new Date(card.lost_at.getTime() + config.lossTransferWaitMs) : card.usable_from;
-  return end !== null && end > now ? end : null;
-}
-
-/** After a loss report the balance may not be paid out (closing) until the waiting period has passed. */
-function requireLossWaitOver(card: CardRow, config: Config, now: Date): void {
-  const end = lossWaitEnd(card, config, now);
-  if (end !== null) throw cardsError('CARD_LOSS_WAIT', { availableAt: end.toISOString() });
 }
 
 export type PinCheck = 'ok' | 'wrong' | 'locked';

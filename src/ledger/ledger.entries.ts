@@ -35,8 +35,17 @@ export async function accountEntries(
 ): Promise<EntryPage> {
   const limit = pageSize(opts.limit, MAX_PAGE);
   const cursor = decodeCursor(opts.cursor);
-  const cursorAt = cursor?.at ?? null;
-  const cursorId = cursor?.id ?? null;
+  // Only the filters given become conditions (no "$x is null or …"), so every page is an index
+  // range read on each side, even under a cached generic plan.
+  const filters = [
+    ...(opts.from ? [sql`created_at >= ${opts.from}::timestamptz`] : []),
+    ...(opts.to ? [sql`created_at < ${opts.to}::timestamptz`] : []),
+    ...(cursor ? [sql`(created_at, id) < (${cursor.at}::timestamptz, ${cursor.id}::uuid)`] : []),
+  ];
+  const side = (column: 'debit_account_id' | 'credit_account_id') =>
+    sql`(select id, kind, code, amount, debit_account_id, credit_account_id, debit_balance_after, credit_balance_after, created_at, metadata
+         from ledger_transfers where ${sql.join([sql`${sql.ref(column)} = ${accountId}`, ...filters], sql` and `)}
+         order by created_at desc, id desc limit ${limit + 1})`;
   const rows = await sql<{
     id: string;
     kind: string;
@@ -49,14 +58,9 @@ export async function accountEntries(
     created_at: Date;
     cursor_at: string;
     metadata: unknown;
-  }>`select id, kind, code, amount, debit_account_id, credit_account_id, debit_balance_after, credit_balance_after, created_at, metadata,
-            to_char(created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
-     from ledger_transfers
-     where (debit_account_id = ${accountId} or credit_account_id = ${accountId})
-       and (${opts.from ?? null}::timestamptz is null or created_at >= ${opts.from ?? null}::timestamptz)
-       and (${opts.to ?? null}::timestamptz is null or created_at < ${opts.to ?? null}::timestamptz)
-       and (${cursorAt}::timestamptz is null or (created_at, id) < (${cursorAt}::timestamptz, ${cursorId}::uuid))
-     order by created_at desc, id desc
+  }>`select t.*, to_char(t.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
+     from (${side('debit_account_id')} union all ${side('credit_account_id')}) t
+     order by t.created_at desc, t.id desc
      limit ${limit + 1}`.execute(db);
   const page = rows.rows.slice(0, limit);
   const items = page.map((r): Entry => {

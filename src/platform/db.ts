@@ -76,14 +76,25 @@ function preparedName(text: string): string | undefined {
 function preparingPool(pool: pg.Pool) {
   return {
     async connect() {
-      const client = (await pool.connect()) as pg.PoolClient & { [PATCHED]?: true };
+      const client = (await pool.connect()) as pg.PoolClient & { [PATCHED]?: Set<string> };
       if (!client[PATCHED]) {
+        // Names whose cached plan went stale on this connection (a migration changed a table
+        // under a running server: 0A000 "cached plan must not change result type"); their text
+        // runs unprepared from then on.
+        const stale = new Set<string>();
         const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-        (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (text: unknown, values?: unknown) => {
-          const name = typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
-          return name === undefined ? query(text, values) : query({ name, text, values });
+        (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+          // Only Kysely's form (text, values) is prepared; pg-pool's (text, values, callback) and
+          // config objects pass through untouched.
+          const [text, values] = args;
+          const name = args.length === 2 && typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
+          if (name === undefined || stale.has(name)) return query(...args);
+          return query({ name, text, values }).catch((err: unknown) => {
+            if ((err as { code?: string }).code === '0A000') stale.add(name);
+            throw err;
+          });
         };
-        client[PATCHED] = true;
+        client[PATCHED] = stale;
       }
       return client;
     },

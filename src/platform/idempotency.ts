@@ -26,11 +26,20 @@ export function checkIdempotencyKey(key: string | undefined): string | undefined
   return key;
 }
 
-/** Forget answers older than the retention period (runs periodically; index on created_at). */
-export async function pruneIdempotencyKeys(db: Db, retentionMs: number, batch = 5000): Promise<number> {
-  const r = await sql`delete from idempotency_keys where ctid in (
-    select ctid from idempotency_keys where created_at < now() - ${retentionMs} * interval '1 millisecond' limit ${batch})`.execute(db);
-  return Number(r.numAffectedRows ?? 0);
+/**
+ * Forget answers older than the retention period (runs periodically; index on created_at), in
+ * batches so no single statement holds locks for long, until a batch comes back short.
+ */
+export async function pruneIdempotencyKeys(db: Db, retentionMs: number, batch = 5000, maxBatches = 1000): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const r = await sql`delete from idempotency_keys where ctid in (
+      select ctid from idempotency_keys where created_at < now() - ${retentionMs} * interval '1 millisecond' limit ${batch})`.execute(db);
+    const n = Number(r.numAffectedRows ?? 0);
+    total += n;
+    if (n < batch) break;
+  }
+  return total;
 }
 
 /** Stable JSON: object keys sorted, so the same request always hashes the same. */

@@ -61,11 +61,20 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
         ),
         response: { 200: SaleAnswerSchema },
       },
+      // The nonce is spent inside the sale's transaction; when the request fails instead (a bad
+      // body, a refusal, a crash of the use case), that transaction rolled back, so spend it here:
+      // the same signed bytes must never be accepted later, when the cause has gone.
+      onError: async (req) => {
+        const nonce = req.terminal?.unspentNonce;
+        if (nonce === undefined) return;
+        await spendTerminalNonce(deps.db, req.terminal!.id, nonce).catch(() => {
+          // Already spent (a replay, or the sale committed): nothing to do.
+        });
+      },
     },
     async (req) => {
-      checkSaleAmount(req.body);
-      const key = checkIdempotencyKey(req.headers['idempotency-key']);
       const terminal = req.terminal!;
+      const key = req.headers['idempotency-key'];
       const out = await runIdempotent<SaleAnswer>(
         deps.db,
         `pos-sale:${terminal.id}`,
@@ -74,11 +83,18 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
         // the PIN enters it only through the keyed verify value.
         { ...req.body, pin: pinVerifyValue(deps.config.pinKey, req.body.cardNo, req.body.pin) },
         async (trx) => {
+          checkSaleAmount(req.body);
           const decided = await decideSale(trx, deps, terminal, req.body);
           return { status: 200, body: decided.answer, last: decided.debit };
         },
-        // The nonce is spent in the sale's own transaction: one commit per sale, not two.
-        { first: (trx) => spendTerminalNonce(trx, terminal.id, terminal.unspentNonce!) },
+        // The nonce is spent first, in the sale's own transaction (one commit per sale, not two),
+        // so a replayed request is refused as a replay before anything else is looked at.
+        {
+          first: async (trx) => {
+            await spendTerminalNonce(trx, terminal.id, terminal.unspentNonce!);
+            checkIdempotencyKey(key);
+          },
+        },
       );
       if (!out.replayed) saleOutcomes.inc({ status: out.body.status, code: out.body.declineCode ?? 'APPROVED' });
       return out.body;

@@ -606,3 +606,22 @@ describe('metrics', () => {
     expect(delta({ status: 'declined', code: 'PIN_WRONG' })).toBe(1);
   });
 });
+
+describe('a signed request that failed is spent too', () => {
+  it('a refused request’s exact bytes are refused as a replay later (401), not run again', async () => {
+    const s = await startTestServer();
+    try {
+      const { terminal } = await newStation(s);
+      const cardNo = await newCard(s, { funds: 10_000 });
+      const body = JSON.stringify({ cardNo, pin: '123456', grade: '92', volumeMl: 1000, unitPrice: 1000, amount: 999, nozzle: 1 });
+      const headers = signTerminalRequest(terminal, 'POST', '/api/v1/pos/sales', body);
+      const send = () => fetch(`${s.baseUrl}/api/v1/pos/sales`, { method: 'POST', headers, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      const first = await send();
+      expect([first.status, first.body.error.code]).toEqual([400, 'SALE_AMOUNT_MISMATCH']);
+      const again = await send();
+      expect([again.status, again.body.error.code]).toEqual([401, 'TERMINAL_NONCE_REPLAYED']);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -72,47 +72,64 @@ export async function listStaff(db: Executor): Promise<StaffUser[]> {
   }));
 }
 
+/**
+ * Staff login. Password guessing is limited per (username, client address): after maxFailures
+ * wrong passwords within lockMs the next tries are refused without checking the password until
+ * the window has passed. Per address, so nobody can lock an administrator out from elsewhere;
+ * the same for unknown usernames, so the refusal does not tell which names exist. The check, the
+ * password verification and the recorded failure are serialised per (username, address) by an
+ * advisory lock, so parallel guesses cannot slip past the count. The audit log is the record.
+ */
 export async function login(
   db: Db,
   input: { username: string; password: string; ip: string | null; requestId: string | null; ttlMs: number; maxFailures?: number; lockMs?: number },
 ): Promise<{ token: string; expiresAt: string; user: StaffPrincipal }> {
-  const r = await sql<{ id: number; username: string; password_hash: string; role: Role; station_id: number | null; status: string }>`
-    select id, username, password_hash, role, station_id, status from staff_users where username = ${input.username}`.execute(db);
-  const u = r.rows[0];
-  if (!u) {
-    dummyHash ??= hashPassword('not-a-real-password');
-    await argon2.verify(await dummyHash, input.password).catch(() => false);
-    throw platformError('INVALID_CREDENTIALS');
-  }
-  // Password guessing: after maxFailures wrong passwords in a row within lockMs, refuse (without
-  // checking the password) until the window has passed. The audit log is the record of tries.
   const maxFailures = input.maxFailures ?? 5;
   const lockMs = input.lockMs ?? 15 * 60_000;
-  const failures = await sql<{ n: number; last: Date | null }>`
-    select count(*)::int as n, max(at) as last from audit_log
-    where target_type = 'staff' and target_id = ${String(u.id)} and action = 'auth.login_failed'
-      and at > now() - ${lockMs} * interval '1 millisecond'
-      and at > coalesce((select max(at) from audit_log where target_type = 'staff' and target_id = ${String(u.id)}
-                         and action in ('auth.login', 'staff.set_password')), '-infinity')`.execute(db);
-  const f = failures.rows[0];
-  if (f && f.n >= maxFailures && f.last) {
-    const retryAfterSeconds = Math.max(1, Math.ceil((f.last.getTime() + lockMs - Date.now()) / 1000));
-    throw platformError('RATE_LIMITED', { reason: 'too many wrong passwords', retryAfterSeconds });
-  }
-  const ok = await argon2.verify(u.password_hash, input.password).catch(() => false);
-  if (!ok || u.status !== 'active') {
-    await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
-      values (${u.id}, ${u.username}, ${u.role}, 'auth.login_failed', 'staff', ${String(u.id)}, ${input.ip}, ${input.requestId})`.execute(db);
-    throw platformError('INVALID_CREDENTIALS');
-  }
-  const token = randomToken();
-  const expiresAt = new Date(Date.now() + input.ttlMs);
-  await db.transaction().execute(async (trx) => {
+  type Outcome = { kind: 'ok'; token: string; expiresAt: Date; user: StaffPrincipal } | { kind: 'wrong' } | { kind: 'locked'; retryAfterSeconds: number };
+  const outcome = await db.transaction().execute(async (trx): Promise<Outcome> => {
+    await sql`select pg_advisory_xact_lock(7301003, hashtext(${`${input.username}|${input.ip ?? ''}`}))`.execute(trx);
+    const failures = await sql<{ n: number; first: Date | null }>`
+      select count(*)::int as n, min(at) as first from (
+        select at from audit_log
+        where target_type = 'login' and target_id = ${input.username} and action = 'auth.login_failed'
+          and ip is not distinct from ${input.ip}
+          and at > now() - ${lockMs} * interval '1 millisecond'
+          and at > coalesce((select max(at) from audit_log where action = 'auth.login' and actor_name = ${input.username}), '-infinity')
+          and at > coalesce((select max(a.at) from audit_log a join staff_users u on a.target_id = u.id::text
+                             where u.username = ${input.username} and a.target_type = 'staff' and a.action = 'staff.set_password'), '-infinity')
+        order by at desc limit ${maxFailures}) recent`.execute(trx);
+    const f = failures.rows[0];
+    if (f && f.n >= maxFailures && f.first) {
+      // The lock ends when the oldest of the counted failures leaves the window.
+      return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil((f.first.getTime() + lockMs - Date.now()) / 1000)) };
+    }
+    const r = await sql<{ id: number; username: string; password_hash: string; role: Role; station_id: number | null; status: string }>`
+      select id, username, password_hash, role, station_id, status from staff_users where username = ${input.username}`.execute(trx);
+    const u = r.rows[0];
+    let ok = false;
+    if (u) {
+      ok = (await argon2.verify(u.password_hash, input.password).catch(() => false)) && u.status === 'active';
+    } else {
+      // Verify against a fixed hash anyway, so timing does not reveal which usernames exist.
+      dummyHash ??= hashPassword('not-a-real-password');
+      await argon2.verify(await dummyHash, input.password).catch(() => false);
+    }
+    if (!u || !ok) {
+      await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
+        values (${u?.id ?? null}, ${input.username}, ${u?.role ?? 'system'}, 'auth.login_failed', 'login', ${input.username}, ${input.ip}, ${input.requestId})`.execute(trx);
+      return { kind: 'wrong' };
+    }
+    const token = randomToken();
+    const expiresAt = new Date(Date.now() + input.ttlMs);
     await sql`insert into staff_sessions (token_hash, user_id, expires_at, ip) values (${sha256Hex(token)}, ${u.id}, ${expiresAt}, ${input.ip})`.execute(trx);
     await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
       values (${u.id}, ${u.username}, ${u.role}, 'auth.login', 'staff', ${String(u.id)}, ${input.ip}, ${input.requestId})`.execute(trx);
+    return { kind: 'ok', token, expiresAt, user: { id: u.id, username: u.username, role: u.role, stationId: u.station_id } };
   });
-  return { token, expiresAt: expiresAt.toISOString(), user: { id: u.id, username: u.username, role: u.role, stationId: u.station_id } };
+  if (outcome.kind === 'locked') throw platformError('RATE_LIMITED', { reason: 'too many wrong passwords', retryAfterSeconds: outcome.retryAfterSeconds });
+  if (outcome.kind === 'wrong') throw platformError('INVALID_CREDENTIALS');
+  return { token: outcome.token, expiresAt: outcome.expiresAt.toISOString(), user: outcome.user };
 }
 
 export async function logout(db: Db, actor: Actor, token: string): Promise<void> {
