@@ -18,7 +18,8 @@ const USER = 'fuelcard';
 const PASSWORD = 'fuelcard';
 const DATABASE = 'fuelcard';
 
-async function freePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -12,5 +12,5 @@ export * from './http.js';
 export * from './logging.js';
 export * from './time.js';
 export { migrate, MIGRATIONS_DIR } from './migrate.js';
-export { startEmbeddedPostgres, type EmbeddedDb } from './embedded.js';
+export { startEmbeddedPostgres, freePort, type EmbeddedDb } from './embedded.js';
 export * from './paging.js';

@@ -1,3 +1,4 @@
+import type { SaleRequest } from '../../src/sales/index.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { expect } from 'vitest';
@@ -102,15 +103,7 @@ export async function balanceOf(server: ApiClient, cardNo: string): Promise<numb
   return (await card(server, cardNo)).balance;
 }
 
-export interface SaleBody {
-  cardNo: string;
-  pin: string;
-  grade: string;
-  volumeMl: number;
-  unitPrice: number;
-  amount: number;
-  nozzle: number;
-}
+export type SaleBody = SaleRequest;
 
 /** A consistent sale body for `amount` fen of 92# at 8.00 yuan/L. */
 export function saleBody(cardNo: string, amount: number, over: Partial<SaleBody> = {}): SaleBody {
