@@ -31,7 +31,8 @@ select id as lock_id from cards where card_no = (select card_no from bench_cards
 select c.*,
   coalesce((select array_agg(ca.account_id order by ca.priority) from card_accounts ca where ca.card_id = c.id), '{}') as account_ids,
   (select m.card_no from cards m where m.id = c.master_card_id) as master_card_no,
-  (select m.status from cards m where m.id = c.master_card_id) as master_status
+  (select m.status from cards m where m.id = c.master_card_id) as master_status,
+  clock_timestamp() as read_at
   from cards c where c.id = :lock_id \gset card_
 select *, credits_posted - debits_posted - debits_pending as available from ledger_accounts
   where id = any(:card_account_ids::bigint[]) order by id for update \gset acct_

@@ -45,12 +45,15 @@ export interface CardRow {
   master_card_no: string | null;
   /** The master card's status (sub cards), read with the card. */
   master_status: CardStatus | null;
+  /** The database's clock when the card was read (after its lock, when locked). */
+  read_at: Date;
 }
 
 const CARD_SELECT = sql`c.*,
   coalesce((select array_agg(ca.account_id order by ca.priority) from card_accounts ca where ca.card_id = c.id), '{}') as account_ids,
   (select m.card_no from cards m where m.id = c.master_card_id) as master_card_no,
-  (select m.status from cards m where m.id = c.master_card_id) as master_status`;
+  (select m.status from cards m where m.id = c.master_card_id) as master_status,
+  clock_timestamp() as read_at`;
 
 export async function findCardByNo(db: Executor, cardNo: string): Promise<CardRow | undefined> {
   const r = await sql<CardRow>`select ${CARD_SELECT} from cards c where c.card_no = ${cardNo}`.execute(db);

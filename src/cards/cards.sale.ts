@@ -16,9 +16,11 @@ export interface CardUse {
 }
 
 export type CardUseDecision =
-  | { ok: true; card: CardRow; accountIds: number[]; businessDay: string }
+  | { ok: true; card: CardRow; accountIds: number[]; businessDay: string; at: Date }
   | {
       ok: false;
+      /** The time of the sale: the database's clock (time is the database's), or the caller's `at`. */
+      at: Date;
       declineCode: CardDecline | string;
       card: CardRow | null;
       businessDay: string;
@@ -52,27 +54,32 @@ async function periodUsage(trx: Trx, cardId: number, day: string): Promise<Perio
  * so concurrent sales on one card see each other's usage. Money is the caller's next step.
  * A wrong PIN is counted in this transaction: the caller commits its decline.
  */
-export async function authoriseCardUse(trx: Trx, config: Config, use: CardUse, now: Date): Promise<CardUseDecision> {
+export async function authoriseCardUse(trx: Trx, config: Config, use: CardUse, at?: Date): Promise<CardUseDecision> {
+  const card = isValidCardNo(use.cardNo) ? await lockCardByNo(trx, use.cardNo) : undefined;
+  // Time is the database's: the clock read with the locked card (data loaders may pass `at`).
+  const now = at ?? card?.read_at ?? (await databaseNow(trx));
   const day = businessDay(now, config.timeZone);
-  if (!isValidCardNo(use.cardNo)) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day, pinVerified: false };
-  const card = await lockCardByNo(trx, use.cardNo);
-  if (!card) return { ok: false, declineCode: 'CARD_UNKNOWN', card: null, businessDay: day, pinVerified: false };
+  const decline = (declineCode: string, pinVerified = false): CardUseDecision => ({ ok: false, declineCode, card: card ?? null, businessDay: day, pinVerified, at: now });
+  if (!card) return decline('CARD_UNKNOWN');
   const statusDecline = STATUS_DECLINE[card.status];
-  if (statusDecline) return { ok: false, declineCode: statusDecline, card, businessDay: day, pinVerified: false };
-  if (card.usable_from !== null && card.usable_from > now) return { ok: false, declineCode: 'CARD_NOT_YET_USABLE', card, businessDay: day, pinVerified: false };
-  if (card.kind === 'master') return { ok: false, declineCode: 'CARD_NOT_FOR_SALE', card, businessDay: day, pinVerified: false };
+  if (statusDecline) return decline(statusDecline);
+  if (card.usable_from !== null && card.usable_from > now) return decline('CARD_NOT_YET_USABLE');
+  if (card.kind === 'master') return decline('CARD_NOT_FOR_SALE');
   // Freezing a fleet's master card (a risk or credit decision) suspends its sub cards too.
-  if (card.kind === 'sub' && card.master_status === 'frozen') return { ok: false, declineCode: 'MASTER_CARD_FROZEN', card, businessDay: day, pinVerified: false };
+  if (card.kind === 'sub' && card.master_status === 'frozen') return decline('MASTER_CARD_FROZEN');
   const pin = await checkPin(trx, config, card, use.pin, now);
-  if (pin === 'locked') return { ok: false, declineCode: 'PIN_TRIES_EXCEEDED', card, businessDay: day, pinVerified: false };
-  if (pin === 'wrong') return { ok: false, declineCode: 'PIN_WRONG', card, businessDay: day, pinVerified: false };
-  if (card.allowed_grades !== null && !card.allowed_grades.includes(use.grade)) {
-    return { ok: false, declineCode: 'GRADE_NOT_ALLOWED', card, businessDay: day, pinVerified: true };
-  }
+  if (pin === 'locked') return decline('PIN_TRIES_EXCEEDED');
+  if (pin === 'wrong') return decline('PIN_WRONG');
+  if (card.allowed_grades !== null && !card.allowed_grades.includes(use.grade)) return decline('GRADE_NOT_ALLOWED', true);
   const usage = hasPeriodLimits(card) ? await periodUsage(trx, card.id, day) : null;
   const limit = limitDecline(card, use, usage, now);
-  if (limit) return { ok: false, declineCode: limit, card, businessDay: day, pinVerified: true };
-  return { ok: true, card, accountIds: card.account_ids, businessDay: day };
+  if (limit) return decline(limit, true);
+  return { ok: true, card, accountIds: card.account_ids, businessDay: day, at: now };
+}
+
+async function databaseNow(trx: Trx): Promise<Date> {
+  const r = await sql<{ now: Date }>`select clock_timestamp() as now`.execute(trx);
+  return r.rows[0]!.now;
 }
 
 /** Count an approved sale against the card's limits. */

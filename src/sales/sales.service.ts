@@ -113,8 +113,8 @@ export async function decideSale(
   const station = await stationFor(deps.db, trx, terminal.stationId);
   if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
   const saleId = randomUUID();
-  const now = at ?? new Date();
-  const decision = await authoriseCardUse(trx, deps.config, req, now);
+  const decision = await authoriseCardUse(trx, deps.config, req, at);
+  const now = decision.at;
 
   const record = async (card: CardRow | null, outcome: { status: 'approved'; approvalCode: string; transfers: unknown[]; balance: number } | { status: 'declined'; code: string; balance: number | null }) => {
     // The sale row and its outbox event in one statement.
