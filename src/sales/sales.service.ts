@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/index.js';
 import { maskCardNo, publishWith } from '../platform/index.js';
-import { lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
+import { getAccounts, lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse, CARD_DECLINES, recordCardUse, type CardRow } from '../cards/index.js';
 import { salesError, SALE_DECLINES } from './sales.errors.js';
 
@@ -143,13 +143,13 @@ export async function decideSale(
 
   if (!decision.ok) {
     // The balance is shown only to someone who knew the PIN.
-    const balance = decision.pinVerified && decision.card ? await availableOf(trx, decision.card.account_ids) : null;
+    const balance = decision.pinVerified && decision.card ? spendable(await getAccounts(trx, decision.card.account_ids)) : null;
     return decline(decision.card, decision.declineCode, balance);
   }
 
   // Lock the card's accounts (id order) and spend them in priority order.
   const accounts = await lockAccounts(trx, decision.accountIds);
-  const total = accounts.reduce((s, a) => s + Math.max(0, a.available), 0);
+  const total = spendable(accounts);
   if (total < req.amount) return decline(decision.card, 'INSUFFICIENT_FUNDS', total);
 
   let remaining = req.amount;
@@ -184,11 +184,9 @@ export async function decideSale(
   };
 }
 
-async function availableOf(db: Executor, accountIds: number[]): Promise<number> {
-  if (accountIds.length === 0) return 0;
-  const r = await sql<{ available: number }>`select coalesce(sum(greatest(0, credits_posted - debits_posted - debits_pending)), 0)::bigint as available
-    from ledger_accounts where id = any(${accountIds}::bigint[])`.execute(db);
-  return r.rows[0]?.available ?? 0;
+/** What a card's accounts can spend together: each account's available balance, none below zero. */
+function spendable(accounts: ReadonlyArray<{ available: number }>): number {
+  return accounts.reduce((sum, a) => sum + Math.max(0, a.available), 0);
 }
 
 export interface SaleRecord {
