@@ -25,6 +25,9 @@ import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITION
 import { stationsError } from '../src/stations/index.js';
 import { paymentsError } from '../src/payments/index.js';
 import { SALE_DECLINES, salesError } from '../src/sales/index.js';
+import { portalError } from '../src/portal/index.js';
+import { reportsError } from '../src/reports/index.js';
+import { webError } from '../src/web/index.js';
 import { buildServer } from '../src/server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +42,9 @@ const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: 
   stationsError,
   paymentsError,
   salesError,
+  reportsError,
+  portalError,
+  webError,
 ];
 
 const DECLINE_TABLES: ReadonlyArray<{ module: string; table: Readonly<Record<string, DeclineSpec>> }> = [
@@ -221,7 +227,7 @@ function accessTable(routes: readonly RouteInfo[]): string {
   for (const r of rows) {
     const rule = r.access;
     if (!rule) throw new Error(`route ${r.method} ${r.url} has no access rule`);
-    const how = rule.kind === 'staff' ? 'staff bearer token' : rule.kind === 'public' ? 'none (public)' : 'terminal signature';
+    const how = { staff: 'staff bearer token', public: 'none (public)', terminal: 'terminal signature', cardholder: 'cardholder bearer token' }[rule.kind];
     const cells = ROLES.map((role) => (rule.kind === 'staff' && rule.roles.includes(role) ? '✓' : ''));
     out.push(`| ${r.method} | \`${r.url}\` | ${how} | ${cells.join(' | ')} |`);
   }

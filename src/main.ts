@@ -3,8 +3,12 @@ import type { EmbeddedDb } from './platform/index.js';
 import { ensureAdmin } from './staff/index.js';
 import { expireHolds } from './ledger/index.js';
 import { buildServer } from './server.js';
-import { seedDemo, DEMO_LOGINS } from './cli/seed-demo.js';
+import { seedDemo, CASHIER_STATION, DEMO_CARD_PIN, DEMO_LOGINS, type SeedSummary } from './cli/seed-demo.js';
 import { pruneNonces } from './stations/index.js';
+import { buildWeb, webIsBuilt } from './web/index.js';
+import { startMessageDispatcher } from './messaging/index.js';
+import { startPortalJobs } from './portal/index.js';
+import { backfillCustomerNameIndex } from './customers/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -22,6 +26,12 @@ async function main(): Promise<void> {
     logger.warn('running on development keys: set FUELCARD_DATA_KEYS, FUELCARD_BLIND_INDEX_KEY and FUELCARD_PIN_KEY in production');
   }
 
+  // The web front ends are built once (web/dist); a fresh checkout builds them here.
+  if (config.webBuild === 'auto' && !webIsBuilt()) {
+    logger.info('web front ends not built yet: building them (once)');
+    await buildWeb({ quiet: true });
+  }
+
   let embedded: EmbeddedDb | null = null;
   let url = config.databaseUrl;
   if (url === null) {
@@ -34,14 +44,19 @@ async function main(): Promise<void> {
 
   const dbh = openDb(url, config.dbPoolSize);
   const admin = await ensureAdmin(dbh.db, config.adminPassword);
+  let seeded: SeedSummary | null = null;
   const demoWanted = config.demoData === 'on' || (config.demoData === 'auto' && embedded !== null);
   if (admin.created && demoWanted) {
     logger.info('fresh database: loading demo data');
-    await seedDemo(dbh.db, config, { quiet: true });
+    seeded = await seedDemo(dbh.db, config, { quiet: true });
   }
 
-  const { app } = await buildServer({ db: dbh.db, config, logger, pool: dbh.pool });
+  const { app, deps } = await buildServer({ db: dbh.db, config, logger, pool: dbh.pool });
+  const names = await backfillCustomerNameIndex(deps);
+  if (names.filled > 0 || names.unreadable > 0) logger.info(names, 'customer name search index filled');
   await app.listen({ port: config.port, host: config.host });
+  // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
+  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps)];
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;
@@ -58,6 +73,9 @@ async function main(): Promise<void> {
   const lines = [
     '',
     '  加油卡系统 / Fuel card platform is running',
+    `  Console      ${base}/admin/    (运营管理后台)`,
+    `  Portal       ${base}/portal/   (会员自助)`,
+    `  Station POS  ${base}/pos/      (加油站收银台)`,
     `  API          ${base}/api/v1`,
     `  API docs     ${base}/docs`,
     `  OpenAPI      ${base}/api/v1/openapi.json`,
@@ -68,6 +86,15 @@ async function main(): Promise<void> {
   else if (admin.created) lines.push('  admin login  admin / (FUELCARD_ADMIN_PASSWORD)');
   else lines.push('  admin login  admin / (password chosen at first start)');
   if (demoWanted) for (const d of DEMO_LOGINS) lines.push(`  demo login   ${d.username} / ${d.password}   (${d.role})`);
+  if (seeded) {
+    // Shown at the first start only: the terminal secret is never shown again (the console can register a new terminal).
+    const terminal = seeded.terminals.find((t) => t.stationCode === CASHIER_STATION) ?? seeded.terminals[0];
+    if (terminal) lines.push(`  demo POS     terminal ${terminal.terminalId} / secret ${terminal.secret}   (pair ${base}/pos/ with these; shown once)`);
+    if (seeded.cardholder) {
+      lines.push(`  demo portal  ${seeded.cardholder.phone} / ${seeded.cardholder.password}   (cardholder; card ${seeded.cardholder.cardNo}, PIN ${DEMO_CARD_PIN})`);
+    }
+  }
+  if (config.messageSender === 'dev') lines.push(`  dev outbox   ${base}/dev/outbox   (messages to cardholders — sign-in codes, alerts; development only)`);
   lines.push('');
   console.log(lines.join('\n'));
 
@@ -83,6 +110,7 @@ async function main(): Promise<void> {
     for (const t of timers) clearInterval(t);
     try {
       await app.close();
+      await Promise.all(stopJobs.map((stop) => stop()));
       await dbh.close();
       if (embedded) await embedded.stop();
       logger.info('stopped cleanly');

@@ -2,13 +2,17 @@ import type { Logger } from 'pino';
 import type { App, Config, Db, FieldCipher, RouteInfo } from './platform/index.js';
 import { access, createFieldCipher, createHttp, registerPoolMetrics } from './platform/index.js';
 import { ledgerRoutes } from './ledger/index.js';
-import { staffAuthenticator, staffRoutes } from './staff/index.js';
+import { permissionsRoute, staffAuthenticator, staffRoutes } from './staff/index.js';
 import { customersRoutes } from './customers/index.js';
 import { cardsRoutes } from './cards/index.js';
 import { stationsRoutes, terminalAuthenticator } from './stations/index.js';
 import { salesRoutes } from './sales/index.js';
 import { paymentsRoutes } from './payments/index.js';
 import { statementsRoutes } from './statements/index.js';
+import { reportsRoutes } from './reports/index.js';
+import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
+import { messagingRoutes } from './messaging/index.js';
+import { WEB_DIST, webRoutes } from './web/index.js';
 import { sql } from 'kysely';
 
 /** What every module's routes receive. */
@@ -20,13 +24,14 @@ export interface Deps {
 }
 
 /** Composition root for HTTP: platform first, then each module's routes. */
-export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
+export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool; webDistDir?: string }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
   if (input.pool) registerPoolMetrics(input.pool);
   const deps: Deps = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys) };
   const { app, routes } = await createHttp({
     logger: input.logger,
     staffAuth: staffAuthenticator(deps.db),
     terminalAuth: terminalAuthenticator(deps),
+    cardholderAuth: cardholderAuthenticator(deps.db),
   });
 
   app.get('/readyz', { config: { access: access.public }, schema: { hide: true } }, async (_req, reply) => {
@@ -46,6 +51,12 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   paymentsRoutes(app, deps);
   salesRoutes(app, deps);
   statementsRoutes(app, deps);
+  reportsRoutes(app, deps);
+  messagingRoutes(app, deps);
+  portalRoutes(app, deps);
+  webRoutes(app, { distDir: input.webDistDir ?? WEB_DIST });
+  // Last: it lists every route registered before it.
+  permissionsRoute(app, routes);
   await app.ready();
   return { app, routes, deps };
 }

@@ -16,6 +16,7 @@ const KEYS = {
   FUELCARD_DATA_KEYS: `k1:${randomBytes(32).toString('base64')}`,
   FUELCARD_BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
   FUELCARD_PIN_KEY: randomBytes(32).toString('base64'),
+  FUELCARD_MESSAGE_SENDER: 'dev',
 };
 
 let db: TestDatabase;

@@ -106,6 +106,15 @@ describe('card limits, in force at once on the same card', () => {
     expect(audit.rows[0]!.n).toBeGreaterThanOrEqual(4);
   });
 
+  it('null lifts a limit (it is never read as 0, which would block every sale); numbers sent as strings are refused', async () => {
+    const c = await issueCard(server, { funds: 100_000 });
+    ok(await putLimits(c.cardNo, { saleAmount: 5000, minFillIntervalSeconds: 60 }), 200);
+    const lifted = ok(await putLimits(c.cardNo, { saleAmount: null, minFillIntervalSeconds: null }), 200);
+    expect(lifted.limits).toMatchObject({ saleAmount: null, minFillIntervalSeconds: null });
+    expect(await fill(c.cardNo, { amount: 9000 })).toMatchObject({ status: 'approved' });
+    expectError(await putLimits(c.cardNo, { saleAmount: '5000' }), 400, 'VALIDATION_FAILED');
+  });
+
   it('refuses bad limits, the wrong roles and dead cards', async () => {
     const c = await issueCard(server);
     for (const bad of [{ saleAmount: -1 }, { dayFills: 1.5 }, { allowedGrades: ['92 #'] }, { perSale: 1 }]) {

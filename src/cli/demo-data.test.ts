@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CITIES, DEMO_STATIONS, mobile, residentId, residentIdCheck, Rng, unifiedSocialCreditCode } from './demo-data.js';
+import { CITIES, DEMO_STATIONS, mobile, NATIONAL_PRICE, nozzleLayout, residentId, residentIdCheck, Rng, unifiedSocialCreditCode } from './demo-data.js';
 import { buildPlan } from './seed-plan.js';
 
 describe('demo identity numbers', () => {
@@ -51,11 +51,44 @@ describe('demo plan', () => {
       expect(s.at.getTime()).toBeGreaterThanOrEqual(plan.startMs);
       expect(s.at.getTime()).toBeLessThanOrEqual(plan.endMs);
       expect(Math.abs(s.amount * 1000 - s.volumeMl * s.unitPrice)).toBeLessThan(1000);
-      expect(s.unitPrice).toBeGreaterThan(700);
+      expect(s.unitPrice).toBeGreaterThan(600);
       expect(s.unitPrice).toBeLessThan(1000);
       expect(DEMO_STATIONS.some((st) => st.code === s.stationCode)).toBe(true);
     }
-    expect(new Set(sales.map((s) => s.grade))).toEqual(new Set(['92', '95', '98', '0']));
+    expect(new Set(sales.map((s) => s.grade))).toEqual(new Set(['92#', '95#', '98#', '0#']));
+  });
+
+  it('gives every station four to eight nozzles over all four grades, and sells each sale from a nozzle of its grade', () => {
+    for (const st of DEMO_STATIONS) {
+      const layout = plan.nozzles[st.code]!;
+      expect(layout).toEqual(nozzleLayout(st));
+      expect(layout.length).toBeGreaterThanOrEqual(4);
+      expect(layout.length).toBeLessThanOrEqual(8);
+      expect(new Set(layout.map((n) => n.nozzle)).size).toBe(layout.length);
+      expect(new Set(layout.map((n) => n.grade))).toEqual(new Set(['92#', '95#', '98#', '0#']));
+    }
+    const sales = [...plan.cards.flatMap((c) => c.events), ...plan.unknownCardSales].filter((e) => e.kind === 'sale');
+    for (const s of sales) expect(plan.nozzles[s.stationCode]!.find((n) => n.nozzle === s.nozzle)?.grade).toBe(s.grade);
+  });
+
+  it('sells at the price in force: national before and after the adjustment, a station’s own where it has one', () => {
+    const latest = (grade: string, station: string | null) => plan.prices.filter((p) => p.grade === grade && p.stationCode === station).at(-1)!;
+    // In force now: the national prices the demo promises, and the logistics park's cheaper diesel.
+    for (const [grade, price] of Object.entries(NATIONAL_PRICE)) expect(latest(grade, null).unitPrice).toBe(price);
+    expect(latest('0#', 'CD003').unitPrice).toBeLessThan(NATIONAL_PRICE['0#']);
+    for (const p of plan.prices) expect(p.effectiveFrom.getTime()).toBeLessThanOrEqual(plan.endMs);
+    const sales = plan.cards.flatMap((c) => c.events).filter((e) => e.kind === 'sale');
+    const rise = Math.max(...plan.prices.map((p) => p.effectiveFrom.getTime()));
+    const seen = new Set<string>();
+    for (const s of sales) {
+      const after = s.at.getTime() >= rise;
+      const own = plan.prices.filter((p) => p.grade === s.grade && p.stationCode === s.stationCode);
+      const national = plan.prices.filter((p) => p.grade === s.grade && p.stationCode === null);
+      const rows = own.length > 0 ? own : national;
+      expect(s.unitPrice).toBe(rows[after ? 1 : 0]!.unitPrice);
+      seen.add(`${after}`);
+    }
+    expect(seen).toEqual(new Set(['true', 'false']));
   });
 
   it('keeps each card’s events in time order and gives customers unique ID numbers and phones', () => {

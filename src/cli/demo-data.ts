@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 
 /**
- * The raw material of the demo dataset: stations in five cities, fuel grades and prices,
+ * The raw material of the demo dataset: stations in five cities, their nozzles, fuel prices,
  * and generators for Chinese names, mobile numbers and identity numbers that pass the
  * same format checks real ones do (resident ID check digit, USCC check character).
  * The brand 示范能源 is made up on purpose, so nobody mistakes the demo for a real operator.
@@ -53,16 +53,14 @@ export interface City {
   name: string;
   /** Administrative division codes of districts (first six digits of a resident ID). */
   districts: readonly string[];
-  /** Local price difference from the national guide price, fen per litre. */
-  priceOffset: number;
 }
 
 export const CITIES: Readonly<Record<CityCode, City>> = {
-  BJ: { code: 'BJ', name: '北京', districts: ['110105', '110108', '110106', '110102', '110114'], priceOffset: 4 },
-  SH: { code: 'SH', name: '上海', districts: ['310115', '310104', '310112', '310105', '310110'], priceOffset: 0 },
-  GZ: { code: 'GZ', name: '广州', districts: ['440106', '440111', '440104', '440105', '440113'], priceOffset: 6 },
-  SZ: { code: 'SZ', name: '深圳', districts: ['440304', '440305', '440306', '440307', '440309'], priceOffset: 6 },
-  CD: { code: 'CD', name: '成都', districts: ['510107', '510108', '510116', '510104', '510105'], priceOffset: 12 },
+  BJ: { code: 'BJ', name: '北京', districts: ['110105', '110108', '110106', '110102', '110114'] },
+  SH: { code: 'SH', name: '上海', districts: ['310115', '310104', '310112', '310105', '310110'] },
+  GZ: { code: 'GZ', name: '广州', districts: ['440106', '440111', '440104', '440105', '440113'] },
+  SZ: { code: 'SZ', name: '深圳', districts: ['440304', '440305', '440306', '440307', '440309'] },
+  CD: { code: 'CD', name: '成都', districts: ['510107', '510108', '510116', '510104', '510105'] },
 };
 
 /** Where people who moved to the big cities were registered (郑州, 武汉, 长沙, 南昌, 石家庄, 济南, 重庆, 南宁, 南京, 杭州). */
@@ -95,16 +93,33 @@ export const DEMO_STATIONS: readonly DemoStation[] = [
   { code: 'CD003', city: 'CD', name: '示范能源 成都双流物流园加油站', address: '成都市双流区西航港大道 2188 号', lat: 30.541, lng: 103.969, traffic: 1 },
 ];
 
-export type Grade = '92' | '95' | '98' | '0';
+/** The grades the demo forecourts sell (codes of the fuel_grades table). */
+export type Grade = '92#' | '95#' | '98#' | '0#';
+export const DEMO_GRADES: readonly Grade[] = ['92#', '95#', '98#', '0#'];
 
-/** National guide retail price per litre in fen, before local differences. */
-export const GUIDE_PRICE: Readonly<Record<Grade, number>> = { '92': 782, '95': 832, '98': 932, '0': 748 };
+/** National retail prices in force now, fen per litre (¥7.45, ¥7.93, ¥8.86, ¥7.12). */
+export const NATIONAL_PRICE: Readonly<Record<Grade, number>> = { '92#': 745, '95#': 793, '98#': 886, '0#': 712 };
 
-/** One price adjustment (调价窗口) in the middle of the period: roughly +0.1 元/L. */
-export const PRICE_RISE: Readonly<Record<Grade, number>> = { '92': 12, '95': 13, '98': 14, '0': 13 };
+/** One price adjustment (调价窗口) in the middle of the period, roughly +0.1 元/L: before it, prices were this much lower. */
+export const PRICE_RISE: Readonly<Record<Grade, number>> = { '92#': 12, '95#': 13, '98#': 14, '0#': 13 };
 
-/** Nozzles by grade, as a forecourt with six nozzles would number them. */
-export const NOZZLES: Readonly<Record<Grade, readonly number[]>> = { '92': [1, 2], '95': [3, 4], '98': [5], '0': [6] };
+/** Stations with their own price (override of the national one), fen per litre below it: the logistics park courts fleets with cheaper diesel. */
+export const STATION_DISCOUNTS: Readonly<Record<string, Partial<Record<Grade, number>>>> = { CD003: { '0#': 15 } };
+
+/**
+ * A station's nozzles (油枪), numbered as its pump displays show them: busy stations have eight,
+ * ordinary ones six, the truck stop more diesel. Every station sells every demo grade, so any
+ * driver can fill anywhere.
+ */
+export function nozzleLayout(station: DemoStation): Array<{ nozzle: number; grade: Grade }> {
+  const grades: Grade[] =
+    station.code === 'CD003'
+      ? ['0#', '0#', '0#', '92#', '95#', '98#']
+      : station.traffic >= 3
+        ? ['92#', '92#', '95#', '95#', '98#', '0#', '92#', '0#']
+        : ['92#', '92#', '95#', '95#', '98#', '0#'];
+  return grades.map((grade, i) => ({ nozzle: i + 1, grade }));
+}
 
 /** Sales by hour of day (Asia/Shanghai): morning and evening commutes, a lunchtime bump, quiet nights. */
 export const HOUR_WEIGHTS: ReadonlyArray<readonly [number, number]> = [

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { loadConfig } from '../platform/index.js';
+import { pricesInForce } from '../stations/index.js';
+import { NATIONAL_PRICE } from './demo-data.js';
 import { login } from '../staff/index.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js';
 import { DEMO_LOGINS, DemoDataExistsError, seedDemo, type SeedSummary } from './seed-demo.js';
@@ -38,10 +40,36 @@ describe('seed-demo', () => {
     expect(spread.rows[0]!.days).toBeGreaterThanOrEqual(7);
   });
 
+  it('gives every station nozzles and sets national prices, and sells from a nozzle of the sale’s grade at the price in force', async () => {
+    expect(summary.nozzles).toBeGreaterThanOrEqual(4 * summary.stations);
+    const perStation = await sql<{ code: string; n: number; grades: string[] }>`select s.code, count(n.nozzle)::int n, array_agg(distinct n.grade order by n.grade) grades
+      from stations s left join station_nozzles n on n.station_id = s.id group by s.code`.execute(tdb.db);
+    expect(perStation.rows).toHaveLength(summary.stations);
+    for (const st of perStation.rows) {
+      expect(st.n, st.code).toBeGreaterThanOrEqual(4);
+      expect(st.n, st.code).toBeLessThanOrEqual(8);
+      expect(st.grades, st.code).toEqual(['0#', '92#', '95#', '98#']);
+    }
+    const national = (await pricesInForce(tdb.db)).filter((p) => p.stationId === null);
+    expect(Object.fromEntries(national.map((p) => [p.grade, p.unitPrice]))).toEqual(NATIONAL_PRICE);
+
+    // Every approved sale: the nozzle sells the sale's grade, and the unit price is the one in force
+    // when the fill started (a retry after a mistyped PIN is recorded 40 s later).
+    const mismatched = await sql<{ id: string }>`select s.id from sales s
+      left join station_nozzles n on n.station_id = s.station_id and n.nozzle = s.nozzle
+      where s.status = 'approved' and (n.grade is distinct from s.grade or s.unit_price not in (
+        select (select unit_price from fuel_prices p where p.grade = s.grade and (p.station_id is null or p.station_id = s.station_id)
+                and p.effective_from <= t order by (p.station_id is null), p.effective_from desc, p.id desc limit 1)
+        from unnest(array[s.created_at, s.created_at - interval '40 seconds']) t))`.execute(tdb.db);
+    expect(mismatched.rows).toEqual([]);
+    const priced = await sql<{ n: number }>`select count(distinct unit_price)::int n from sales where status = 'approved' and grade = '92#'`.execute(tdb.db);
+    expect(priced.rows[0]!.n).toBeGreaterThanOrEqual(2); // before and after the adjustment
+  });
+
   it('writes the audit log as the system, for what it changed', async () => {
     const a = await sql<{ action: string; actor_role: string }>`select distinct action, actor_role from audit_log`.execute(tdb.db);
     const actions = a.rows.map((x) => x.action);
-    for (const expected of ['station.create', 'terminal.register', 'staff.create', 'customer.create', 'card.issue', 'recharge.counter', 'card.allocate', 'demo.seed']) {
+    for (const expected of ['station.create', 'terminal.register', 'station.nozzles_set', 'price.set', 'staff.create', 'customer.create', 'card.issue', 'recharge.counter', 'card.allocate', 'demo.seed']) {
       expect(actions).toContain(expected);
     }
     expect(new Set(a.rows.map((x) => x.actor_role))).toEqual(new Set(['system']));

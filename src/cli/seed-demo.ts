@@ -2,19 +2,21 @@ import { sql } from 'kysely';
 import type { Actor, Config, Db, Role, TerminalPrincipal, Trx } from '../platform/index.js';
 import { audit, businessDay, createFieldCipher, isAppError, pgErrorCode, PgCode } from '../platform/index.js';
 import { createStaff } from '../staff/index.js';
-import { createStation, listStations, registerTerminal } from '../stations/index.js';
+import { createStation, listStations, registerTerminal, setNozzles, setPrice } from '../stations/index.js';
 import { createCustomer } from '../customers/index.js';
 import { allocateToSubCard, generateCardNo, issueCard } from '../cards/index.js';
 import { rechargeAtCounter } from '../payments/index.js';
 import { authoriseSale, type SaleAnswer } from '../sales/index.js';
 import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { bankReference, DEMO_STATIONS, Rng } from './demo-data.js';
-import { buildPlan, nextTopUp, type CardPlan, type PlanEvent, type SaleEvent } from './seed-plan.js';
+import { setPortalPassword } from '../portal/index.js';
+import { buildPlan, DEMO_CARDHOLDER_PHONE, nextTopUp, type CardPlan, type PlanEvent, type SaleEvent } from './seed-plan.js';
 import { createProgress, silentProgress, type Progress } from './progress.js';
 
 /**
  * `fuelcard seed-demo`: a believable Chinese dataset for trying the platform — stations in
- * five cities with a terminal each, demo staff for every back-office role, individual
+ * five cities with a terminal and nozzles each, national prices (with one adjustment in the
+ * period and one station's own diesel price), demo staff for every back-office role, individual
  * customers with personal cards, anonymous cards, a fleet with a master card and sub cards,
  * counter recharges and a few weeks of sales. Every step goes through the modules' use
  * cases (money only through the ledger), so `ledger verify` holds afterwards; the seed
@@ -35,9 +37,11 @@ const DISPLAY_NAMES: Record<string, string> = {
   'demo.cashier': '收银员 陈晨（北京朝阳北路站）',
 };
 /** The station the demo cashier works at. */
-const CASHIER_STATION = 'BJ001';
+export const CASHIER_STATION = 'BJ001';
 /** Every demo card's PIN, so the POS simulator and curl examples can buy fuel with any of them. */
 export const DEMO_CARD_PIN = '123456';
+/** A cardholder who can sign into the portal at once (the first sign-in with a code works for every demo customer too). */
+export const DEMO_CARDHOLDER = { name: '刘洋', phone: DEMO_CARDHOLDER_PHONE, password: 'cardholder-demo-pass', idNumber: '110105199003077431', opening: 100_000 } as const;
 const WRONG_PIN = '654321';
 
 export const DEMO_DEFAULTS = { customers: 200, days: 28 } as const;
@@ -73,8 +77,13 @@ export interface SeedSummary {
   seed: number;
   period: { from: string; to: string };
   stations: number;
+  nozzles: number;
+  /** Price rows written (the history the demo sales were made at). */
+  prices: number;
   /** Terminal secrets are shown once, here, so a POS simulator can sign requests for the demo. */
   terminals: Array<{ stationCode: string; terminalId: string; secret: string }>;
+  /** The ready-made portal login and its card. */
+  cardholder: { phone: string; password: string; cardNo: string } | null;
   staff: number;
   customers: number;
   cards: Record<CardPlan['kind'], number>;
@@ -155,7 +164,10 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     seed: plan.seed,
     period: { from: new Date(plan.startMs).toISOString(), to: new Date(plan.endMs).toISOString() },
     stations: 0,
+    nozzles: 0,
+    prices: 0,
     terminals: [],
+    cardholder: null,
     staff: 0,
     customers: 0,
     cards: { personal: 0, anonymous: 0, master: 0, sub: 0 },
@@ -176,6 +188,21 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     terminals.set(s.code, { id: terminal.terminalId, stationId: station.id });
     summary.terminals.push({ stationCode: s.code, terminalId: terminal.terminalId, secret: terminal.secret });
     summary.stations++;
+    progress.tick();
+  }
+
+  // Each forecourt's nozzles, and the price history the sales below were made at.
+  progress.phase('油枪与油价 nozzles & prices', DEMO_STATIONS.length + plan.prices.length);
+  for (const s of DEMO_STATIONS) {
+    signal?.throwIfAborted();
+    summary.nozzles += (await setNozzles(db, actor, stationIds.get(s.code)!, plan.nozzles[s.code]!)).length;
+    progress.tick();
+  }
+  for (const p of plan.prices) {
+    signal?.throwIfAborted();
+    const stationId = p.stationCode === null ? null : stationIds.get(p.stationCode)!;
+    await setPrice(db, actor, { grade: p.grade, unitPrice: p.unitPrice, stationId }, { effectiveFrom: p.effectiveFrom });
+    summary.prices++;
     progress.tick();
   }
 
@@ -302,6 +329,17 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     progress.tick();
   }
 
+  // The ready-made cardholder: a personal card with money on it and a portal password.
+  const holder = await createCustomer(deps, actor, { name: DEMO_CARDHOLDER.name, phone: DEMO_CARDHOLDER.phone, idType: 'resident_id', idNumber: DEMO_CARDHOLDER.idNumber });
+  const holderCard = await issueCard(deps, actor, { kind: 'personal', pin: DEMO_CARD_PIN, customerId: holder.id });
+  await inTransaction(db, (trx) => rechargeAtCounter(trx, config, actor, { cardNo: holderCard.cardNo, amount: DEMO_CARDHOLDER.opening, channel: 'cash' }));
+  await setPortalPassword({ db, config }, actor, { phone: DEMO_CARDHOLDER.phone, password: DEMO_CARDHOLDER.password });
+  summary.customers++;
+  summary.cards.personal++;
+  summary.recharges.count++;
+  summary.recharges.amountFen += DEMO_CARDHOLDER.opening;
+  summary.cardholder = { phone: DEMO_CARDHOLDER.phone, password: DEMO_CARDHOLDER.password, cardNo: holderCard.cardNo };
+
   progress.phase('核对账本 ledger verify', 1);
   const ledger = await verifyLedger(db);
   progress.tick();
@@ -309,7 +347,7 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     action: 'demo.seed',
     targetType: 'database',
     targetId: null,
-    details: { seed: plan.seed, stations: summary.stations, customers: summary.customers, cards: summary.cards, recharges: summary.recharges, allocations: summary.allocations, sales: summary.sales },
+    details: { seed: plan.seed, stations: summary.stations, nozzles: summary.nozzles, prices: summary.prices, customers: summary.customers, cards: summary.cards, recharges: summary.recharges, allocations: summary.allocations, sales: summary.sales },
   });
   progress.done(`完成 / done: ${summary.sales.approved + summary.sales.declined} 笔交易 sales`);
   if (!ledger.ok) {

@@ -2,15 +2,17 @@ import {
   bankReference,
   chineseName,
   CITIES,
+  DEMO_GRADES,
   DEMO_STATIONS,
-  GUIDE_PRICE,
   HOUR_WEIGHTS,
   MIGRANT_DISTRICTS,
   mobile,
-  NOZZLES,
+  NATIONAL_PRICE,
+  nozzleLayout,
   PRICE_RISE,
   residentId,
   Rng,
+  STATION_DISCOUNTS,
   TRUCK_HOUR_WEIGHTS,
   unifiedSocialCreditCode,
   type CityCode,
@@ -28,6 +30,9 @@ const DAY_MS = 86_400_000;
 // The demo is set in China, which keeps UTC+8 all year (no daylight saving), so local
 // hours can be placed with a fixed offset whatever FUELCARD_TZ the operator runs with.
 const CST_OFFSET_MS = 8 * 3_600_000;
+
+/** The ready-made demo cardholder's phone (seed-demo): no generated customer may share it. */
+export const DEMO_CARDHOLDER_PHONE = '13800138000';
 
 export interface SaleEvent {
   kind: 'sale';
@@ -75,10 +80,22 @@ export interface CustomerPlan {
   idNumber: string;
 }
 
+/** A price as the stations module records it: national (stationCode null) or a station's own, from a time on. */
+export interface PricePlan {
+  grade: Grade;
+  stationCode: string | null;
+  unitPrice: number;
+  effectiveFrom: Date;
+}
+
 export interface DemoPlan {
   seed: number;
   startMs: number;
   endMs: number;
+  /** Each demo station's nozzles, by station code. */
+  nozzles: Record<string, Array<{ nozzle: number; grade: Grade }>>;
+  /** The price history the sales were made at, oldest first; the last of each grade and station is in force now. */
+  prices: PricePlan[];
   customers: CustomerPlan[];
   cards: CardPlan[];
   /** Index into `cards` of the fleet master card. */
@@ -104,9 +121,31 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
   const startMs = firstLocalMidnight;
   const dayStart = (d: number) => startMs + d * DAY_MS;
   // China moves pump prices at 24:00 on an adjustment day; put one in the middle of the period.
+  // Before it, the prices in force since well before the period (and the first recharges).
   const priceRiseMs = dayStart(Math.floor(opts.days / 2));
-  const priceOf = (city: CityCode, grade: Grade, at: number) =>
-    GUIDE_PRICE[grade] + CITIES[city].priceOffset + (at >= priceRiseMs ? PRICE_RISE[grade] : 0);
+  const prices: PricePlan[] = [];
+  for (const [from, rise] of [[startMs - 60 * DAY_MS, false], [priceRiseMs, true]] as const) {
+    for (const grade of DEMO_GRADES) {
+      const national = NATIONAL_PRICE[grade] - (rise ? 0 : PRICE_RISE[grade]);
+      prices.push({ grade, stationCode: null, unitPrice: national, effectiveFrom: new Date(from) });
+      for (const [code, discounts] of Object.entries(STATION_DISCOUNTS)) {
+        const off = discounts[grade];
+        if (off !== undefined) prices.push({ grade, stationCode: code, unitPrice: national - off, effectiveFrom: new Date(from) });
+      }
+    }
+  }
+  // The price in force as the stations module decides it: the station's own before the national one, the latest that has begun.
+  const priceOf = (stationCode: string, grade: Grade, at: number): number => {
+    let best: PricePlan | undefined;
+    for (const p of prices) {
+      if (p.grade !== grade || p.effectiveFrom.getTime() > at || (p.stationCode !== null && p.stationCode !== stationCode)) continue;
+      const better = !best || (p.stationCode !== null && best.stationCode === null) || ((p.stationCode === null) === (best.stationCode === null) && p.effectiveFrom >= best.effectiveFrom);
+      if (better) best = p;
+    }
+    if (!best) throw new Error(`no demo price for ${grade} at ${stationCode}`);
+    return best.unitPrice;
+  };
+  const nozzles = Object.fromEntries(DEMO_STATIONS.map((s) => [s.code, nozzleLayout(s)]));
   const atHour = (d: number, hours: ReadonlyArray<readonly [number, number]>) =>
     new Date(dayStart(d) + rng.weighted(hours) * 3_600_000 + rng.int(0, 3599) * 1000 + rng.int(0, 999));
 
@@ -114,7 +153,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
   for (const s of DEMO_STATIONS) stationsBy.set(s.city, [...(stationsBy.get(s.city) ?? []), s]);
   const cityWeights = [...stationsBy.entries()].map(([c, list]) => [c, list.reduce((s, x) => s + x.traffic, 0)] as const);
   const usedIds = new Set<string>();
-  const usedPhones = new Set<string>();
+  const usedPhones = new Set<string>([DEMO_CARDHOLDER_PHONE]);
   const usedRefs = new Set<string>();
   const reference = (at: number) => {
     for (;;) {
@@ -138,7 +177,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
   };
 
   const sale = (at: Date, station: DemoStation, grade: Grade, pick: { litres?: number; amountFen?: number }): SaleEvent => {
-    const unitPrice = priceOf(station.city, grade, at.getTime());
+    const unitPrice = priceOf(station.code, grade, at.getTime());
     // Pumps show litres to two decimals (10 ml); a fixed-amount fill stops when the money is reached.
     const volumeMl = pick.amountFen !== undefined ? Math.round((pick.amountFen * 1000) / unitPrice) : Math.round(pick.litres! * 100) * 10;
     return {
@@ -149,7 +188,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
       volumeMl,
       unitPrice,
       amount: Math.round((volumeMl * unitPrice) / 1000),
-      nozzle: rng.pick(NOZZLES[grade]),
+      nozzle: rng.pick(nozzles[station.code]!.filter((n) => n.grade === grade)).nozzle,
       wrongPinFirst: rng.chance(0.02),
     };
   };
@@ -172,7 +211,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
     for (let c = 0; c < cardCount; c++) {
       const local = stationsBy.get(city)!;
       const home = rng.weighted(local.map((s) => [s, s.traffic] as const));
-      const grade = rng.weighted<Grade>([['92', 62], ['95', 28], ['98', 4], ['0', 6]]);
+      const grade = rng.weighted<Grade>([['92#', 62], ['95#', 28], ['98#', 4], ['0#', 6]]);
       const tankL = rng.int(40, 68);
       const fixedAmount = rng.chance(0.3);
       const interval = rng.int(4, 9);
@@ -203,7 +242,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
     for (let d = rng.int(0, 5); d < opts.days; d += rng.int(5, 10)) {
       const at = atHour(d, HOUR_WEIGHTS);
       if (at.getTime() > endMs) break;
-      events.push(sale(at, rng.pick(stationsBy.get(city)!), '92', { amountFen: rng.pick([10_000, 20_000]) }));
+      events.push(sale(at, rng.pick(stationsBy.get(city)!), '92#', { amountFen: rng.pick([10_000, 20_000]) }));
     }
     cards.push({ kind: 'anonymous', customer: null, sharedBalance: false, topsUp: false, opening: { kind: 'recharge', at: new Date(startMs), amount: rng.pick([50_000, 100_000]), channel: 'cash' }, openingAllocation: null, events });
   }
@@ -217,7 +256,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
   if (midMs < endMs) masterEvents.push(recharge(midMs, 20_000_000, 1));
   // Someone tries the master card at the pump: it holds the reserve and cannot buy fuel.
   const tryAt = atHour(Math.min(opts.days - 1, 2), HOUR_WEIGHTS);
-  if (tryAt.getTime() <= endMs) masterEvents.push(sale(tryAt, stationsBy.get('CD')![0]!, '0', { litres: 150 }));
+  if (tryAt.getTime() <= endMs) masterEvents.push(sale(tryAt, stationsBy.get('CD')![0]!, '0#', { litres: 150 }));
   const masterIndex = cards.length;
   cards.push({ kind: 'master', customer: fleetCustomer, sharedBalance: false, topsUp: false, opening: recharge(startMs - 3 * DAY_MS, 50_000_000, 1), openingAllocation: null, events: masterEvents });
   const trucks = 6;
@@ -228,7 +267,7 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
       const at = atHour(d, TRUCK_HOUR_WEIGHTS);
       if (at.getTime() > endMs) break;
       const region: CityCode = rng.chance(0.8) ? 'CD' : rng.pick(['GZ', 'SZ'] as const);
-      events.push(sale(at, rng.pick(stationsBy.get(region)!), '0', { litres: rng.int(120, 380) + rng.next() }));
+      events.push(sale(at, rng.pick(stationsBy.get(region)!), '0#', { litres: rng.int(120, 380) + rng.next() }));
     }
     // The fleet manager tops every non-shared truck up on Monday mornings (周一分配).
     if (!shared) {
@@ -245,11 +284,11 @@ export function buildPlan(opts: PlanOptions): DemoPlan {
   const unknownCardSales: SaleEvent[] = [];
   for (let i = 0; i < 2; i++) {
     const at = atHour(rng.int(0, opts.days - 1), HOUR_WEIGHTS);
-    if (at.getTime() <= endMs) unknownCardSales.push(sale(at, rng.pick(DEMO_STATIONS), '92', { amountFen: 30_000 }));
+    if (at.getTime() <= endMs) unknownCardSales.push(sale(at, rng.pick(DEMO_STATIONS), '92#', { amountFen: 30_000 }));
   }
 
   for (const c of cards) c.events.sort((a, b) => a.at.getTime() - b.at.getTime());
-  return { seed: rng.seed, startMs, endMs, customers, cards, masterIndex, unknownCardSales };
+  return { seed: rng.seed, startMs, endMs, nozzles, prices, customers, cards, masterIndex, unknownCardSales };
 }
 
 export function nextTopUp(rng: Rng, needed: number): number {

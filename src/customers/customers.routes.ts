@@ -47,21 +47,24 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
       config: { access: access.roles(...StaffGroups.readers) },
       schema: {
         tags: ['customers'],
-        summary: 'Find customers by phone or ID number / 按手机号或证件号查询客户',
+        summary: 'Find customers by exact full name, phone, ID number or card number; no filter lists the newest / 按姓名、手机号、证件号或卡号查询客户',
+        description:
+          'Filters combine. `name` is the exact full name (matched through a keyed index, never in clear); `cardNo` finds the holder of that card ' +
+          '(a sub card: the fleet customer of its master card; an anonymous card has none). Newest customers first; `total` counts every match.',
         security: bearer,
         querystring: Type.Object({
+          name: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
           phone: Type.Optional(Type.String({ maxLength: 20 })),
           idNumber: Type.Optional(Type.String({ maxLength: 30 })),
           idType: Type.Optional(Type.Union(ID_TYPES.map((t) => Type.Literal(t)))),
+          cardNo: Type.Optional(Type.String({ pattern: '^[0-9]{19}$' })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-          offset: Type.Optional(Type.Integer({ minimum: 0 })),
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(CustomerSchema) }) },
+        response: { 200: Type.Object({ items: Type.Array(CustomerSchema), total: Type.Integer() }) },
       },
     },
-    async (req) => ({
-      items: await findCustomers(deps, { ...req.query, limit: req.query.limit ?? 20, offset: req.query.offset ?? 0 }, req.staff?.role),
-    }),
+    async (req) => findCustomers(deps, { ...req.query, limit: req.query.limit ?? 20, offset: req.query.offset ?? 0 }, req.staff?.role),
   );
 
   app.get(

@@ -12,7 +12,8 @@ const blind = randomBytes(32).toString('base64');
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ FUELCARD_DATA_KEYS: `k1:${k1}`, FUELCARD_BLIND_INDEX_KEY: blind });
+  // Real keys make the message sender mandatory: the dev one is right for a test system.
+  server = await startTestServer({ FUELCARD_DATA_KEYS: `k1:${k1}`, FUELCARD_BLIND_INDEX_KEY: blind, FUELCARD_MESSAGE_SENDER: 'dev' });
 });
 afterAll(async () => server?.close());
 
@@ -163,7 +164,7 @@ describe('data key rotation', () => {
     const old = ok(await create({ name: '黄老', phone, idType: 'resident_id', idNumber }), 201);
 
     // The same database served with a new key first and the old one kept for reading.
-    const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', FUELCARD_DATA_KEYS: `k2:${k2},k1:${k1}`, FUELCARD_BLIND_INDEX_KEY: blind });
+    const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', FUELCARD_DATA_KEYS: `k2:${k2},k1:${k1}`, FUELCARD_BLIND_INDEX_KEY: blind, FUELCARD_MESSAGE_SENDER: 'dev' });
     const { app } = await buildServer({ db: server.db.db, config, logger: createLogger('silent') });
     try {
       const auth = { authorization: `Bearer ${server.tokens.admin}` };

@@ -52,6 +52,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FUELCARD_DEMO: 'false' })).toThrow(/FUELCARD_DEMO/);
   });
 
+  it('asks production installs to name their message sender; the dev outbox is for development keys only', () => {
+    const real = { FUELCARD_DATA_KEYS: `k1:${key32}`, FUELCARD_BLIND_INDEX_KEY: key32, FUELCARD_PIN_KEY: key32 };
+    expect(loadConfig({}).messageSender).toBe('dev');
+    expect(() => loadConfig(real)).toThrow(/FUELCARD_MESSAGE_SENDER/);
+    expect(loadConfig({ ...real, FUELCARD_MESSAGE_SENDER: 'dev' }).messageSender).toBe('dev');
+    expect(() => loadConfig({ FUELCARD_MESSAGE_SENDER: 'webhook' })).toThrow(/FUELCARD_MESSAGE_WEBHOOK_URL/);
+    expect(() => loadConfig({ FUELCARD_MESSAGE_SENDER: 'sms' })).toThrow(/FUELCARD_MESSAGE_SENDER/);
+    expect(() => loadConfig({ FUELCARD_MESSAGE_SENDER: 'webhook', FUELCARD_MESSAGE_WEBHOOK_URL: 'ftp://x' })).toThrow(/FUELCARD_MESSAGE_WEBHOOK_URL/);
+    expect(loadConfig({ FUELCARD_PORTAL_SESSION_TTL_MIN: '60' }).portalSessionTtlMs).toBe(3_600_000);
+  });
+
   it('treats an empty variable as unset', () => {
     const c = loadConfig({ PORT: '', DATABASE_URL: '', FUELCARD_CARD_PREFIX: '', FUELCARD_TZ: '', LOG_LEVEL: '', FUELCARD_DATA_KEYS: '' });
     expect(c).toMatchObject({ port: 3000, databaseUrl: null, cardIssuerPrefix: '900001', timeZone: 'Asia/Shanghai', logLevel: 'info' });
@@ -66,6 +77,8 @@ describe('loadConfig', () => {
       FUELCARD_DATA_KEYS: `k2:${key32},k1:${Buffer.alloc(32, 1).toString('base64')}`,
       FUELCARD_BLIND_INDEX_KEY: key32,
       FUELCARD_PIN_KEY: key32,
+      FUELCARD_MESSAGE_SENDER: 'webhook',
+      FUELCARD_MESSAGE_WEBHOOK_URL: 'https://sms-gateway.internal/send',
       FUELCARD_CARD_PREFIX: '62170001',
       FUELCARD_PIN_LOCK: 'reset',
       FUELCARD_NEW_CARD_STATUS: 'pending',

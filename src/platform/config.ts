@@ -34,6 +34,13 @@ export interface Config {
   readonly generatedSecrets: boolean;
   /** Demo data on a fresh database: 'auto' = only with the embedded database. */
   readonly demoData: 'auto' | 'on' | 'off';
+  /** auto: npm start builds the web front ends when web/dist is missing; never: it does not (API-only runs). */
+  readonly webBuild: 'auto' | 'never';
+  /** How messages leave: 'dev' = logged and shown at /dev/outbox (public: never in production), 'webhook' = POSTed to messageWebhookUrl. */
+  readonly messageSender: 'dev' | 'webhook';
+  readonly messageWebhookUrl: string | null;
+  /** Cardholder (portal) session lifetime. */
+  readonly portalSessionTtlMs: number;
   /** Wrong passwords in a row (within loginLockMs) after which a staff login is refused for loginLockMs. */
   readonly loginMaxFailures: number;
   readonly loginLockMs: number;
@@ -126,6 +133,18 @@ export function loadConfig(env: Env = process.env): Config {
     dataKeys.push({ id: 'dev1', key: devKey('FUELCARD_DATA_KEYS') });
   }
 
+  // The dev sender shows sign-in codes on a public page: fine on a development install (its data
+  // keys are generated), never in production. Once real data keys are configured the operator
+  // must name the sender.
+  const senderRaw = env.FUELCARD_MESSAGE_SENDER;
+  if ((senderRaw === undefined || senderRaw === '') && !generated.used) {
+    throw new ConfigError('FUELCARD_MESSAGE_SENDER', 'must be set (webhook, or dev on a test system) when FUELCARD_DATA_KEYS is configured');
+  }
+  const messageSender = oneOf(env, 'FUELCARD_MESSAGE_SENDER', 'dev', ['dev', 'webhook'] as const);
+  const messageWebhookUrl = env.FUELCARD_MESSAGE_WEBHOOK_URL && env.FUELCARD_MESSAGE_WEBHOOK_URL !== '' ? env.FUELCARD_MESSAGE_WEBHOOK_URL : null;
+  if (messageWebhookUrl !== null && !/^https?:\/\/\S+$/.test(messageWebhookUrl)) throw new ConfigError('FUELCARD_MESSAGE_WEBHOOK_URL', 'must be an http:// or https:// URL');
+  if (messageSender === 'webhook' && messageWebhookUrl === null) throw new ConfigError('FUELCARD_MESSAGE_WEBHOOK_URL', 'is required when FUELCARD_MESSAGE_SENDER=webhook');
+
   const timeZone = env.FUELCARD_TZ && env.FUELCARD_TZ !== '' ? env.FUELCARD_TZ : 'Asia/Shanghai';
   try {
     new Intl.DateTimeFormat('en-CA', { timeZone });
@@ -160,6 +179,10 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone,
     generatedSecrets: generated.used,
     demoData: oneOf(env, 'FUELCARD_DEMO', 'auto', ['auto', 'on', 'off'] as const),
+    webBuild: oneOf(env, 'FUELCARD_WEB_BUILD', 'auto', ['auto', 'never'] as const),
+    messageSender,
+    messageWebhookUrl,
+    portalSessionTtlMs: int(env, 'FUELCARD_PORTAL_SESSION_TTL_MIN', 43_200, 1, 129_600) * 60_000,
     loginMaxFailures: int(env, 'FUELCARD_LOGIN_MAX_FAILURES', 5, 1, 100),
     loginLockMs: int(env, 'FUELCARD_LOGIN_LOCK_MIN', 15, 1, 24 * 60) * 60_000,
     idempotencyRetentionMs: int(env, 'FUELCARD_IDEMPOTENCY_DAYS', 30, 1, 3650) * 86_400_000,

@@ -3,10 +3,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { Logger } from 'pino';
 import { AppError, platformError } from './errors.js';
 import { httpDuration, registry } from './metrics.js';
-import type { Access, StaffPrincipal, TerminalPrincipal } from './rbac.js';
+import type { Access, CardholderPrincipal, StaffPrincipal, TerminalPrincipal } from './rbac.js';
 import type { Actor } from './audit.js';
 
 declare module 'fastify' {
@@ -14,6 +16,7 @@ declare module 'fastify' {
     rawBody?: string;
     staff?: StaffPrincipal;
     terminal?: TerminalPrincipal;
+    cardholder?: CardholderPrincipal;
   }
   interface FastifyContextConfig {
     access?: Access;
@@ -30,6 +33,9 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+// ajv-formats is CommonJS: its default export arrives wrapped under ESM interop.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+
 /** Looks up a bearer token; implemented by the staff module. */
 export interface StaffAuthenticator {
   authenticate(token: string): Promise<StaffPrincipal | null>;
@@ -38,6 +44,11 @@ export interface StaffAuthenticator {
 /** Checks a terminal's signed request; implemented by the stations module. */
 export interface TerminalAuthenticator {
   authenticate(request: FastifyRequest): Promise<TerminalPrincipal>;
+}
+
+/** Looks up a cardholder's bearer token; implemented by the portal module. */
+export interface CardholderAuthenticator {
+  authenticate(token: string): Promise<CardholderPrincipal | null>;
 }
 
 export interface RouteInfo {
@@ -50,6 +61,7 @@ export interface HttpOptions {
   logger: Logger;
   staffAuth: StaffAuthenticator;
   terminalAuth: TerminalAuthenticator;
+  cardholderAuth: CardholderAuthenticator;
   bodyLimitBytes?: number;
 }
 
@@ -66,6 +78,9 @@ export function actorOf(request: FastifyRequest): Actor {
   }
   if (request.terminal) {
     return { staffId: null, name: request.terminal.id, role: 'terminal', ip: request.ip, requestId: request.id, stationId: request.terminal.stationId };
+  }
+  if (request.cardholder) {
+    return { staffId: null, name: `customer:${request.cardholder.customerId}`, role: 'cardholder', ip: request.ip, requestId: request.id };
   }
   return { staffId: null, name: 'anonymous', role: 'system', ip: request.ip, requestId: request.id };
 }
@@ -89,10 +104,16 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
       return typeof given === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
-    // Path and query parameters arrive as strings and are coerced to their schema types.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  // Path, query and header values arrive as strings and are coerced to their schema types. A JSON
+  // body already carries its types, and coercing it would turn a `null` (e.g. "no limit") into 0
+  // or "745" into 745: bodies are validated exactly as sent.
+  const ajvBase: AjvOptions = { removeAdditional: false, useDefaults: true, addUsedSchema: false, allErrors: false };
+  const coercing = addFormats(new Ajv({ ...ajvBase, coerceTypes: 'array' }));
+  const exact = addFormats(new Ajv({ ...ajvBase, coerceTypes: false }));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? exact : coercing).compile(schema));
 
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (route) => {
@@ -139,6 +160,12 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw platformError('UNAUTHENTICATED');
+    if (rule.kind === 'cardholder') {
+      const cardholder = await opts.cardholderAuth.authenticate(token);
+      if (!cardholder) throw platformError('UNAUTHENTICATED');
+      request.cardholder = cardholder;
+      return;
+    }
     const staff = await opts.staffAuth.authenticate(token);
     if (!staff) throw platformError('UNAUTHENTICATED');
     request.staff = staff;

@@ -14,11 +14,14 @@ export type Role = (typeof ROLES)[number];
 export type Access =
   | { readonly kind: 'public' }
   | { readonly kind: 'staff'; readonly roles: readonly Role[] }
-  | { readonly kind: 'terminal' };
+  | { readonly kind: 'terminal' }
+  /** Self-service (cardholder portal): a cardholder's own bearer session, never a staff token. */
+  | { readonly kind: 'cardholder' };
 
 export const access = {
   public: { kind: 'public' } as Access,
   terminal: { kind: 'terminal' } as Access,
+  cardholder: { kind: 'cardholder' } as Access,
   roles: (...roles: Role[]): Access => ({ kind: 'staff', roles }),
 };
 
@@ -42,6 +45,11 @@ export interface StaffPrincipal {
   readonly username: string;
   readonly role: Role;
   readonly stationId: number | null;
+}
+
+/** A signed-in cardholder: a customer who may act on their own cards only. */
+export interface CardholderPrincipal {
+  readonly customerId: number;
 }
 
 export interface TerminalPrincipal {

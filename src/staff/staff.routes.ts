@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, actorOf, ROLES } from '../platform/index.js';
 import { createStaff, listStaff, login, logout } from './staff.service.js';
+import { resetStaffPassword, updateStaff } from './staff.manage.js';
 
 const StaffUserSchema = Type.Object({
   id: Type.Integer(),
@@ -98,5 +99,52 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
       },
     },
     async (req, reply) => reply.status(201).send(await createStaff(deps.db, actorOf(req), req.body)),
+  );
+
+  app.patch(
+    '/api/v1/staff/:id',
+    {
+      config: { access: access.roles('admin') },
+      schema: {
+        tags: ['staff'],
+        summary: 'Change a staff user: name, role, station, active or disabled / 修改员工（姓名、角色、油站、启用停用）',
+        description:
+          'Disabling ends the user’s sessions. You cannot disable yourself or change your own role (409 STAFF_SELF_CHANGE); ' +
+          'the last active admin cannot be disabled or given another role (409 STAFF_LAST_ADMIN).',
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object(
+          {
+            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })),
+            role: Type.Optional(Type.Union(ROLES.map((r) => Type.Literal(r)))),
+            stationId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+            status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: StaffUserSchema },
+      },
+    },
+    async (req) => updateStaff(deps.db, actorOf(req), req.params.id, req.body),
+  );
+
+  app.post(
+    '/api/v1/staff/:id/password',
+    {
+      config: { access: access.roles('admin') },
+      schema: {
+        tags: ['staff'],
+        summary: 'Set a staff user’s password; ends their sessions / 重置员工密码（该员工需重新登录）',
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        // Length is checked by the service, so a short password is STAFF_PASSWORD_WEAK.
+        body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (req, reply) => {
+      await resetStaffPassword(deps.db, actorOf(req), req.params.id, req.body.password);
+      return reply.status(204).send(null);
+    },
   );
 }

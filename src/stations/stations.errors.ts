@@ -5,4 +5,6 @@ export const stationsError = defineErrors('stations', {
   STATION_CODE_TAKEN: { status: 409, iso: '902', zh: '油站编码已存在', en: 'Station code is already in use' },
   STATION_CLOSED: { status: 409, iso: '119', zh: '油站已停业', en: 'Station is closed' },
   TERMINAL_NOT_FOUND: { status: 404, iso: '902', zh: '终端不存在', en: 'Terminal not found' },
+  GRADE_UNKNOWN: { status: 400, iso: '904', zh: '油品不存在', en: 'Unknown fuel grade' },
+  NOZZLE_DUPLICATE: { status: 400, iso: '904', zh: '油枪号重复', en: 'The same nozzle number appears twice' },
 });

@@ -3,6 +3,7 @@ import type { App, Config, Db, FieldCipher } from '../platform/index.js';
 import { access, actorOf, StaffGroups } from '../platform/index.js';
 import { createStation, getStation, listStations, listTerminals, registerTerminal, setTerminalStatus } from './stations.service.js';
 import { forgetTerminal } from './terminal-auth.js';
+import { forecourtRoutes } from './forecourt.routes.js';
 
 const StationSchema = Type.Object({
   id: Type.Integer(),
@@ -132,4 +133,6 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
     },
     async (req) => ({ terminalId: req.terminal!.id, stationId: req.terminal!.stationId, serverTime: Math.floor(Date.now() / 1000) }),
   );
+
+  forecourtRoutes(app, deps);
 }

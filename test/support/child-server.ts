@@ -46,6 +46,8 @@ export async function startChildServer(opts: { databaseUrl: string; adminPasswor
       PORT: String(port),
       HOST: '127.0.0.1',
       FUELCARD_DEMO: 'off',
+      // The crash tests exercise the API; the pages are built once by npm test, never by a child.
+      FUELCARD_WEB_BUILD: 'never',
       FUELCARD_ADMIN_PASSWORD: opts.adminPassword,
       LOG_LEVEL: 'warn',
       ...opts.env,

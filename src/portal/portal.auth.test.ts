@@ -1,0 +1,285 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { newCard } from '../../test/support/fuel.js';
+import {
+  asCardholder,
+  customerWithPhone,
+  forgetLastCodeRequest,
+  latestCode,
+  newPhone,
+  outbox,
+  phoneBidx,
+  PORTAL_PASSWORD,
+  requestCode,
+  signIn,
+} from './portal.fixtures.js';
+
+/** Cardholder sign-in end to end: codes through the dev outbox, passwords, sessions, lockout. */
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => server?.close());
+
+const setPassword = (phone: string, code: string, password = PORTAL_PASSWORD) =>
+  server.api('POST', '/api/v1/portal/auth/password', { role: null, body: { phone, code, password } });
+const login = (phone: string, password = PORTAL_PASSWORD) => server.api('POST', '/api/v1/portal/auth/login', { role: null, body: { phone, password } });
+const expectError = (r: { status: number; body: any }, status: number, code: string) => expect({ status: r.status, code: r.body?.error?.code }).toEqual({ status, code });
+const wrongCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+describe('first sign-in', () => {
+  it('code by message, password set with it, then password logins; logout ends the session', async () => {
+    const { id, phone } = await customerWithPhone(server);
+    const before = (await outbox(server)).length;
+    // No password yet: the same refusal as a wrong one.
+    expectError(await login(phone), 401, 'PORTAL_INVALID_CREDENTIALS');
+    await forgetLastCodeRequest(server, phone);
+
+    const sent = await requestCode(server, phone);
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ sent: true, expiresInSeconds: 300 });
+    const messages = await outbox(server);
+    expect(messages.length).toBe(before + 1);
+    expect(messages[0]).toMatchObject({ to: phone, template: 'portal.code', status: 'pending' });
+    const code = await latestCode(server, phone);
+    expect(code).toMatch(/^\d{6}$/);
+
+    // At rest the code is a keyed MAC and the message is encrypted: neither holds the code or the phone.
+    const rows = await sql<{ code_hash: string }>`select code_hash from portal_codes where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+    expect(rows.rows.length).toBeGreaterThan(0);
+    for (const r of rows.rows) expect(r.code_hash).not.toContain(code!);
+    const stored = await sql<{ to_enc: string; text_enc: string }>`select to_enc, text_enc from messages order by id desc limit 1`.execute(server.db.db);
+    expect(stored.rows[0]!.to_enc).not.toContain(phone);
+    expect(stored.rows[0]!.text_enc).not.toContain(code!);
+
+    const signed = await setPassword(phone, code!);
+    expect(signed.status).toBe(200);
+    expect(signed.body.customer).toEqual({ customerId: id, name: '王**', phone: `${phone.slice(0, 3)}****${phone.slice(-4)}` });
+    expect(signed.body.token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    const ttl = Date.parse(signed.body.expiresAt) - Date.now();
+    expect(ttl).toBeGreaterThan(30 * 86_400_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(30 * 86_400_000);
+    // Only the token's hash is stored.
+    const tokenRows = await sql<{ n: number }>`select count(*)::int n from portal_sessions where token_hash = ${signed.body.token}`.execute(server.db.db);
+    expect(tokenRows.rows[0]!.n).toBe(0);
+
+    const me = await asCardholder(server, signed.body.token, 'GET', '/api/v1/portal/me');
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual(signed.body.customer);
+
+    const again = await login(phone);
+    expect(again.status).toBe(200);
+    expect(again.body.customer.customerId).toBe(id);
+    // +86 and spaces are the same phone.
+    expect((await login(`+86 ${phone.slice(0, 3)} ${phone.slice(3)}`)).status).toBe(200);
+
+    expect((await asCardholder(server, again.body.token, 'POST', '/api/v1/portal/auth/logout')).status).toBe(204);
+    expectError(await asCardholder(server, again.body.token, 'GET', '/api/v1/portal/me'), 401, 'UNAUTHENTICATED');
+    expect((await asCardholder(server, signed.body.token, 'GET', '/api/v1/portal/me')).status).toBe(200);
+
+    // Audited as the cardholder.
+    const audit = await sql<{ action: string; actor_name: string; actor_role: string }>`select action, actor_name, actor_role from audit_log
+      where target_type = 'customer' and target_id = ${String(id)} and action like 'portal.%' order by id`.execute(server.db.db);
+    expect(audit.rows.map((a) => a.action)).toEqual(['portal.password_set', 'portal.login', 'portal.login']);
+    expect(audit.rows[0]).toMatchObject({ actor_name: `customer:${id}`, actor_role: 'cardholder' });
+  });
+
+  it('a weak password is refused without spending the code', async () => {
+    const { phone } = await customerWithPhone(server);
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const code = (await latestCode(server, phone))!;
+    const weak = await setPassword(phone, code, 'short7!');
+    expectError(weak, 400, 'PORTAL_PASSWORD_WEAK');
+    expect((await setPassword(phone, code, 'long-enough')).status).toBe(200);
+  });
+
+  it('wrong, reused, expired and over-tried codes are PORTAL_CODE_INVALID', async () => {
+    const { phone } = await customerWithPhone(server);
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const code = (await latestCode(server, phone))!;
+    expectError(await setPassword(phone, wrongCode(code)), 400, 'PORTAL_CODE_INVALID');
+    expectError(await setPassword(phone, 'abcdef'), 400, 'PORTAL_CODE_INVALID');
+    // Two wrong tries still leave the right code usable.
+    expect((await setPassword(phone, code)).status).toBe(200);
+    // Used once: never again.
+    expectError(await setPassword(phone, code), 400, 'PORTAL_CODE_INVALID');
+
+    // Expired after 5 minutes.
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const stale = (await latestCode(server, phone))!;
+    await sql`update portal_codes set expires_at = now() - interval '1 second' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+    expectError(await setPassword(phone, stale), 400, 'PORTAL_CODE_INVALID');
+
+    // Five wrong tries kill the code, even for the right one afterwards.
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const tried = (await latestCode(server, phone))!;
+    for (let i = 0; i < 5; i++) expectError(await setPassword(phone, wrongCode(tried)), 400, 'PORTAL_CODE_INVALID');
+    expectError(await setPassword(phone, tried), 400, 'PORTAL_CODE_INVALID');
+
+    // Only the newest code counts.
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const older = (await latestCode(server, phone))!;
+    await forgetLastCodeRequest(server, phone);
+    await requestCode(server, phone);
+    const newest = (await latestCode(server, phone))!;
+    if (older !== newest) expectError(await setPassword(phone, older), 400, 'PORTAL_CODE_INVALID');
+    expect((await setPassword(phone, newest)).status).toBe(200);
+  });
+
+  it('one code per phone per 60 s: 429 PORTAL_CODE_TOO_SOON with retryAfterSeconds', async () => {
+    const { phone } = await customerWithPhone(server);
+    await forgetLastCodeRequest(server, phone);
+    expect((await requestCode(server, phone)).status).toBe(202);
+    const count = (await outbox(server)).length;
+    const soon = await requestCode(server, phone);
+    expectError(soon, 429, 'PORTAL_CODE_TOO_SOON');
+    expect(soon.body.error.details.retryAfterSeconds).toBeGreaterThan(0);
+    expect(soon.body.error.details.retryAfterSeconds).toBeLessThanOrEqual(60);
+    expect(Number(soon.headers.get('retry-after'))).toBe(soon.body.error.details.retryAfterSeconds);
+    expect((await outbox(server)).length).toBe(count);
+    await forgetLastCodeRequest(server, phone);
+    expect((await requestCode(server, phone)).status).toBe(202);
+  });
+
+  it('at most 10 codes per phone per day, known or unknown', async () => {
+    const known = (await customerWithPhone(server)).phone;
+    for (const phone of [known, newPhone()]) {
+      for (let i = 0; i < 10; i++) {
+        await forgetLastCodeRequest(server, phone);
+        expect((await requestCode(server, phone)).status).toBe(202);
+      }
+      await forgetLastCodeRequest(server, phone);
+      const capped = await requestCode(server, phone);
+      expectError(capped, 429, 'PORTAL_CODE_TOO_SOON');
+      expect(capped.body.error.details.retryAfterSeconds).toBeGreaterThan(23 * 3600);
+      await sql`update portal_codes set created_at = created_at - interval '1 day' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+      expect((await requestCode(server, phone)).status).toBe(202);
+    }
+  });
+
+  it('setting a password with a code ends the phone’s other sessions', async () => {
+    const { phone } = await customerWithPhone(server);
+    const first = await signIn(server, phone);
+    const second = await signIn(server, phone, 'another-password');
+    expectError(await asCardholder(server, first, 'GET', '/api/v1/portal/me'), 401, 'UNAUTHENTICATED');
+    expect((await asCardholder(server, second, 'GET', '/api/v1/portal/me')).status).toBe(200);
+    expectError(await login(phone), 401, 'PORTAL_INVALID_CREDENTIALS');
+    expect((await login(phone, 'another-password')).status).toBe(200);
+  });
+
+  it('an expired session is 401', async () => {
+    const { id, phone } = await customerWithPhone(server);
+    const token = await signIn(server, phone);
+    await sql`update portal_sessions set expires_at = now() - interval '1 second' where customer_id = ${id}`.execute(server.db.db);
+    expectError(await asCardholder(server, token, 'GET', '/api/v1/portal/me'), 401, 'UNAUTHENTICATED');
+  });
+});
+
+describe('no phone enumeration', () => {
+  it('an unknown phone gets the same answers and no message', async () => {
+    const unknown = newPhone();
+    const known = (await customerWithPhone(server)).phone;
+    await forgetLastCodeRequest(server, known);
+    const count = (await outbox(server)).length;
+
+    const a = await requestCode(server, unknown);
+    const b = await requestCode(server, known);
+    expect(a.status).toBe(202);
+    expect(a.body).toEqual(b.body);
+    const after = await outbox(server);
+    expect(after.length).toBe(count + 1);
+    expect(after.some((m) => m.to === unknown)).toBe(false);
+
+    // The 60 s spacing applies alike.
+    const soonA = await requestCode(server, unknown);
+    const soonB = await requestCode(server, known);
+    expect([soonA.status, soonA.body.error.code]).toEqual([soonB.status, soonB.body.error.code]);
+
+    // Any code for an unknown phone is simply invalid; a password login the same 401 as a wrong password.
+    expectError(await setPassword(unknown, '123456'), 400, 'PORTAL_CODE_INVALID');
+    const wrongUnknown = await login(unknown, 'whatever-pass');
+    const wrongKnown = await login(known, 'whatever-pass');
+    expectError(wrongUnknown, 401, 'PORTAL_INVALID_CREDENTIALS');
+    expect(wrongUnknown.body).toEqual(wrongKnown.body);
+  });
+
+  it('a malformed phone is a 400 naming the field, whoever asks', async () => {
+    const r = await requestCode(server, '12345');
+    expectError(r, 400, 'CUSTOMER_PHONE_INVALID');
+    expect(r.body.error.details.field).toBe('phone');
+    expectError(await server.api('POST', '/api/v1/portal/auth/code', { role: null, body: { phone: newPhone(), extra: 1 } }), 400, 'VALIDATION_FAILED');
+    expectError(await server.api('POST', '/api/v1/portal/auth/login', { role: null, body: { phone: newPhone() } }), 400, 'VALIDATION_FAILED');
+  });
+});
+
+describe('login lockout', () => {
+  it('after 5 wrong passwords the phone is locked for 15 minutes; known and unknown phones alike', async () => {
+    const { phone } = await customerWithPhone(server);
+    await signIn(server, phone);
+    const unknown = newPhone();
+    for (const p of [phone, unknown]) {
+      for (let i = 0; i < 5; i++) expectError(await login(p, `wrong-password-${i}`), 401, 'PORTAL_INVALID_CREDENTIALS');
+      const locked = await login(p);
+      expectError(locked, 429, 'PORTAL_LOGIN_LOCKED');
+      expect(locked.body.error.details.retryAfterSeconds).toBeGreaterThan(14 * 60);
+      expect(locked.body.error.details.retryAfterSeconds).toBeLessThanOrEqual(15 * 60);
+      expect(locked.headers.get('retry-after')).toBe(String(locked.body.error.details.retryAfterSeconds));
+    }
+    // Another phone is not affected.
+    const other = (await customerWithPhone(server)).phone;
+    await signIn(server, other);
+    expect((await login(other)).status).toBe(200);
+    // When the lock has passed, the right password works and the count starts afresh.
+    await sql`update portal_login_failures set locked_until = now() - interval '1 second' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+    expectError(await login(phone, 'still-wrong'), 401, 'PORTAL_INVALID_CREDENTIALS');
+    expect((await login(phone)).status).toBe(200);
+  });
+
+  it('signing in with a code lifts the lock', async () => {
+    const { phone } = await customerWithPhone(server);
+    await signIn(server, phone);
+    for (let i = 0; i < 5; i++) await login(phone, `wrong-password-${i}`);
+    expectError(await login(phone), 429, 'PORTAL_LOGIN_LOCKED');
+    await signIn(server, phone);
+    expect((await login(phone)).status).toBe(200);
+  });
+});
+
+describe('cardholder and staff sessions are separate', () => {
+  it('staff tokens are refused on cardholder routes and cardholder tokens on staff routes', async () => {
+    const { phone, id } = await customerWithPhone(server);
+    const cardNo = await newCard(server, { customerId: id });
+    const token = await signIn(server, phone);
+    for (const role of ['admin', 'operator', 'cardholder'] as const) {
+      expectError(await server.api('GET', '/api/v1/portal/cards', { role }), 401, 'UNAUTHENTICATED');
+      expectError(await server.api('POST', `/api/v1/portal/cards/${cardNo}/report-loss`, { role, body: {} }), 401, 'UNAUTHENTICATED');
+    }
+    expectError(await server.api('GET', '/api/v1/portal/me', { role: null }), 401, 'UNAUTHENTICATED');
+    for (const path of ['/api/v1/auth/me', `/api/v1/cards/${cardNo}`, '/api/v1/customers?limit=1']) {
+      expectError(await asCardholder(server, token, 'GET', path), 401, 'UNAUTHENTICATED');
+    }
+    expectError(await asCardholder(server, token, 'POST', `/api/v1/cards/${cardNo}/report-loss`, {}), 401, 'UNAUTHENTICATED');
+  });
+});
+
+describe('several customers with one phone', () => {
+  it('one sign-in covers the cards of all of them; "me" is the oldest', async () => {
+    const phone = newPhone();
+    const a = await customerWithPhone(server, phone, '赵一');
+    const b = await customerWithPhone(server, phone, '赵二');
+    const cardA = await newCard(server, { customerId: a.id });
+    const cardB = await newCard(server, { customerId: b.id });
+    const token = await signIn(server, phone);
+    const me = await asCardholder(server, token, 'GET', '/api/v1/portal/me');
+    expect(me.body.customerId).toBe(a.id);
+    const cards = await asCardholder(server, token, 'GET', '/api/v1/portal/cards');
+    expect(cards.body.items.map((c: { cardNo: string }) => c.cardNo)).toEqual([cardA, cardB]);
+  });
+});

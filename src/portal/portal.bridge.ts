@@ -1,0 +1,1 @@
+export { changePin, operateCard, listCardsOfCustomer } from '../cards/index.js';

@@ -1,0 +1,240 @@
+import { Type } from 'typebox';
+import type { FastifyReply } from 'fastify';
+import type { App } from '../platform/index.js';
+import { access, actorOf, AppError, checkIdempotencyKey } from '../platform/index.js';
+import { login, logout, portalCustomer, requestCode, setPasswordWithCode, type PortalDeps } from './portal.auth.js';
+import { changeMyPin, myCards, myStatement, reportMyCardLost, setLowBalanceAlert } from './portal.cards.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const cardholder = [{ bearer: [] }];
+const tags = ['portal'];
+
+const Phone = Type.String({ minLength: 1, maxLength: 20, description: 'mainland mobile number, e.g. 13800138000 (+86 and spaces allowed)' });
+const CardNoParams = Type.Object({ cardNo: Type.String({ pattern: '^[0-9]{19}$', description: '19-digit card number' }) });
+const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 128 })) });
+
+const CustomerSchema = Type.Object({
+  customerId: Type.Integer(),
+  name: Type.String({ description: 'masked: 张*' }),
+  phone: Type.String({ description: 'masked: 138****8000' }),
+});
+const SignInSchema = Type.Object({ token: Type.String(), expiresAt: Type.String(), customer: CustomerSchema });
+
+const PortalCardSchema = Type.Object({
+  cardNo: Type.String({ description: 'in full: the cardholder’s own card' }),
+  kind: Type.String(),
+  status: Type.String(),
+  balance: Type.Integer({ description: 'posted balance across linked accounts, fen' }),
+  available: Type.Integer({ description: 'spendable now, fen' }),
+  usableFrom: Nullable(Type.String()),
+  lowBalanceAlert: Nullable(Type.Integer({ description: 'alert threshold, fen' })),
+  createdAt: Type.String(),
+});
+
+// The item shape of GET /api/v1/cards/{cardNo}/statement.
+const LineSchema = Type.Object({
+  type: Type.String(),
+  id: Type.String(),
+  at: Type.String(),
+  amount: Type.Integer(),
+  status: Type.String(),
+  cardNo: Type.String(),
+  stationId: Nullable(Type.Integer()),
+  terminalId: Nullable(Type.String()),
+  grade: Nullable(Type.String()),
+  volumeMl: Nullable(Type.Integer()),
+  unitPrice: Nullable(Type.Integer()),
+  channel: Nullable(Type.String()),
+  receiptNo: Nullable(Type.String()),
+  approvalCode: Nullable(Type.String()),
+  declineCode: Nullable(Type.String()),
+  balanceAfter: Nullable(Type.Integer()),
+});
+
+/** 429s carry Retry-After as well as details.retryAfterSeconds. */
+async function withRetryAfter<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const seconds = err instanceof AppError ? err.details?.retryAfterSeconds : undefined;
+    if (typeof seconds === 'number') reply.header('retry-after', String(seconds));
+    throw err;
+  }
+}
+
+const bearerToken = (header: string | undefined) => (header?.startsWith('Bearer ') ? header.slice(7).trim() : '');
+const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
+
+export function portalRoutes(app: App, deps: PortalDeps): void {
+  app.post(
+    '/api/v1/portal/auth/code',
+    {
+      config: { access: access.public },
+      schema: {
+        tags,
+        summary: 'Send a sign-in code to a phone / 发送验证码',
+        description: 'The same answer whether or not the phone belongs to a customer; only a known phone gets a code. At most one request per phone per 60 s (429 PORTAL_CODE_TOO_SOON).',
+        body: Type.Object({ phone: Phone }, { additionalProperties: false }),
+        response: { 202: Type.Object({ sent: Type.Boolean(), expiresInSeconds: Type.Integer() }) },
+      },
+    },
+    async (req, reply) => {
+      const out = await withRetryAfter(reply, () => requestCode(deps, { phone: req.body.phone, ip: req.ip }));
+      return reply.status(202).send(out);
+    },
+  );
+
+  app.post(
+    '/api/v1/portal/auth/password',
+    {
+      config: { access: access.public },
+      schema: {
+        tags,
+        summary: 'Set or reset the password with a code, and sign in / 设置密码并登录',
+        description: 'Wrong, expired, used or over-tried codes are 400 PORTAL_CODE_INVALID (5 tries per code). Ends the phone’s other sessions.',
+        body: Type.Object(
+          { phone: Phone, code: Type.String({ maxLength: 12, description: '6 digits' }), password: Type.String({ maxLength: 128, description: 'at least 8 characters' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: SignInSchema },
+      },
+    },
+    async (req) => setPasswordWithCode(deps, { ...req.body, ip: req.ip, requestId: req.id }),
+  );
+
+  app.post(
+    '/api/v1/portal/auth/login',
+    {
+      config: { access: access.public },
+      schema: {
+        tags,
+        summary: 'Sign in with phone and password / 持卡人登录',
+        description: 'Wrong, unknown or no password yet: 401 PORTAL_INVALID_CREDENTIALS. Too many wrong passwords for the phone: 429 PORTAL_LOGIN_LOCKED.',
+        body: Type.Object({ phone: Phone, password: Type.String({ maxLength: 128 }) }, { additionalProperties: false }),
+        response: { 200: SignInSchema },
+      },
+    },
+    async (req, reply) => withRetryAfter(reply, () => login(deps, { ...req.body, ip: req.ip, requestId: req.id })),
+  );
+
+  app.post(
+    '/api/v1/portal/auth/logout',
+    {
+      config: { access: access.cardholder },
+      schema: { tags, summary: 'Sign out / 退出登录', security: cardholder, response: { 204: Type.Null() } },
+    },
+    async (req, reply) => {
+      await logout(deps.db, bearerToken(req.headers.authorization));
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/portal/me',
+    {
+      config: { access: access.cardholder },
+      schema: { tags, summary: 'The signed-in cardholder / 当前持卡人', security: cardholder, response: { 200: CustomerSchema } },
+    },
+    async (req) => portalCustomer(deps, deps.db, req.cardholder!.customerId),
+  );
+
+  app.get(
+    '/api/v1/portal/cards',
+    {
+      config: { access: access.cardholder },
+      schema: {
+        tags,
+        summary: 'My cards with balances / 我的卡',
+        description: 'The cards of every customer registered with the signed-in phone.',
+        security: cardholder,
+        response: { 200: Type.Object({ items: Type.Array(PortalCardSchema) }) },
+      },
+    },
+    async (req) => ({ items: await myCards(deps, req.cardholder!.customerId) }),
+  );
+
+  app.get(
+    '/api/v1/portal/cards/:cardNo/statement',
+    {
+      config: { access: access.cardholder },
+      schema: {
+        tags,
+        summary: 'My card’s sales, recharges and refunds, newest first / 交易明细',
+        security: cardholder,
+        params: CardNoParams,
+        querystring: Type.Object({
+          from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
+          to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive, ISO 8601' })),
+          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund')])),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
+      },
+    },
+    async (req) => myStatement(deps, req.cardholder!.customerId, req.params.cardNo, { ...req.query, from: date(req.query.from), to: date(req.query.to) }),
+  );
+
+  app.post(
+    '/api/v1/portal/cards/:cardNo/pin',
+    {
+      config: { access: access.cardholder },
+      schema: {
+        tags,
+        summary: 'Change my card’s PIN / 修改卡密码',
+        description: 'Wrong old PIN: 403 CARD_PIN_WRONG (counted; the PIN locks after FUELCARD_PIN_MAX_TRIES: 423 CARD_PIN_LOCKED).',
+        security: cardholder,
+        params: CardNoParams,
+        body: Type.Object(
+          { oldPin: Type.String({ maxLength: 6 }), newPin: Type.String({ pattern: '^[0-9]{6}$', description: '6 digits' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ changed: Type.Boolean() }) },
+      },
+    },
+    async (req) => changeMyPin(deps, actorOf(req), req.cardholder!.customerId, req.params.cardNo, req.body.oldPin, req.body.newPin),
+  );
+
+  app.post(
+    '/api/v1/portal/cards/:cardNo/report-loss',
+    {
+      config: { access: access.cardholder },
+      // A POST with no body at all is the same as {}.
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) (req as { body: unknown }).body = {};
+      },
+      schema: {
+        tags,
+        summary: 'Report my card lost; effective at once / 挂失',
+        security: cardholder,
+        params: CardNoParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object({}, { additionalProperties: false }),
+        response: { 200: PortalCardSchema },
+      },
+    },
+    async (req, reply) => {
+      const key = checkIdempotencyKey(req.headers['idempotency-key']);
+      const out = await reportMyCardLost(deps, actorOf(req), req.cardholder!.customerId, req.params.cardNo, key);
+      return reply.status(out.status as 200).send(out.body);
+    },
+  );
+
+  app.put(
+    '/api/v1/portal/cards/:cardNo/alerts',
+    {
+      config: { access: access.cardholder },
+      schema: {
+        tags,
+        summary: 'Set or clear my low-balance alert / 余额提醒',
+        description: 'A message is sent when an approved sale takes the card’s available total from at least lowBalance to below it. null (or 0) clears the alert.',
+        security: cardholder,
+        params: CardNoParams,
+        body: Type.Object({ lowBalance: Nullable(Type.Integer({ minimum: 0, maximum: 1e12, description: 'fen; null or 0: no alert' })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ lowBalance: Nullable(Type.Integer()) }) },
+      },
+    },
+    // 0 would never alert (an available total is never below 0); and the validator turns 0 into null anyway.
+    async (req) => setLowBalanceAlert(deps, actorOf(req), req.cardholder!.customerId, req.params.cardNo, req.body.lowBalance || null),
+  );
+}

@@ -1,0 +1,248 @@
+import { Type } from 'typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App, Config, Db } from '../platform/index.js';
+import { access, actorOf, audit, maskCardNo, pageSize, StaffGroups } from '../platform/index.js';
+import { DECLINE_CODES, listSales, salesExport } from './reports.sales.js';
+import { listRecharges, rechargesExport } from './reports.recharges.js';
+import { auditExport, listAudit } from './reports.audit.js';
+import { todayDashboard } from './reports.dashboard.js';
+import { buildXlsx, exportFileName, XLSX_CONTENT_TYPE, type ExportColumn, type ExportSource } from './reports.export.js';
+
+export const MAX_REPORT_PAGE = 200;
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const bearer = [{ bearer: [] }];
+/** Audit is for administrators and risk control: it names staff, addresses and every change. */
+const AUDIT_READERS = ['admin', 'risk'] as const;
+
+const Period = {
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive, ISO 8601' })),
+};
+const Paging = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_REPORT_PAGE, description: 'default 50' })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page, unchanged' })),
+};
+const CardNo = Type.String({ pattern: '^[0-9]{19}$', description: 'exact; also finds the cards it replaced' });
+
+const SalesFilters = {
+  ...Period,
+  stationId: Type.Optional(Type.Integer({ minimum: 1 })),
+  terminalId: Type.Optional(Type.String({ pattern: '^T[0-9]{8}$' })),
+  cardNo: Type.Optional(CardNo),
+  status: Type.Optional(Type.Union([Type.Literal('approved'), Type.Literal('declined')])),
+  declineCode: Type.Optional(Type.Enum(DECLINE_CODES)),
+  grade: Type.Optional(Type.String({ pattern: '^[\\p{L}\\p{N}#+_-]{1,16}$' })),
+};
+const RechargesFilters = {
+  ...Period,
+  cardNo: Type.Optional(CardNo),
+  channel: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('bank_transfer')])),
+};
+const AuditFilters = {
+  ...Period,
+  actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  action: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}\\*?$', description: 'exact, or a prefix ending in * (card.*)' })),
+  targetType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  targetId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+};
+// Unknown parameters are refused: a misspelt filter would otherwise list everything.
+const query = <P extends Parameters<typeof Type.Object>[0]>(props: P) => Type.Object(props, { additionalProperties: false });
+
+const SaleItem = Type.Object({
+  saleId: Type.String(),
+  cardNo: Type.String({ description: 'full to admin, operator, risk and station_staff; else 900001*********2666' }),
+  stationId: Type.Integer(),
+  stationName: Type.String(),
+  terminalId: Type.String(),
+  nozzle: Type.Integer(),
+  grade: Type.String(),
+  volumeMl: Type.Integer(),
+  unitPrice: Type.Integer(),
+  amount: Type.Integer(),
+  status: Type.String(),
+  approvalCode: Nullable(Type.String()),
+  declineCode: Nullable(Type.String()),
+  balanceAfter: Nullable(Type.Integer()),
+  businessDay: Type.String(),
+  createdAt: Type.String(),
+});
+const RechargeItem = Type.Object({
+  rechargeId: Type.String(),
+  receiptNo: Type.String(),
+  cardNo: Type.String(),
+  amount: Type.Integer(),
+  channel: Type.String(),
+  reference: Nullable(Type.String()),
+  staffUsername: Nullable(Type.String()),
+  balanceAfter: Type.Integer(),
+  createdAt: Type.String(),
+});
+const AuditItem = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  actorName: Type.String(),
+  actorRole: Type.String(),
+  action: Type.String(),
+  targetType: Type.String(),
+  targetId: Nullable(Type.String()),
+  details: Type.Unknown(),
+  ip: Nullable(Type.String()),
+  requestId: Nullable(Type.String()),
+});
+const DashboardSchema = Type.Object({
+  businessDay: Type.String(),
+  sales: Type.Object({ count: Type.Integer(), amount: Type.Integer(), volumeMl: Type.Integer() }),
+  declines: Type.Object({ count: Type.Integer(), byCode: Type.Array(Type.Object({ code: Type.String(), count: Type.Integer() })) }),
+  recharges: Type.Object({ count: Type.Integer(), amount: Type.Integer() }),
+  activeCards: Type.Integer(),
+  cardsIssuedToday: Type.Integer(),
+  days: Type.Array(Type.Object({ businessDay: Type.String(), salesAmount: Type.Integer(), salesCount: Type.Integer(), rechargeAmount: Type.Integer() })),
+});
+const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+const xlsxResponse = {
+  200: {
+    description: 'The .xlsx file (Content-Disposition: attachment)',
+    content: { [XLSX_CONTENT_TYPE]: { schema: Type.String({ format: 'binary' }) } },
+  },
+};
+
+/** The audit trail keeps who took data out, with masked card numbers like every other audit row. */
+function auditedFilters(q: Record<string, unknown>): Record<string, unknown> {
+  return typeof q.cardNo === 'string' ? { ...q, cardNo: maskCardNo(q.cardNo) } : { ...q };
+}
+
+async function sendXlsx<R>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: { db: Db; config: Config },
+  kind: 'sales' | 'recharges' | 'audit',
+  sheet: string,
+  report: { columns: ExportColumn<R>[]; source: ExportSource<R> },
+): Promise<FastifyReply> {
+  const q = req.query as Record<string, unknown> & { from?: string; to?: string };
+  const { bytes, rows } = await buildXlsx(sheet, report.columns, report.source);
+  await audit(deps.db, actorOf(req), { action: 'report.export', targetType: 'report', targetId: kind, details: { filters: auditedFilters(q), rows } });
+  return reply
+    .header('content-type', XLSX_CONTENT_TYPE)
+    .header('content-disposition', `attachment; filename="${exportFileName(kind, q, deps.config.timeZone)}"`)
+    .header('cache-control', 'no-store')
+    .send(bytes);
+}
+
+export function reportsRoutes(app: App, deps: { db: Db; config: Config }): void {
+  const tz = deps.config.timeZone;
+
+  app.get(
+    '/api/v1/dashboard/today',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['reports'],
+        summary: "Today's sales, declines, recharges and cards, and the last 7 business days / 今日概览",
+        security: bearer,
+        response: { 200: DashboardSchema },
+      },
+    },
+    async () => todayDashboard(deps.db, tz),
+  );
+
+  app.get(
+    '/api/v1/sales',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['reports'],
+        summary: 'Sales, approved and declined, newest first / 交易明细',
+        security: bearer,
+        querystring: query({ ...SalesFilters, ...Paging }),
+        response: { 200: page(SaleItem) },
+      },
+    },
+    async (req) => {
+      const { limit, cursor, ...filters } = req.query;
+      return listSales(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+    },
+  );
+
+  app.get(
+    '/api/v1/sales/export',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['reports'],
+        summary: 'Sales as an .xlsx file (at most 100,000 rows) / 导出交易明细',
+        security: bearer,
+        querystring: query(SalesFilters),
+        response: xlsxResponse,
+      },
+    },
+    async (req, reply) => sendXlsx(req, reply, deps, 'sales', '交易明细', await salesExport(deps.db, tz, req.query, req.staff?.role)),
+  );
+
+  app.get(
+    '/api/v1/recharges',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['reports'],
+        summary: 'Recharges, newest first / 充值明细',
+        security: bearer,
+        querystring: query({ ...RechargesFilters, ...Paging }),
+        response: { 200: page(RechargeItem) },
+      },
+    },
+    async (req) => {
+      const { limit, cursor, ...filters } = req.query;
+      return listRecharges(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+    },
+  );
+
+  app.get(
+    '/api/v1/recharges/export',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['reports'],
+        summary: 'Recharges as an .xlsx file (at most 100,000 rows) / 导出充值明细',
+        security: bearer,
+        querystring: query(RechargesFilters),
+        response: xlsxResponse,
+      },
+    },
+    async (req, reply) => sendXlsx(req, reply, deps, 'recharges', '充值明细', await rechargesExport(deps.db, tz, req.query, req.staff?.role)),
+  );
+
+  app.get(
+    '/api/v1/audit',
+    {
+      config: { access: access.roles(...AUDIT_READERS) },
+      schema: {
+        tags: ['reports'],
+        summary: 'The audit log, newest first / 审计日志',
+        security: bearer,
+        querystring: query({ ...AuditFilters, ...Paging }),
+        response: { 200: page(AuditItem) },
+      },
+    },
+    async (req) => {
+      const { limit, cursor, ...filters } = req.query;
+      return listAudit(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor });
+    },
+  );
+
+  app.get(
+    '/api/v1/audit/export',
+    {
+      config: { access: access.roles(...AUDIT_READERS) },
+      schema: {
+        tags: ['reports'],
+        summary: 'The audit log as an .xlsx file (at most 100,000 rows) / 导出审计日志',
+        security: bearer,
+        querystring: query(AuditFilters),
+        response: xlsxResponse,
+      },
+    },
+    async (req, reply) => sendXlsx(req, reply, deps, 'audit', '审计日志', auditExport(deps.db, tz, req.query)),
+  );
+}

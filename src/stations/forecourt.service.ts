@@ -1,0 +1,182 @@
+import { sql } from 'kysely';
+import type { Actor, Db, Executor, TerminalPrincipal } from '../platform/index.js';
+import { audit, businessDay } from '../platform/index.js';
+import { getStation } from './stations.service.js';
+import { stationsError } from './stations.errors.js';
+
+/**
+ * Forecourt basics: fuel grades, each station's nozzles and unit prices (fen per litre).
+ * A price is never edited: setting one adds a row, so the table is the history. The price in
+ * force for a station and grade is the latest row whose effective_from has passed, the
+ * station's own (override) before the national one.
+ */
+
+export interface Grade {
+  code: string;
+  nameZh: string;
+  nameEn: string;
+  kind: 'petrol' | 'diesel';
+}
+
+export interface Nozzle {
+  nozzle: number;
+  grade: string;
+}
+
+export interface Price {
+  grade: string;
+  unitPrice: number;
+  effectiveFrom: string;
+  /** Null: the national price; otherwise the station whose own price this is. */
+  stationId: number | null;
+}
+
+export interface ForecourtNozzle extends Nozzle {
+  gradeName: string;
+  gradeNameEn: string;
+  /** Null when no price is set for the grade: the nozzle cannot sell. */
+  unitPrice: number | null;
+}
+
+export interface Forecourt {
+  terminalId: string;
+  station: { id: number; name: string };
+  businessDay: string;
+  nozzles: ForecourtNozzle[];
+}
+
+/** A station has at most 99 nozzles (two-digit nozzle numbers on the pump display). */
+export const MAX_NOZZLES = 99;
+
+type PriceRow = { grade: string; unit_price: number; effective_from: Date; station_id: number | null };
+const toPrice = (r: PriceRow): Price => ({ grade: r.grade, unitPrice: r.unit_price, effectiveFrom: r.effective_from.toISOString(), stationId: r.station_id });
+
+export async function listGrades(db: Executor): Promise<Grade[]> {
+  const r = await sql<{ code: string; name_zh: string; name_en: string; kind: Grade['kind'] }>`
+    select code, name_zh, name_en, kind from fuel_grades order by sort_order, code`.execute(db);
+  return r.rows.map((g) => ({ code: g.code, nameZh: g.name_zh, nameEn: g.name_en, kind: g.kind }));
+}
+
+/** Refuses grade codes that are not in the list, naming the field of the first unknown one. */
+async function requireGrades(db: Executor, grades: ReadonlyArray<{ grade: string; field: string }>): Promise<void> {
+  if (grades.length === 0) return;
+  const r = await sql<{ code: string }>`select code from fuel_grades where code = any(${[...new Set(grades.map((g) => g.grade))]}::text[])`.execute(db);
+  const known = new Set(r.rows.map((g) => g.code));
+  const unknown = grades.find((g) => !known.has(g.grade));
+  if (unknown) throw stationsError('GRADE_UNKNOWN', { field: unknown.field, grade: unknown.grade });
+}
+
+export async function getNozzles(db: Executor, stationId: number): Promise<Nozzle[]> {
+  await getStation(db, stationId);
+  const r = await sql<Nozzle>`select nozzle, grade from station_nozzles where station_id = ${stationId} order by nozzle`.execute(db);
+  return r.rows;
+}
+
+/** Replaces a station's nozzle list as a whole (what the forecourt looks like now); audited when it changes. */
+export async function setNozzles(db: Db, actor: Actor, stationId: number, items: readonly Nozzle[]): Promise<Nozzle[]> {
+  const seen = new Set<number>();
+  items.forEach((n, i) => {
+    if (seen.has(n.nozzle)) throw stationsError('NOZZLE_DUPLICATE', { field: `body.items.${i}.nozzle`, nozzle: n.nozzle });
+    seen.add(n.nozzle);
+  });
+  const wanted = [...items].sort((a, b) => a.nozzle - b.nozzle).map((n) => ({ nozzle: n.nozzle, grade: n.grade }));
+  return db.transaction().execute(async (trx) => {
+    // Locking the station serialises two edits of one forecourt.
+    const st = await sql<{ id: number }>`select id from stations where id = ${stationId} for update`.execute(trx);
+    if (st.rows.length === 0) throw stationsError('STATION_NOT_FOUND', { stationId });
+    await requireGrades(trx, items.map((n, i) => ({ grade: n.grade, field: `body.items.${i}.grade` })));
+    const before = (await sql<Nozzle>`select nozzle, grade from station_nozzles where station_id = ${stationId} order by nozzle`.execute(trx)).rows;
+    if (JSON.stringify(before) === JSON.stringify(wanted)) return before;
+    await sql`delete from station_nozzles where station_id = ${stationId}`.execute(trx);
+    if (wanted.length > 0) {
+      await sql`insert into station_nozzles (station_id, nozzle, grade)
+        select ${stationId}, n, g from unnest(${wanted.map((n) => n.nozzle)}::int[], ${wanted.map((n) => n.grade)}::text[]) as v(n, g)`.execute(trx);
+    }
+    await audit(trx, actor, { action: 'station.nozzles_set', targetType: 'station', targetId: stationId, details: { before, after: wanted } });
+    return wanted;
+  });
+}
+
+/**
+ * Prices in force now. With a station: one per grade, that station's price (its own, or else
+ * the national one). Without: every national price in force and every station's own.
+ */
+export async function pricesInForce(db: Executor, stationId?: number): Promise<Price[]> {
+  if (stationId !== undefined) {
+    await getStation(db, stationId);
+    const r = await sql<PriceRow>`select p.* from (
+        select distinct on (grade) grade, unit_price, effective_from, station_id from fuel_prices
+        where effective_from <= now() and (station_id is null or station_id = ${stationId})
+        order by grade, (station_id is null), effective_from desc, id desc) p
+      join fuel_grades g on g.code = p.grade order by g.sort_order, g.code`.execute(db);
+    return r.rows.map(toPrice);
+  }
+  const r = await sql<PriceRow>`select p.* from (
+      select distinct on (grade, station_id) grade, unit_price, effective_from, station_id from fuel_prices
+      where effective_from <= now()
+      order by grade, station_id, effective_from desc, id desc) p
+    join fuel_grades g on g.code = p.grade order by g.sort_order, g.code, p.station_id nulls first`.execute(db);
+  return r.rows.map(toPrice);
+}
+
+/** The unit price in force for one station and grade at `at` (default: now), or null when none is set. */
+export async function priceInForce(db: Executor, stationId: number, grade: string, at?: Date): Promise<number | null> {
+  const r = await sql<{ unit_price: number }>`select unit_price from fuel_prices
+    where grade = ${grade} and (station_id is null or station_id = ${stationId}) and effective_from <= coalesce(${at ?? null}::timestamptz, now())
+    order by (station_id is null), effective_from desc, id desc limit 1`.execute(db);
+  return r.rows[0]?.unit_price ?? null;
+}
+
+/**
+ * Set the price of a grade, national or for one station, in force at once. `effectiveFrom` is
+ * for data loaders (seed-demo backdates its price history); issue 4's scheduled changes use it
+ * for a future time. The old price stays in the table as history.
+ */
+export async function setPrice(
+  db: Db,
+  actor: Actor,
+  input: { grade: string; unitPrice: number; stationId?: number | null },
+  opts: { effectiveFrom?: Date } = {},
+): Promise<Price> {
+  const stationId = input.stationId ?? null;
+  return db.transaction().execute(async (trx) => {
+    await requireGrades(trx, [{ grade: input.grade, field: 'body.grade' }]);
+    if (stationId !== null) await getStation(trx, stationId);
+    const previous = await sql<{ unit_price: number }>`select unit_price from fuel_prices
+      where grade = ${input.grade} and station_id is not distinct from ${stationId} and effective_from <= now()
+      order by effective_from desc, id desc limit 1`.execute(trx);
+    const r = await sql<PriceRow & { id: number }>`insert into fuel_prices (grade, station_id, unit_price, effective_from, created_by, created_by_id)
+      values (${input.grade}, ${stationId}, ${input.unitPrice}, coalesce(${opts.effectiveFrom ?? null}::timestamptz, now()), ${actor.name}, ${actor.staffId})
+      returning id, grade, station_id, unit_price, effective_from`.execute(trx);
+    const row = r.rows[0]!;
+    await audit(trx, actor, {
+      action: 'price.set',
+      targetType: 'fuel_price',
+      targetId: row.id,
+      details: { grade: input.grade, stationId, unitPrice: input.unitPrice, previousUnitPrice: previous.rows[0]?.unit_price ?? null, effectiveFrom: row.effective_from.toISOString() },
+    });
+    return toPrice(row);
+  });
+}
+
+/** What a terminal needs to sell: its station, the business day, and each nozzle's grade and price now. */
+export async function forecourtFor(db: Executor, timeZone: string, terminal: TerminalPrincipal): Promise<Forecourt> {
+  const st = await sql<{ id: number; name: string; now: Date }>`select id, name, now() as now from stations where id = ${terminal.stationId}`.execute(db);
+  const station = st.rows[0];
+  if (!station) throw stationsError('STATION_NOT_FOUND', { stationId: terminal.stationId });
+  const r = await sql<{ nozzle: number; grade: string; name_zh: string; name_en: string; unit_price: number | null }>`
+    select n.nozzle, n.grade, g.name_zh, g.name_en, p.unit_price
+    from station_nozzles n
+    join fuel_grades g on g.code = n.grade
+    left join lateral (select unit_price from fuel_prices p
+      where p.grade = n.grade and (p.station_id is null or p.station_id = n.station_id) and p.effective_from <= now()
+      order by (p.station_id is null), p.effective_from desc, p.id desc limit 1) p on true
+    where n.station_id = ${terminal.stationId}
+    order by n.nozzle`.execute(db);
+  return {
+    terminalId: terminal.id,
+    station: { id: station.id, name: station.name },
+    businessDay: businessDay(station.now, timeZone),
+    nozzles: r.rows.map((n) => ({ nozzle: n.nozzle, grade: n.grade, gradeName: n.name_zh, gradeNameEn: n.name_en, unitPrice: n.unit_price })),
+  };
+}

@@ -1,0 +1,80 @@
+import { randomInt } from 'node:crypto';
+import type { Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+/**
+ * Small helpers for driving the front ends. playwright-core has no web-first assertions, so
+ * visible results are awaited with locator.waitFor and vitest's expect.poll (retried until the
+ * screen shows the value or the timeout ends): never fixed sleeps.
+ */
+
+const TIMEOUT = 15_000;
+
+/** The element's visible text, trimmed, once it is visible. */
+export async function textOf(locator: Locator): Promise<string> {
+  await locator.waitFor({ state: 'visible' });
+  return ((await locator.innerText()) ?? '').trim();
+}
+
+/** Waits until the element shows exactly `expected` (whitespace collapsed). */
+export async function expectText(locator: Locator, expected: string | RegExp): Promise<void> {
+  await locator.first().waitFor({ state: 'visible' });
+  const read = async () => ((await locator.first().innerText()) ?? '').replace(/\s+/g, ' ').trim();
+  if (typeof expected === 'string') await expect.poll(read, { timeout: TIMEOUT }).toBe(expected);
+  else await expect.poll(read, { timeout: TIMEOUT }).toMatch(expected);
+}
+
+/** Waits until the element's text contains `part`. */
+export async function expectContains(locator: Locator, part: string): Promise<void> {
+  await locator.first().waitFor({ state: 'visible' });
+  await expect.poll(async () => ((await locator.first().innerText()) ?? '').replace(/\s+/g, ' '), { timeout: TIMEOUT }).toContain(part);
+}
+
+/** Waits until an attribute has the value. */
+export async function expectAttr(locator: Locator, name: string, value: string): Promise<void> {
+  await expect.poll(async () => locator.first().getAttribute(name), { timeout: TIMEOUT }).toBe(value);
+}
+
+/** Waits for the path (without origin or query) to match, and returns the match. */
+export async function waitForPath(page: Page, pattern: RegExp): Promise<RegExpExecArray> {
+  await page.waitForURL((url) => pattern.test(url.pathname), { timeout: TIMEOUT });
+  return pattern.exec(new URL(page.url()).pathname)!;
+}
+
+/** Signs in to the console at /admin/login and waits for the shell (the signed-in user's name). */
+export async function consoleSignIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto('/admin/login');
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await expectText(page.getByTestId('user-name'), username);
+}
+
+/** Opens a console screen from its menu entry, as a person would. */
+export async function openMenu(page: Page, key: string): Promise<void> {
+  await page.getByTestId(`menu-${key}`).click();
+}
+
+/** A mainland mobile number nobody else in this database has (random is enough in a fresh database). */
+export function mobileNumber(): string {
+  return `139${String(randomInt(0, 100_000_000)).padStart(8, '0')}`;
+}
+
+/** A well-formed resident ID number (GB 11643 check digit), born 1990-03-07 in Beijing Dongcheng. */
+export function residentId(): string {
+  const body = `11010119900307${String(randomInt(0, 1000)).padStart(3, '0')}`;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((s, d, i) => s + Number(d) * weights[i]!, 0);
+  return body + '10X98765432'[sum % 11]!;
+}
+
+/** How the console and the portal show a card number to people: 6 + stars + 4 (as the audit log stores it). */
+export function maskedCardNo(cardNo: string): string {
+  return `${cardNo.slice(0, 6)}${'*'.repeat(cardNo.length - 10)}${cardNo.slice(-4)}`;
+}
+
+/** Fails with every uncaught page error and console error a screen had, named by who saw it. */
+export function expectNoPageErrors(pages: Record<string, { errors: string[] }>): void {
+  const seen = Object.entries(pages).flatMap(([who, p]) => p.errors.map((e) => `${who}: ${e}`));
+  expect(seen).toEqual([]);
+}

@@ -1,0 +1,217 @@
+import { useEffect, useMemo, type HTMLAttributes } from 'react';
+import { AutoComplete, Col, Descriptions, Form, Input, Table, Tag, Typography } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { dateTime } from '../../shared/format';
+import { useLang, useT } from '../../shared/i18n';
+import { useSession } from '../session';
+import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, mono, rangeQuery, toDay, useCursorList, useUrlFilters, type Page } from './common';
+import { DateRangeItems, FilterCard } from './filters';
+import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES, dict } from './i18n';
+import { roleName } from './staff';
+
+export interface AuditItem {
+  id: number | string;
+  at: string;
+  actorName: string;
+  actorRole: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  details: unknown;
+  ip: string | null;
+  requestId: string | null;
+}
+
+const KEYS = ['from', 'to', 'actor', 'action', 'targetType', 'targetId'] as const;
+
+function auditQuery(f: Record<string, string>) {
+  return { ...rangeQuery(f), actor: f.actor, action: f.action, targetType: f.targetType, targetId: f.targetId };
+}
+
+function isEmptyDetails(d: unknown): boolean {
+  return d === null || d === undefined || (typeof d === 'object' && Object.keys(d as object).length === 0);
+}
+
+/** A one-line preview of the details for the table: "from=active, to=frozen, reason=…". */
+function preview(d: unknown): string {
+  if (isEmptyDetails(d)) return '';
+  if (typeof d !== 'object' || Array.isArray(d)) return JSON.stringify(d);
+  return Object.entries(d as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
+}
+
+/** Details as a key/value list; nested values as indented JSON; the raw JSON one click away. */
+export function AuditDetails({ item }: { item: AuditItem }) {
+  const t = useT(dict);
+  const d = item.details;
+  const entries = d && typeof d === 'object' && !Array.isArray(d) ? Object.entries(d as Record<string, unknown>) : [];
+  return (
+    <div data-testid="audit-details" style={{ maxWidth: 900 }}>
+      <Descriptions
+        size="small"
+        column={1}
+        bordered
+        items={[
+          ...(isEmptyDetails(d)
+            ? [{ key: '_none', label: t('details'), children: <Typography.Text type="secondary">{t('noDetails')}</Typography.Text> }]
+            : entries.length > 0
+              ? entries.map(([k, v]) => ({
+                  key: k,
+                  label: <span style={mono}>{k}</span>,
+                  children:
+                    typeof v === 'object' && v !== null ? (
+                      <pre style={{ margin: 0, whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{JSON.stringify(v, null, 2)}</pre>
+                    ) : (
+                      <span style={{ wordBreak: 'break-word' }}>{String(v)}</span>
+                    ),
+                }))
+              : [{ key: '_value', label: t('details'), children: <pre style={{ margin: 0 }}>{JSON.stringify(d, null, 2)}</pre> }]),
+          { key: '_ip', label: t('ip'), children: item.ip ?? '—' },
+          { key: '_req', label: t('requestId'), children: item.requestId ? <Typography.Text copyable style={mono}>{item.requestId}</Typography.Text> : '—' },
+        ]}
+      />
+      {!isEmptyDetails(d) && (
+        <details style={{ marginTop: 8 }}>
+          <summary style={{ cursor: 'pointer' }}>{t('rawJson')}</summary>
+          <pre style={{ background: '#f5f5f5', padding: 8, borderRadius: 6, whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{JSON.stringify(d, null, 2)}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+export function AuditPage() {
+  const t = useT(dict);
+  const { lang } = useLang();
+  const { api } = useSession();
+  const [form] = Form.useForm();
+  const { filters, key, apply } = useUrlFilters(KEYS);
+
+  const list = useCursorList<AuditItem>((cursor) => api.request<Page<AuditItem>>('GET', '/api/v1/audit', { query: { ...auditQuery(filters), limit: 50, cursor } }), key);
+
+  useEffect(() => {
+    form.setFieldsValue({
+      from: toDay(filters.from),
+      to: toDay(filters.to),
+      actor: filters.actor,
+      action: filters.action,
+      targetType: filters.targetType,
+      targetId: filters.targetId,
+    });
+  }, [key]);
+
+  const onSearch = (v: any) => {
+    const trim = (x: unknown) => (typeof x === 'string' && x.trim() ? x.trim() : undefined);
+    const next: Record<string, string | undefined> = {
+      from: fromDay(v.from),
+      to: fromDay(v.to),
+      actor: trim(v.actor),
+      action: trim(v.action),
+      targetType: trim(v.targetType),
+      targetId: trim(v.targetId),
+    };
+    const clean = Object.fromEntries(Object.entries(next).filter(([, x]) => x));
+    if (JSON.stringify(clean) === key) list.reload();
+    else apply(next);
+  };
+
+  const columns: ColumnsType<AuditItem> = useMemo(
+    () => [
+      { title: t('time'), dataIndex: 'at', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
+      { title: t('actor'), dataIndex: 'actorName', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{v}</span> },
+      { title: t('actorRole'), dataIndex: 'actorRole', render: (v: string) => <Tag>{roleName(v, lang)}</Tag> },
+      { title: t('action'), dataIndex: 'action', render: (v: string) => <span style={mono}>{v}</span> },
+      {
+        title: t('target'),
+        key: 'target',
+        render: (_: unknown, a) => (
+          <span style={{ whiteSpace: 'nowrap' }}>
+            <Tag color="blue">{a.targetType}</Tag>
+            {a.targetId && <span style={mono}>{a.targetId}</span>}
+          </span>
+        ),
+      },
+      {
+        title: t('details'),
+        dataIndex: 'details',
+        render: (v: unknown) => (
+          <Typography.Text type="secondary" ellipsis style={{ maxWidth: 260, display: 'inline-block' }}>
+            {preview(v) || '—'}
+          </Typography.Text>
+        ),
+      },
+      { title: t('ip'), dataIndex: 'ip', render: (v: string | null) => <span style={mono}>{v ?? '—'}</span> },
+    ],
+    [t, lang],
+  );
+
+  return (
+    <div>
+      <PageHeader title={t('auditTitle')} />
+      <FilterCard
+        form={form}
+        prefix="audit"
+        onSearch={onSearch}
+        onReset={() => apply({})}
+        exportUrl="/api/v1/audit/export"
+        exportQuery={() => auditQuery(filters)}
+        exportName="audit.xlsx"
+      >
+        <DateRangeItems form={form} prefix="audit" />
+        <Col xs={24} sm={12} md={8} lg={6}>
+          <Form.Item name="actor" label={t('actor')}>
+            <Input allowClear maxLength={64} data-testid="audit-filter-actor" autoComplete="off" />
+          </Form.Item>
+        </Col>
+        <Col xs={24} sm={12} md={8} lg={6}>
+          <Form.Item
+            name="action"
+            label={t('action')}
+            tooltip={t('actionHint')}
+            rules={[{ pattern: /^[A-Za-z0-9_.:-]{1,64}\*?$/, message: t('actionInvalid') }]}
+            normalize={(v?: string) => v?.trim()}
+          >
+            <AutoComplete
+              allowClear
+              options={AUDIT_ACTIONS.map((a) => ({ value: a }))}
+              showSearch={{ filterOption: (input, o) => String(o?.value ?? '').includes(input.trim()) }}
+              data-testid="audit-filter-action"
+            />
+          </Form.Item>
+        </Col>
+        <Col xs={24} sm={12} md={8} lg={6}>
+          <Form.Item name="targetType" label={t('targetType')}>
+            <AutoComplete
+              allowClear
+              options={AUDIT_TARGET_TYPES.map((a) => ({ value: a }))}
+              showSearch={{ filterOption: (input, o) => String(o?.value ?? '').includes(input.trim()) }}
+              data-testid="audit-filter-target-type"
+            />
+          </Form.Item>
+        </Col>
+        <Col xs={24} sm={12} md={8} lg={6}>
+          <Form.Item name="targetId" label={t('targetId')}>
+            <Input allowClear maxLength={128} data-testid="audit-filter-target-id" autoComplete="off" />
+          </Form.Item>
+        </Col>
+      </FilterCard>
+
+      <ListError error={list.error} onRetry={list.reload} />
+      <Table<AuditItem>
+        rowKey={(a) => String(a.id)}
+        size="small"
+        columns={columns}
+        dataSource={list.items}
+        loading={list.loading}
+        pagination={false}
+        scroll={{ x: 'max-content' }}
+        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
+        expandable={{ expandedRowRender: (a) => <AuditDetails item={a} /> }}
+        onRow={(a) => ({ 'data-testid': 'audit-row', 'data-action': a.action, 'data-target-type': a.targetType, 'data-target-id': a.targetId ?? '' }) as HTMLAttributes<HTMLElement>}
+        data-testid="audit-table"
+      />
+      <MoreFooter list={list} testId="audit" />
+    </div>
+  );
+}
