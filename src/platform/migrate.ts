@@ -12,7 +12,38 @@ export interface MigrationResult {
 }
 
 /**
- * Applies plain SQL migrations in file-name order, each in its own transaction,
+ * A migration whose first line is this marker runs statement by statement outside a transaction:
+ * for `create index concurrently`, which builds an index on a busy table (sales) without
+ * blocking the writes of every sale for the length of the build, and cannot run in a transaction.
+ */
+const NO_TRANSACTION = /^--\s*fuelcard:no-transaction\b/;
+
+/**
+ * Runs each statement on its own. Such a migration must be safe to run again after a failure
+ * halfway (`if not exists` / `if exists`); a concurrent index build that failed leaves an
+ * invalid index behind, which `if not exists` would then keep, so it is dropped first.
+ */
+async function applyWithoutTransaction(client: pg.Client, sql: string): Promise<void> {
+  const statements = sql
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter((s) => s !== '');
+  for (const statement of statements) {
+    const index = /create\s+(?:unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s+([a-z0-9_]+)/i.exec(statement)?.[1];
+    if (index) {
+      const invalid = await client.query(
+        `select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = $1 and not i.indisvalid`,
+        [index],
+      );
+      if (invalid.rowCount) await client.query(`drop index concurrently if exists ${index}`);
+    }
+    await client.query(statement);
+  }
+}
+
+/**
+ * Applies plain SQL migrations in file-name order, each in its own transaction (unless marked
+ * no-transaction, above),
  * under an advisory lock so two starting instances never race. A migration that
  * was edited after it ran is refused: migrations are history, not source.
  */
@@ -36,6 +67,16 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
       const previous = done.get(file);
       if (previous !== undefined) {
         if (previous !== checksum) throw new Error(`migration ${file} changed after it was applied`);
+        continue;
+      }
+      if (NO_TRANSACTION.test(sql)) {
+        try {
+          await applyWithoutTransaction(client, sql);
+        } catch (err) {
+          throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
+        }
+        await client.query('insert into schema_migrations (name, checksum) values ($1, $2)', [file, checksum]);
+        applied.push(file);
         continue;
       }
       await client.query('begin');
