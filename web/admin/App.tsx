@@ -33,7 +33,7 @@ function Themed({ children }: { children: ReactNode }) {
     document.documentElement.lang = lang;
   }, [lang]);
   return (
-    <ConfigProvider locale={lang === 'en' ? enUS : zhCN} theme={{ token: { colorPrimary: BRAND_COLOR, colorLink: BRAND_COLOR, borderRadius: 6 } }}>
+    <ConfigProvider button={{ autoInsertSpace: false }} locale={lang === 'en' ? enUS : zhCN} theme={{ token: { colorPrimary: BRAND_COLOR, colorLink: BRAND_COLOR, borderRadius: 6 } }}>
       <AntApp>{children}</AntApp>
     </ConfigProvider>
   );

@@ -77,3 +77,19 @@ export async function shot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: false, animations: 'disabled', caret: 'hide', style: SHOT_STYLE });
   return file;
 }
+
+/**
+ * When a test fails, a picture of every page it had open, in the temporary folder (never in
+ * docs/screenshots): the first thing to look at when a browser test breaks on CI.
+ */
+export async function failureShots(pages: Record<string, TrackedPage>): Promise<string[]> {
+  const dir = path.join(os.tmpdir(), 'fuelcard-screenshots', 'failures');
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const [who, { page }] of Object.entries(pages)) {
+    if (page.isClosed()) continue;
+    const file = path.join(dir, `${who}.png`);
+    await page.screenshot({ path: file }).then(() => files.push(file), () => undefined);
+  }
+  return files;
+}
