@@ -249,8 +249,8 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
 
   // Opening balances: counter recharges, then the fleet manager's first allocations.
   const balances: number[] = new Array(plan.cards.length).fill(0);
-  const doRecharge = async (i: number, amount: number, channel: 'cash' | 'bank_transfer', reference?: string) => {
-    const r = await inTransaction(db, (trx) => rechargeAtCounter(trx, config, actor, { cardNo: cardNos[i]!, amount, channel, ...(reference ? { reference } : {}) }));
+  const doRecharge = async (i: number, amount: number, channel: 'cash' | 'bank_transfer', reference: string | undefined, at: Date) => {
+    const r = await inTransaction(db, (trx) => rechargeAtCounter(trx, config, actor, { cardNo: cardNos[i]!, amount, channel, ...(reference ? { reference } : {}) }, at));
     balances[i] = r.balance;
     summary.recharges.count++;
     summary.recharges.amountFen += amount;
@@ -267,7 +267,7 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   progress.phase('开户充值与分配 opening recharges & allocations', openings.length + allocations.length);
   await runPool(openings, WORKERS, signal, async (i) => {
     const o = plan.cards[i]!.opening!;
-    await doRecharge(i, o.amount, o.channel, o.reference);
+    await doRecharge(i, o.amount, o.channel, o.reference, o.at);
     progress.tick();
   });
   await runPool(allocations, WORKERS, signal, async (i) => {
@@ -304,12 +304,13 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   };
   const play = async (i: number, e: PlanEvent) => {
     const p = plan.cards[i]!;
-    if (e.kind === 'recharge') return doRecharge(i, e.amount, e.channel, e.reference);
+    if (e.kind === 'recharge') return doRecharge(i, e.amount, e.channel, e.reference, e.at);
     if (e.kind === 'allocate') return doAllocate(i, e.amount);
     // Individuals top up at the counter when they see the balance will not cover a fill (most of the time).
     if (p.topsUp && balances[i]! < e.amount && rng.chance(0.8)) {
       const bank = rng.chance(0.3);
-      await doRecharge(i, nextTopUp(rng, e.amount), bank ? 'bank_transfer' : 'cash', bank ? uniqueReference(e.at) : undefined);
+      // Topped up at the counter a little before the fill.
+      await doRecharge(i, nextTopUp(rng, e.amount), bank ? 'bank_transfer' : 'cash', bank ? uniqueReference(e.at) : undefined, new Date(e.at.getTime() - 20 * 60_000));
     }
     if (e.wrongPinFirst) await sell(cardNos[i]!, e, WRONG_PIN, e.at);
     const answer = await sell(cardNos[i]!, e, DEMO_CARD_PIN, e.wrongPinFirst ? new Date(e.at.getTime() + 40_000) : e.at);
@@ -332,13 +333,18 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   // The ready-made cardholder: a personal card with money on it and a portal password.
   const holder = await createCustomer(deps, actor, { name: DEMO_CARDHOLDER.name, phone: DEMO_CARDHOLDER.phone, idType: 'resident_id', idNumber: DEMO_CARDHOLDER.idNumber });
   const holderCard = await issueCard(deps, actor, { kind: 'personal', pin: DEMO_CARD_PIN, customerId: holder.id });
-  await inTransaction(db, (trx) => rechargeAtCounter(trx, config, actor, { cardNo: holderCard.cardNo, amount: DEMO_CARDHOLDER.opening, channel: 'cash' }));
+  await inTransaction(db, (trx) => rechargeAtCounter(trx, config, actor, { cardNo: holderCard.cardNo, amount: DEMO_CARDHOLDER.opening, channel: 'cash' }, new Date(plan.startMs - 86_400_000)));
   await setPortalPassword({ db, config }, actor, { phone: DEMO_CARDHOLDER.phone, password: DEMO_CARDHOLDER.password });
   summary.customers++;
   summary.cards.personal++;
   summary.recharges.count++;
   summary.recharges.amountFen += DEMO_CARDHOLDER.opening;
   summary.cardholder = { phone: DEMO_CARDHOLDER.phone, password: DEMO_CARDHOLDER.password, cardNo: holderCard.cardNo };
+
+  // The cards were issued before the history began (their opening recharges), not today: the
+  // console's dashboard counts cards issued today.
+  await sql`update cards c set created_at = coalesce((select min(r.created_at) from recharges r where r.card_id = c.id), ${new Date(plan.startMs)}::timestamptz) - interval '30 minutes'
+    where c.id in (select id from cards where card_no = any(${[...cardNos, holderCard.cardNo]}::text[]))`.execute(db);
 
   progress.phase('核对账本 ledger verify', 1);
   const ledger = await verifyLedger(db);

@@ -35,6 +35,8 @@ export async function rechargeAtCounter(
   config: Config,
   actor: Actor,
   input: { cardNo: string; amount: number; channel: CounterChannel; reference?: string; accountId?: number },
+  /** When it happened: the demo data's history only; the counter always records now. */
+  at?: Date,
 ): Promise<Recharge> {
   // A bank reference credits once: compare it without the spaces and letter case a cashier may type.
   const typed = input.reference ?? '';
@@ -46,7 +48,7 @@ export async function rechargeAtCounter(
   if (!card.account_ids.includes(accountId)) throw paymentsError('RECHARGE_ACCOUNT_NOT_LINKED', { field: 'accountId' });
   const clearing = await systemAccount(trx, 'channel_clearing', input.channel, CHANNEL_NAMES[input.channel]);
   const id = randomUUID();
-  const now = new Date();
+  const now = at ?? new Date();
   const res = orThrow(
     await transfer(trx, {
       id,
@@ -60,9 +62,9 @@ export async function rechargeAtCounter(
   const day = businessDay(now, config.timeZone).replaceAll('-', '');
   let receiptNo: string;
   try {
-    const r = await sql<{ receipt_no: string; created_at: Date }>`insert into recharges (id, receipt_no, card_id, account_id, amount, channel, reference, staff_id, transfer_id, balance_after)
+    const r = await sql<{ receipt_no: string; created_at: Date }>`insert into recharges (id, receipt_no, card_id, account_id, amount, channel, reference, staff_id, transfer_id, balance_after, created_at)
       values (${id}, 'R' || ${day} || lpad(nextval('recharge_receipt_seq')::text, 8, '0'), ${card.id}, ${accountId}, ${input.amount},
-              ${input.channel}, ${reference}, ${actor.staffId}, ${res.transferId}, ${res.creditBalanceAfter})
+              ${input.channel}, ${reference}, ${actor.staffId}, ${res.transferId}, ${res.creditBalanceAfter}, ${at ?? sql`now()`})
       returning receipt_no, created_at`.execute(trx);
     receiptNo = r.rows[0]!.receipt_no;
   } catch (err) {
