@@ -32,6 +32,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
     staffAuth: staffAuthenticator(deps.db),
     terminalAuth: terminalAuthenticator(deps),
     cardholderAuth: cardholderAuthenticator(deps.db),
+    trustProxy: input.config.trustProxy,
   });
 
   app.get('/readyz', { config: { access: access.public }, schema: { hide: true } }, async (_req, reply) => {

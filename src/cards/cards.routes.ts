@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
-import { access, actorOf, checkIdempotencyKey, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
+import { access, actorOf, checkIdempotencyKey, FreeText, Id, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
 import { CARD_OPERATIONS, type CardOperation } from './card.state.js';
 import { allocateToSubCard, recallFromSubCard } from './cards.money.js';
 import { listCardsOfCustomer, listSubCards } from './cards.repository.js';
@@ -57,7 +57,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         body: Type.Object(
           {
             kind: Type.Union([Type.Literal('personal'), Type.Literal('anonymous'), Type.Literal('master'), Type.Literal('sub')]),
-            customerId: Type.Optional(Type.Integer({ minimum: 1 })),
+            customerId: Type.Optional(Id()),
             pin: Pin,
             masterCardNo: Type.Optional(Type.String({ pattern: '^[0-9]{19}$' })),
             sharedBalance: Type.Optional(Type.Boolean()),
@@ -78,7 +78,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         tags: ['cards'],
         summary: "A customer's cards / 客户名下的卡",
         security: bearer,
-        querystring: Type.Object({ customerId: Type.Integer({ minimum: 1 }) }),
+        querystring: Type.Object({ customerId: Id() }),
         response: { 200: Type.Object({ items: Type.Array(CardViewSchema) }) },
       },
     },
@@ -127,7 +127,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
           headers: IdempotencyHeaders,
           body: Type.Object(
             {
-              reason: Type.Optional(Type.String({ maxLength: 200 })),
+              reason: Type.Optional(FreeText({ maxLength: 200 })),
               ...(op === 'close' ? { refundMethod: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('original_channel')])) } : {}),
             },
             { additionalProperties: false },
@@ -223,7 +223,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         summary: 'Link an account to the card, or open a new one (一卡多户) / 关联账户',
         security: bearer,
         params: CardNoParams,
-        body: Type.Object({ accountId: Type.Optional(Type.Integer({ minimum: 1 })), priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 9 })) }, { additionalProperties: false }),
+        body: Type.Object({ accountId: Type.Optional(Id()), priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 9 })) }, { additionalProperties: false }),
         response: { 200: CardViewSchema },
       },
     },
@@ -239,7 +239,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         summary: 'Set the spending order of linked accounts / 设置账户扣款顺序',
         security: bearer,
         params: CardNoParams,
-        body: Type.Object({ order: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 9 }) }, { additionalProperties: false }),
+        body: Type.Object({ order: Type.Array(Id(), { minItems: 1, maxItems: 9 }) }, { additionalProperties: false }),
         response: { 200: CardViewSchema },
       },
     },

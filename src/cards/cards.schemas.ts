@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { GradeCode } from '../platform/index.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Fen = (description: string) => Type.Integer({ minimum: 0, maximum: 1e12, description });
@@ -17,7 +18,7 @@ export const LimitsSchema = Type.Object(
     monthVolumeMl: Type.Optional(Nullable(Fen('per month, ml'))),
     monthFills: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 100000 }))),
     minFillIntervalSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 86400 * 7 }))),
-    allowedGrades: Type.Optional(Nullable(Type.Array(Type.String({ pattern: '^[\\p{L}\\p{N}#+_-]{1,16}$' }), { maxItems: 30 }))),
+    allowedGrades: Type.Optional(Nullable(Type.Array(GradeCode(), { maxItems: 30 }))),
   },
   { additionalProperties: false },
 );

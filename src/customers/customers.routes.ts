@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
-import { access, actorOf, StaffGroups } from '../platform/index.js';
+import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
 import { createCustomer, findCustomers, getCustomer, ID_TYPES, setRealNameStatus, type CustomerDeps } from './customers.service.js';
 
 export const CustomerSchema = Type.Object({
@@ -27,7 +27,7 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         security: bearer,
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 50 }),
+            name: FreeText({ minLength: 1, maxLength: 50 }),
             // Length and format are checked by the service, so every bad number is CUSTOMER_PHONE_INVALID.
             phone: Type.String({ minLength: 1, maxLength: 20 }),
             idType: Type.Optional(Type.Union(ID_TYPES.map((t) => Type.Literal(t)))),
@@ -53,7 +53,7 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
           '(a sub card: the fleet customer of its master card; an anonymous card has none). Newest customers first; `total` counts every match.',
         security: bearer,
         querystring: Type.Object({
-          name: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+          name: Type.Optional(FreeText({ minLength: 1, maxLength: 50 })),
           phone: Type.Optional(Type.String({ maxLength: 20 })),
           idNumber: Type.Optional(Type.String({ maxLength: 30 })),
           idType: Type.Optional(Type.Union(ID_TYPES.map((t) => Type.Literal(t)))),
@@ -75,7 +75,7 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         tags: ['customers'],
         summary: 'One customer (masked unless your role may see personal data) / 客户详情',
         security: bearer,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: Id() }),
         response: { 200: CustomerSchema },
       },
     },
@@ -90,7 +90,7 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         tags: ['customers'],
         summary: 'Record the real-name check result / 实名认证结果',
         security: bearer,
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: Id() }),
         body: Type.Object({ status: Type.Union([Type.Literal('verified'), Type.Literal('rejected')]) }, { additionalProperties: false }),
         response: { 200: CustomerSchema },
       },

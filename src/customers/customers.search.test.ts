@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
@@ -11,8 +12,11 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.close());
 
+// newResidentId alone has 1,000 numbers per birth date: this file creates enough customers that
+// two would often share one (409 CUSTOMER_ID_NUMBER_TAKEN). A random birth date spreads them.
+const birth = () => `${randomInt(1950, 2000)}${String(randomInt(1, 13)).padStart(2, '0')}${String(randomInt(1, 29)).padStart(2, '0')}`;
 const create = async (name: string, over: Record<string, unknown> = {}) =>
-  ok(await server.api('POST', '/api/v1/customers', { body: { name, phone: newPhone(), idType: 'resident_id', idNumber: newResidentId(), ...over } }), 201);
+  ok(await server.api('POST', '/api/v1/customers', { body: { name, phone: newPhone(), idType: 'resident_id', idNumber: newResidentId(birth()), ...over } }), 201);
 const search = async (query: string, role: Role = 'admin') => ok(await server.api('GET', `/api/v1/customers?${query}`, { role }), 200, query);
 const ids = (r: { items: Array<{ id: number }> }) => r.items.map((c) => c.id);
 

@@ -17,7 +17,10 @@ export interface MessagingDeps {
 export const MAX_SEND_ATTEMPTS = 8;
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 3_600_000;
-/** How long a claimed message is left alone before another dispatcher may take it (a send that never returned). */
+/**
+ * How long a claimed message is left alone before another dispatcher may take it (a send that
+ * never returned). It covers one send: well beyond the webhook sender's 10 s timeout.
+ */
 const CLAIM_LEASE_MS = 60_000;
 const BATCH = 20;
 /** Delivered, failed and expired messages are deleted after this. */
@@ -64,43 +67,54 @@ export interface DeliveryRound {
 }
 
 /**
- * One round of delivery: messages past their expiry are marked expired, up to `limit` due
- * messages are claimed (skip locked, so dispatchers in several processes share the work) and
- * sent one by one outside any transaction, and each outcome is recorded. A process that dies
- * mid-send leaves its claim to expire: delivery is at least once (the webhook gets the id).
+ * One round of delivery: messages past their expiry are marked expired, then up to `limit` due
+ * messages are delivered one at a time: each is claimed alone (skip locked, so dispatchers in
+ * several processes share the work) with its own lease, sent outside any transaction, and its
+ * outcome recorded. A lease covers one send (the webhook gives up after 10 s), never a queue of
+ * them, so a slow gateway cannot let the lease run out on messages still waiting their turn.
+ * The outcome is recorded only while the claim is still ours (attempts is the claim's token).
+ * A process that dies mid-send leaves its claim to expire: delivery is at least once (the
+ * webhook gets the id).
  */
-export async function deliverPendingMessages(deps: Pick<MessagingDeps, 'db' | 'cipher'>, sender: MessageSender, opts: { limit?: number } = {}): Promise<DeliveryRound> {
+export async function deliverPendingMessages(
+  deps: Pick<MessagingDeps, 'db' | 'cipher'>,
+  sender: MessageSender,
+  opts: { limit?: number; leaseMs?: number } = {},
+): Promise<DeliveryRound> {
   const round: DeliveryRound = { claimed: 0, sent: 0, retrying: 0, failed: 0, expired: 0 };
   const expired = await sql`update messages set status = 'expired', last_error = 'expired before it could be delivered'
     where status = 'pending' and expires_at <= now()`.execute(deps.db);
   round.expired = Number(expired.numAffectedRows ?? 0);
   if (round.expired > 0) messageOutcomes.inc({ outcome: 'expired' }, round.expired);
 
-  const claimed = await sql<{ id: number; to_enc: string; template: string; text_enc: string; attempts: number }>`
-    update messages m set attempts = m.attempts + 1, next_attempt_at = now() + ${CLAIM_LEASE_MS} * interval '1 millisecond'
-    where m.id in (select id from messages where status = 'pending' and next_attempt_at <= now()
-                   order by id limit ${opts.limit ?? BATCH} for update skip locked)
-    returning m.id, m.to_enc, m.template, m.text_enc, m.attempts`.execute(deps.db);
-  round.claimed = claimed.rows.length;
-
-  for (const row of claimed.rows.sort((a, b) => a.id - b.id)) {
+  const limit = opts.limit ?? BATCH;
+  const leaseMs = opts.leaseMs ?? CLAIM_LEASE_MS;
+  while (round.claimed < limit) {
+    const claimed = await sql<{ id: number; to_enc: string; template: string; text_enc: string; attempts: number }>`
+      update messages m set attempts = m.attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+      where m.id = (select id from messages where status = 'pending' and next_attempt_at <= now()
+                    and (expires_at is null or expires_at > now())
+                    order by id limit 1 for update skip locked)
+      returning m.id, m.to_enc, m.template, m.text_enc, m.attempts`.execute(deps.db);
+    const row = claimed.rows[0];
+    if (!row) break;
+    round.claimed++;
+    const ours = sql`id = ${row.id} and status = 'pending' and attempts = ${row.attempts}`;
     try {
       const msg = { id: row.id, to: deps.cipher.decrypt(row.to_enc), template: row.template, text: deps.cipher.decrypt(row.text_enc) };
       await sender.send(msg);
-      await sql`update messages set status = 'sent', sent_at = now(), sender = ${sender.name}, last_error = null
-        where id = ${row.id} and status = 'pending'`.execute(deps.db);
+      await sql`update messages set status = 'sent', sent_at = now(), sender = ${sender.name}, last_error = null where ${ours}`.execute(deps.db);
       round.sent++;
       messageOutcomes.inc({ outcome: 'sent' });
     } catch (err) {
       const error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
       if (row.attempts >= MAX_SEND_ATTEMPTS) {
-        await sql`update messages set status = 'failed', sender = ${sender.name}, last_error = ${error}
-          where id = ${row.id} and status = 'pending'`.execute(deps.db);
+        await sql`update messages set status = 'failed', sender = ${sender.name}, last_error = ${error} where ${ours}`.execute(deps.db);
         round.failed++;
         messageOutcomes.inc({ outcome: 'failed' });
       } else {
         await sql`update messages set next_attempt_at = now() + ${retryDelayMs(row.attempts)} * interval '1 millisecond',
-          sender = ${sender.name}, last_error = ${error} where id = ${row.id} and status = 'pending'`.execute(deps.db);
+          sender = ${sender.name}, last_error = ${error} where ${ours}`.execute(deps.db);
         round.retrying++;
         messageOutcomes.inc({ outcome: 'retry' });
       }

@@ -145,6 +145,64 @@ describe('dispatcher', () => {
     expect((await row(id)).status).toBe('expired');
   });
 
+  it('two dispatchers and a slow gateway: each message is claimed alone with its own lease and sent exactly once', async () => {
+    // A gateway that takes 300 ms per message, against a 1.5 s lease: a lease per message
+    // outlasts its send, where one lease over a queue of 8 sends (2.4 s) would run out on the
+    // queue's tail and the second dispatcher would send the tail again.
+    const received: number[] = [];
+    const srv = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push(JSON.parse(body).id);
+        setTimeout(() => res.end('{}'), 300);
+      });
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/sms`;
+    try {
+      await sql`update messages set status = 'failed' where status = 'pending'`.execute(db());
+      const ids: number[] = [];
+      for (let i = 0; i < 8; i++) ids.push(await enqueue(`slow gateway ${i}`));
+      const opts = { leaseMs: 1_500 };
+      let firstDone = false;
+      const first = deliverPendingMessages(server.deps, webhookSender(url), opts).finally(() => (firstDone = true));
+      // The second process polls while the first is still sending.
+      const second = (async () => {
+        let claimed = 0;
+        await new Promise((r) => setTimeout(r, 350));
+        while (!firstDone) {
+          claimed += (await deliverPendingMessages(server.deps, webhookSender(url), opts)).claimed;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return claimed;
+      })();
+      const [round, secondClaimed] = await Promise.all([first, second]);
+      expect(round.claimed + secondClaimed).toBe(8);
+      expect([...received].sort((a, b) => a - b)).toEqual(ids);
+      for (const id of ids) expect(await row(id)).toMatchObject({ status: 'sent', attempts: 1 });
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
+  it('an outcome is recorded only while the claim is still the dispatcher’s own', async () => {
+    const id = await enqueue('reclaimed');
+    await onlyDue(id);
+    const stale: MessageSender = {
+      name: 'stale',
+      // While this send hangs, its lease runs out and another dispatcher takes the message.
+      send: async () => {
+        await sql`update messages set attempts = attempts + 1, next_attempt_at = now() + interval '1 minute' where id = ${id}`.execute(db());
+        throw new Error('gateway gave up');
+      },
+    };
+    const round = await deliverPendingMessages(server.deps, stale);
+    expect(round).toMatchObject({ claimed: 1, retrying: 1 });
+    // The newer claim's state stands: no retry time or error from the stale one.
+    expect(await row(id)).toMatchObject({ status: 'pending', attempts: 2, last_error: null, sender: null });
+  });
+
   it('startMessageDispatcher delivers at once when kicked after a commit, and stops cleanly', async () => {
     await sql`update messages set status = 'failed' where status = 'pending'`.execute(db());
     const sent: number[] = [];

@@ -63,6 +63,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ FUELCARD_PORTAL_SESSION_TTL_MIN: '60' }).portalSessionTtlMs).toBe(3_600_000);
   });
 
+  it('trusts X-Forwarded-For only from the proxies it names', () => {
+    expect(loadConfig({}).trustProxy).toBeNull();
+    expect(loadConfig({ FUELCARD_TRUST_PROXY: '10.0.0.5, 10.1.0.0/16' }).trustProxy).toBe('10.0.0.5,10.1.0.0/16');
+    expect(loadConfig({ FUELCARD_TRUST_PROXY: '::1' }).trustProxy).toBe('::1');
+    for (const bad of ['true', '*', 'proxy.internal', '10.0.0.5;rm']) expect(() => loadConfig({ FUELCARD_TRUST_PROXY: bad }), bad).toThrow(/FUELCARD_TRUST_PROXY/);
+  });
+
   it('treats an empty variable as unset', () => {
     const c = loadConfig({ PORT: '', DATABASE_URL: '', FUELCARD_CARD_PREFIX: '', FUELCARD_TZ: '', LOG_LEVEL: '', FUELCARD_DATA_KEYS: '' });
     expect(c).toMatchObject({ port: 3000, databaseUrl: null, cardIssuerPrefix: '900001', timeZone: 'Asia/Shanghai', logLevel: 'info' });

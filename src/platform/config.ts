@@ -36,6 +36,11 @@ export interface Config {
   readonly demoData: 'auto' | 'on' | 'off';
   /** auto: npm start builds the web front ends when web/dist is missing; never: it does not (API-only runs). */
   readonly webBuild: 'auto' | 'never';
+  /**
+   * Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs),
+   * or null: the client's address is the TCP peer. Login limits count per client address.
+   */
+  readonly trustProxy: string | null;
   /** How messages leave: 'dev' = logged and shown at /dev/outbox (public: never in production), 'webhook' = POSTed to messageWebhookUrl. */
   readonly messageSender: 'dev' | 'webhook';
   readonly messageWebhookUrl: string | null;
@@ -103,6 +108,16 @@ function devKey(name: string): Buffer {
   return Buffer.from(
     Array.from({ length: 32 }, (_, i) => (name.charCodeAt(i % name.length) * 31 + i * 7) & 0xff),
   );
+}
+
+/** FUELCARD_TRUST_PROXY: proxy addresses only, never "trust everybody" (anyone could forge their address). */
+function trustProxyOf(env: Record<string, string | undefined>): string | null {
+  const raw = env.FUELCARD_TRUST_PROXY?.trim();
+  if (!raw) return null;
+  const parts = raw.split(',').map((p) => p.trim());
+  const ip = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+)(?:\/\d{1,3})?$/;
+  if (parts.some((p) => !ip.test(p))) throw new ConfigError('FUELCARD_TRUST_PROXY', 'expected comma-separated proxy addresses or CIDRs, e.g. 10.0.0.5,10.1.0.0/16');
+  return parts.join(',');
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -180,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     generatedSecrets: generated.used,
     demoData: oneOf(env, 'FUELCARD_DEMO', 'auto', ['auto', 'on', 'off'] as const),
     webBuild: oneOf(env, 'FUELCARD_WEB_BUILD', 'auto', ['auto', 'never'] as const),
+    trustProxy: trustProxyOf(env),
     messageSender,
     messageWebhookUrl,
     portalSessionTtlMs: int(env, 'FUELCARD_PORTAL_SESSION_TTL_MIN', 43_200, 1, 129_600) * 60_000,

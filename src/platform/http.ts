@@ -5,7 +5,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import pg from 'pg';
 import type { Logger } from 'pino';
+import { Type } from 'typebox';
 import { AppError, platformError } from './errors.js';
 import { httpDuration, registry } from './metrics.js';
 import type { Access, CardholderPrincipal, StaffPrincipal, TerminalPrincipal } from './rbac.js';
@@ -63,7 +65,40 @@ export interface HttpOptions {
   terminalAuth: TerminalAuthenticator;
   cardholderAuth: CardholderAuthenticator;
   bodyLimitBytes?: number;
+  /** Proxies whose X-Forwarded-For gives the client's address (request.ip); see config.trustProxy. */
+  trustProxy?: string | null;
 }
+
+/*
+ * Schema pieces every module's routes share. A value the schema lets through reaches SQL, and
+ * PostgreSQL refuses some that JSON and ajv accept (a bigint past 2^63, NUL in text): those
+ * would be 500s, so the schemas refuse them first.
+ */
+
+type IntegerOptions = NonNullable<Parameters<typeof Type.Integer>[0]>;
+type StringOptions = NonNullable<Parameters<typeof Type.String>[0]>;
+
+/**
+ * A row id (bigint identity) in a path, query or body. Bounded by the largest integer JSON and
+ * JS read exactly, which is also far inside bigint: 99999999999999999999 is a 400, not a 22003.
+ */
+export const Id = (options: IntegerOptions = {}) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...options });
+
+/** Text without NUL, the one character PostgreSQL text (and jsonb) cannot hold. */
+export const NUL_FREE_PATTERN = '^[^\\u0000]*$';
+export const FreeText = (options: StringOptions = {}) => Type.String({ pattern: NUL_FREE_PATTERN, ...options });
+
+/** A fuel grade code as terminals send it and the grade list holds it: `92#`, `0#`, `E92`. */
+export const GRADE_PATTERN = '^[\\p{L}\\p{N}#+_-]{1,16}$';
+export const GradeCode = (options: StringOptions = {}) => Type.String({ pattern: GRADE_PATTERN, ...options });
+
+/**
+ * PostgreSQL data exceptions (SQLSTATE class 22) that mean "this input value cannot be stored
+ * or compared": out of range (22003), a time it cannot read or place (22007, 22008, 22009),
+ * NUL in text or jsonb (22021, 22P05), text too long for its column (22001), text that is not
+ * a number, uuid… (22P02). Others of the class (division by zero…) stay server errors.
+ */
+const INPUT_SQLSTATES = new Set(['22001', '22003', '22007', '22008', '22009', '22021', '22P02', '22P05']);
 
 export function actorOf(request: FastifyRequest): Actor {
   if (request.staff) {
@@ -105,6 +140,7 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     },
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
     return503OnClosing: true,
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   // Path, query and header values arrive as strings and are coerced to their schema types. A JSON
@@ -212,6 +248,12 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     }
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return sendError(reply, platformError('VALIDATION_FAILED', { reason: e.message }));
+    }
+    if (err instanceof pg.DatabaseError && err.code !== undefined && INPUT_SQLSTATES.has(err.code)) {
+      // The caller sent a value the route's schema should have refused: still the caller's
+      // mistake (400), but worth a warning, since the schema is too loose.
+      request.log.warn({ err, sqlState: err.code, route: request.routeOptions.url }, 'database refused a request value');
+      return sendError(reply, platformError('VALIDATION_FAILED', { reason: 'a value is malformed or out of range' }));
     }
     request.log.error({ err }, 'unhandled error');
     return sendError(reply, platformError('INTERNAL'));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { expectLedgerOk, newCard, newStation, recharge, saleBody, sell, type Terminal } from '../../test/support/fuel.js';
 import { runLowBalanceAlerts, startPortalJobs } from './index.js';
-import { asCardholder, customerWithPhone, outbox, signIn } from './portal.fixtures.js';
+import { asCardholder, customerWithPhone, newPhone, outbox, phoneBidx, signIn } from './portal.fixtures.js';
 
 /**
  * Low-balance alerts: the job reads approved sales after they commit (the sale path is not
@@ -90,15 +90,48 @@ describe('low-balance alert', () => {
     expect((await runLowBalanceAlerts(server.deps)).sent).toBe(0);
   });
 
-  it('goes to the card customer’s phone, for sub cards too (the fleet owner)', async () => {
+  it('goes to the phone that set it: on a driver’s sub card the fleet owner and the driver each have their own', async () => {
     const owner = await customerWithPhone(server);
+    const driver = await customerWithPhone(server);
     const master = await newCard(server, { kind: 'master', customerId: owner.id, funds: 20_000 });
-    const sub = await newCard(server, { kind: 'sub', masterCardNo: master, sharedBalance: true });
+    const sub = await newCard(server, { kind: 'sub', masterCardNo: master, customerId: driver.id, sharedBalance: true });
     const ownerToken = await signIn(server, owner.phone);
-    expect((await asCardholder(server, ownerToken, 'PUT', `/api/v1/portal/cards/${sub}/alerts`, { lowBalance: 10_000 })).status).toBe(200);
-    await approve(sub, 15_000); // shared total 20,000 → 5,000
+    const driverToken = await signIn(server, driver.phone);
+    const put = (tok: string, lowBalance: number | null) => asCardholder(server, tok, 'PUT', `/api/v1/portal/cards/${sub}/alerts`, { lowBalance });
+    expect((await put(ownerToken, 10_000)).body).toEqual({ lowBalance: 10_000 });
+    expect((await put(driverToken, 3_000)).body).toEqual({ lowBalance: 3_000 });
+    // Each sees their own threshold.
+    const shown = async (tok: string) =>
+      ((await asCardholder(server, tok, 'GET', '/api/v1/portal/cards')).body.items as Array<{ cardNo: string; lowBalanceAlert: number | null }>).find((c) => c.cardNo === sub)!.lowBalanceAlert;
+    expect([await shown(ownerToken), await shown(driverToken)]).toEqual([10_000, 3_000]);
+
+    await approve(sub, 15_000); // shared total 20,000 → 5,000: crosses the owner's 10,000 only
     expect((await runLowBalanceAlerts(server.deps)).sent).toBe(1);
     expect((await alertsTo(owner.phone)).length).toBe(1);
+    expect((await alertsTo(driver.phone)).length).toBe(0);
+    await approve(sub, 3_000); // 5,000 → 2,000: crosses the driver's 3,000
+    expect((await runLowBalanceAlerts(server.deps)).sent).toBe(1);
+    expect((await alertsTo(owner.phone)).length).toBe(1);
+    expect((await alertsTo(driver.phone)).length).toBe(1);
+
+    // Clearing one's alert leaves the other's.
+    await recharge(server, master, 20_000); // → 22,000
+    expect((await put(driverToken, null)).body).toEqual({ lowBalance: null });
+    expect((await put(ownerToken, 10_000)).status).toBe(200);
+    await put(driverToken, 20_000);
+    await put(driverToken, 0); // 0 is "off", like null
+    expect(await shown(driverToken)).toBeNull();
+    await approve(sub, 15_000); // 22,000 → 7,000
+    expect((await runLowBalanceAlerts(server.deps)).sent).toBe(1);
+    expect([(await alertsTo(owner.phone)).length, (await alertsTo(driver.phone)).length]).toEqual([2, 1]);
+
+    // A phone that can no longer see the card (the driver registered with another number) gets nothing.
+    await put(driverToken, 5_000);
+    const moved = newPhone();
+    await sql`update customers set phone_bidx = ${phoneBidx(server, moved)}, phone_enc = ${server.deps.cipher.encrypt(moved)} where id = ${driver.id}`.execute(server.db.db);
+    await approve(sub, 3_000); // 7,000 → 4,000: crosses the old phone's 5,000
+    expect((await runLowBalanceAlerts(server.deps)).sent).toBe(0);
+    expect((await alertsTo(driver.phone)).length).toBe(1);
   });
 
   it('startPortalJobs runs the alert job in the background and stops cleanly', async () => {

@@ -16,39 +16,61 @@ const yuan = (fen: number) => (fen / 100).toFixed(2);
 /**
  * Low-balance alerts, off the sale path: reads the approved sales since the watermark on cards
  * with an alert, and for each sale that took the card's available total (sales.balance_after
- * is that total after the sale) from >= the threshold to < it, queues one message to the card
- * customer's phone. One transaction per run, serialised across processes by the watermark row:
- * the messages, the sent marks and the new watermark commit together.
+ * is that total after the sale) from >= a threshold to < it, queues one message to the phone
+ * that set the threshold — if that phone may still see the card (it is the phone of the card's
+ * customer or, for a sub card, of the master card's customer). One transaction per run,
+ * serialised across processes by the watermark row: the messages, the sent marks and the new
+ * watermark commit together.
  */
 export async function runLowBalanceAlerts(deps: Pick<PortalDeps, 'db' | 'cipher'> & { logger?: Logger }): Promise<{ sent: number }> {
   const sent = await deps.db.transaction().execute(async (trx) => {
     const wm = await sql<{ last_at: Date; upto: Date }>`select last_at, clock_timestamp() as upto from portal_alert_watermark where id = 1 for update`.execute(trx);
     const mark = wm.rows[0];
     if (!mark) throw new Error('portal_alert_watermark has no row (migration 010 not applied?)');
-    const rows = await sql<{ sale_id: string; card_id: number; amount: number; balance_after: number; created_at: Date; low_balance: number; card_no: string; phone_enc: string }>`
-      select s.id as sale_id, s.card_id, s.amount, s.balance_after, s.created_at, a.low_balance, c.card_no, cu.phone_enc
+    const rows = await sql<{
+      sale_id: string;
+      card_id: number;
+      amount: number;
+      balance_after: number;
+      created_at: Date;
+      low_balance: number;
+      phone_bidx: string;
+      card_no: string;
+      phone_enc: string | null;
+    }>`
+      select s.id as sale_id, s.card_id, s.amount, s.balance_after, s.created_at, a.low_balance, a.phone_bidx, c.card_no,
+        (select cu.phone_enc from customers cu
+          where cu.phone_bidx = a.phone_bidx
+            and (cu.id = c.customer_id or cu.id = (select m.customer_id from cards m where m.id = c.master_card_id))
+          order by cu.id limit 1) as phone_enc
       from portal_card_alerts a
       join sales s on s.card_id = a.card_id
       join cards c on c.id = s.card_id
-      join customers cu on cu.id = c.customer_id
       where s.status = 'approved' and s.balance_after is not null
         and s.created_at > ${mark.last_at}::timestamptz - ${OVERLAP_MS} * interval '1 millisecond'
         and s.created_at <= ${mark.upto}::timestamptz
         and s.created_at >= a.updated_at
         and s.balance_after < a.low_balance and s.balance_after + s.amount >= a.low_balance
-        and not exists (select 1 from portal_alerts_sent x where x.sale_id = s.id)
+        and not exists (select 1 from portal_alerts_sent x where x.sale_id = s.id and x.phone_bidx = a.phone_bidx)
       order by s.created_at, s.id
       limit ${BATCH}`.execute(trx);
     let queued = 0;
     for (const row of rows.rows) {
       const last4 = row.card_no.slice(-4);
+      const handled = (messageId: number | null) => sql`insert into portal_alerts_sent (sale_id, phone_bidx, card_id, low_balance, message_id)
+        values (${row.sale_id}, ${row.phone_bidx}, ${row.card_id}, ${row.low_balance}, ${messageId})`.execute(trx);
+      // The phone no longer sees the card (a changed phone, a sub card moved): no message.
+      if (row.phone_enc === null) {
+        await handled(null);
+        continue;
+      }
       let to: string;
       try {
         to = deps.cipher.decrypt(row.phone_enc);
       } catch (err) {
         // A phone under a key no longer configured: marked as handled, so it cannot stall the job.
         deps.logger?.error({ err, saleId: row.sale_id }, 'low-balance alert: customer phone cannot be decrypted');
-        await sql`insert into portal_alerts_sent (sale_id, card_id, low_balance) values (${row.sale_id}, ${row.card_id}, ${row.low_balance})`.execute(trx);
+        await handled(null);
         continue;
       }
       const messageId = await enqueueMessage(trx, deps.cipher, {
@@ -58,8 +80,7 @@ export async function runLowBalanceAlerts(deps: Pick<PortalDeps, 'db' | 'cipher'
           `【加油卡】您尾号 ${last4} 的加油卡可用余额为 ¥${yuan(row.balance_after)}，已低于您设置的提醒金额 ¥${yuan(row.low_balance)}，请及时充值。` +
           ` / Fuel card ending ${last4}: ¥${yuan(row.balance_after)} available, below your alert of ¥${yuan(row.low_balance)}. Please top up.`,
       });
-      await sql`insert into portal_alerts_sent (sale_id, card_id, low_balance, message_id)
-        values (${row.sale_id}, ${row.card_id}, ${row.low_balance}, ${messageId})`.execute(trx);
+      await handled(messageId);
       queued++;
     }
     // A full batch stops at its last sale; otherwise everything up to `upto` has been read.

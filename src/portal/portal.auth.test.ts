@@ -6,6 +6,7 @@ import {
   asCardholder,
   customerWithPhone,
   forgetLastCodeRequest,
+  fromAddress,
   latestCode,
   newPhone,
   outbox,
@@ -39,7 +40,7 @@ describe('first sign-in', () => {
 
     const sent = await requestCode(server, phone);
     expect(sent.status).toBe(202);
-    expect(sent.body).toEqual({ sent: true, expiresInSeconds: 300 });
+    expect(sent.body).toEqual({ sent: true, expiresInSeconds: 300, challenge: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/) });
     const messages = await outbox(server);
     expect(messages.length).toBe(before + 1);
     expect(messages[0]).toMatchObject({ to: phone, template: 'portal.code', status: 'pending' });
@@ -148,19 +149,33 @@ describe('first sign-in', () => {
     expect((await requestCode(server, phone)).status).toBe(202);
   });
 
-  it('at most 10 codes per phone per day, known or unknown', async () => {
+  it('at most 5 codes a day per phone and address, 25 per phone from all addresses; known or unknown alike', async () => {
     const known = (await customerWithPhone(server)).phone;
     for (const phone of [known, newPhone()]) {
-      for (let i = 0; i < 10; i++) {
+      const addresses = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5'].map((ip) => fromAddress(server, ip));
+      for (const [n, client] of addresses.entries()) {
+        for (let i = 0; i < 5; i++) {
+          await forgetLastCodeRequest(server, phone);
+          expect((await client.requestCode(phone)).status).toBe(202);
+        }
         await forgetLastCodeRequest(server, phone);
-        expect((await requestCode(server, phone)).status).toBe(202);
+        const capped = await client.requestCode(phone);
+        expectError(capped, 429, 'PORTAL_CODE_TOO_SOON');
+        expect(capped.body.error.details.retryAfterSeconds).toBeGreaterThan(23 * 3600);
+        expect(capped.headers.get('retry-after')).toBe(String(capped.body.error.details.retryAfterSeconds));
+        // Until the phone's 25 are used, another address still gets one (taken back, to keep the count).
+        if (n < addresses.length - 1) {
+          expect((await addresses[n + 1]!.requestCode(phone)).status).toBe(202);
+          await sql`delete from portal_codes where id = (select max(id) from portal_codes where phone_bidx = ${phoneBidx(server, phone)})`.execute(server.db.db);
+        }
       }
-      await forgetLastCodeRequest(server, phone);
-      const capped = await requestCode(server, phone);
-      expectError(capped, 429, 'PORTAL_CODE_TOO_SOON');
-      expect(capped.body.error.details.retryAfterSeconds).toBeGreaterThan(23 * 3600);
+      // 25 from five addresses: a sixth is refused too, for the rest of the day.
+      const ceiling = await fromAddress(server, '198.51.100.6').requestCode(phone);
+      expectError(ceiling, 429, 'PORTAL_CODE_TOO_SOON');
+      expect(ceiling.body.error.details.retryAfterSeconds).toBeGreaterThan(23 * 3600);
       await sql`update portal_codes set created_at = created_at - interval '1 day' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
-      expect((await requestCode(server, phone)).status).toBe(202);
+      expect((await fromAddress(server, '198.51.100.6').requestCode(phone)).status).toBe(202);
+      expect((await addresses[0]!.requestCode(phone)).status).toBe(202);
     }
   });
 
@@ -192,7 +207,9 @@ describe('no phone enumeration', () => {
     const a = await requestCode(server, unknown);
     const b = await requestCode(server, known);
     expect(a.status).toBe(202);
-    expect(a.body).toEqual(b.body);
+    // The same answer, but for the random challenge.
+    expect({ ...a.body, challenge: 'x' }).toEqual({ ...b.body, challenge: 'x' });
+    expect(a.body.challenge).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const after = await outbox(server);
     expect(after.length).toBe(count + 1);
     expect(after.some((m) => m.to === unknown)).toBe(false);
@@ -220,7 +237,7 @@ describe('no phone enumeration', () => {
 });
 
 describe('login lockout', () => {
-  it('after 5 wrong passwords the phone is locked for 15 minutes; known and unknown phones alike', async () => {
+  it('after 5 wrong passwords the phone is locked for 15 minutes at that address; known and unknown phones alike', async () => {
     const { phone } = await customerWithPhone(server);
     await signIn(server, phone);
     const unknown = newPhone();
@@ -237,7 +254,7 @@ describe('login lockout', () => {
     await signIn(server, other);
     expect((await login(other)).status).toBe(200);
     // When the lock has passed, the right password works and the count starts afresh.
-    await sql`update portal_login_failures set locked_until = now() - interval '1 second' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+    await sql`update portal_login_failures set at = at - interval '15 minutes' where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
     expectError(await login(phone, 'still-wrong'), 401, 'PORTAL_INVALID_CREDENTIALS');
     expect((await login(phone)).status).toBe(200);
   });
@@ -249,6 +266,122 @@ describe('login lockout', () => {
     expectError(await login(phone), 429, 'PORTAL_LOGIN_LOCKED');
     await signIn(server, phone);
     expect((await login(phone)).status).toBe(200);
+  });
+});
+
+describe('an attacker without the phone cannot lock the holder out', () => {
+  const attackerIp = '203.0.113.7';
+  const holderIp = '198.51.100.20';
+  const codesTo = async (phone: string) => (await outbox(server)).filter((m) => m.to === phone && m.template === 'portal.code').length;
+  const ageFailures = (phone: string, interval: string) =>
+    sql`update portal_login_failures set at = at - ${interval}::interval where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+
+  it('5 wrong passwords and 9 code requests from one address, repeated all day, leave password and code sign-in open to the holder elsewhere', async () => {
+    const { phone } = await customerWithPhone(server);
+    const attacker = fromAddress(server, attackerIp);
+    const holder = fromAddress(server, holderIp);
+    await signIn(server, phone);
+    const before = await codesTo(phone);
+
+    // The reported sequence: the password locked, then the codes used up, from address A.
+    for (let i = 0; i < 5; i++) expectError(await attacker.login(phone, `wrong-password-${i}`), 401, 'PORTAL_INVALID_CREDENTIALS');
+    expectError(await attacker.login(phone), 429, 'PORTAL_LOGIN_LOCKED');
+    const answers: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      await forgetLastCodeRequest(server, phone);
+      answers.push((await attacker.requestCode(phone)).status);
+    }
+    expect(answers).toEqual([202, 202, 202, 202, 202, 429, 429, 429, 429]);
+    // The attacker's codes cannot be tried without the code, and a guess spends only their own.
+    for (let i = 0; i < 5; i++) expectError(await attacker.setPassword(phone, String(100_000 + i), 'attacker-pass'), 400, 'PORTAL_CODE_INVALID');
+
+    // Repeated every 15 minutes for the rest of the day: this address runs out of tries.
+    let refused = 0;
+    for (let round = 0; round < 6; round++) {
+      await ageFailures(phone, '15 minutes');
+      for (let i = 0; i < 5; i++) if ((await attacker.login(phone, `again-wrong-${round}-${i}`)).status === 429) refused++;
+    }
+    // 20 wrong passwords a day from one address (5 + 3 rounds of 5), then 429 for the other 3 rounds.
+    expect(refused).toBe(15);
+    const dayLocked = await attacker.login(phone);
+    expectError(dayLocked, 429, 'PORTAL_LOGIN_LOCKED');
+    expect(dayLocked.body.error.details.retryAfterSeconds).toBeGreaterThan(20 * 3600);
+
+    // The holder, elsewhere: the password works...
+    const byPassword = await holder.login(phone);
+    expect(byPassword.status).toBe(200);
+    // ... and so does a code, with its challenge or (an older client) from the same address.
+    await forgetLastCodeRequest(server, phone);
+    const sent = await holder.requestCode(phone);
+    expect(sent.status).toBe(202);
+    expect((await holder.setPassword(phone, (await latestCode(server, phone))!, 'holder-new-pass', sent.body.challenge)).status).toBe(200);
+    await forgetLastCodeRequest(server, phone);
+    expect((await holder.requestCode(phone)).status).toBe(202);
+    expect((await holder.setPassword(phone, (await latestCode(server, phone))!, 'holder-newer-pass')).status).toBe(200);
+
+    // The phone got the 5 codes the attacker asked for, not 9 (plus the holder's 2).
+    expect((await codesTo(phone)) - before).toBe(5 + 2);
+    // A code sign-in replaced the password, so the guesses at the old one no longer count.
+    expectError(await attacker.login(phone, 'a-fresh-guess'), 401, 'PORTAL_INVALID_CREDENTIALS');
+  });
+
+  it('a code can be tried only by whoever requested it: others cannot replace it or spend its tries', async () => {
+    const { phone } = await customerWithPhone(server);
+    const attacker = fromAddress(server, attackerIp);
+    const holder = fromAddress(server, holderIp);
+    await forgetLastCodeRequest(server, phone);
+    const mine = await holder.requestCode(phone);
+    const code = (await latestCode(server, phone))!;
+    // A later request from elsewhere does not replace the holder's code...
+    await forgetLastCodeRequest(server, phone);
+    expect((await attacker.requestCode(phone)).status).toBe(202);
+    // ... and wrong guesses from elsewhere, with or without a made-up challenge, spend only the attacker's own code.
+    for (let i = 0; i < 6; i++) expectError(await attacker.setPassword(phone, wrongCode(code)), 400, 'PORTAL_CODE_INVALID');
+    for (let i = 0; i < 6; i++) expectError(await attacker.setPassword(phone, wrongCode(code), PORTAL_PASSWORD, `made-up-challenge-${i}xxxxxxxx`), 400, 'PORTAL_CODE_INVALID');
+    // The holder's code, used from another address of theirs (a phone on mobile data), still works with its challenge.
+    expect((await fromAddress(server, '198.51.100.21').setPassword(phone, code, PORTAL_PASSWORD, mine.body.challenge)).status).toBe(200);
+    // A challenge belongs to its phone.
+    const other = (await customerWithPhone(server)).phone;
+    await forgetLastCodeRequest(server, other);
+    const theirs = await holder.requestCode(other);
+    expectError(await holder.setPassword(phone, (await latestCode(server, other))!, PORTAL_PASSWORD, theirs.body.challenge), 400, 'PORTAL_CODE_INVALID');
+    // A malformed challenge is refused by the schema.
+    expectError(await server.api('POST', '/api/v1/portal/auth/password', { role: null, body: { phone, code, password: PORTAL_PASSWORD, challenge: 'bad challenge' } }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('guessing from many addresses is bounded: 100 wrong passwords a day per phone, then only a code signs in', async () => {
+    const { phone } = await customerWithPhone(server);
+    await signIn(server, phone);
+    // Five addresses, 20 wrong passwords each (their daily share), 5 per 15 minutes.
+    for (let a = 1; a <= 5; a++) {
+      const guesser = fromAddress(server, `192.0.2.${a}`);
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 5; i++) expectError(await guesser.login(phone, `guess-${a}-${round}-${i}`), 401, 'PORTAL_INVALID_CREDENTIALS');
+        await ageFailures(phone, '15 minutes');
+      }
+      expectError(await guesser.login(phone, 'one-more-guess'), 429, 'PORTAL_LOGIN_LOCKED');
+    }
+    // The phone's ceiling: from any address, the right password too, until the oldest failure is a day old.
+    const ceiling = await fromAddress(server, holderIp).login(phone);
+    expectError(ceiling, 429, 'PORTAL_LOGIN_LOCKED');
+    expect(ceiling.body.error.details.retryAfterSeconds).toBeGreaterThan(18 * 3600);
+    const recorded = await sql<{ n: number }>`select count(*)::int n from portal_login_failures where phone_bidx = ${phoneBidx(server, phone)}`.execute(server.db.db);
+    expect(recorded.rows[0]!.n).toBe(100);
+    // The holder signs in with a code, which sets a new password and clears the count.
+    const token = await signIn(server, phone, 'after-the-storm');
+    expect((await asCardholder(server, token, 'GET', '/api/v1/portal/me')).status).toBe(200);
+    expect((await fromAddress(server, holderIp).login(phone, 'after-the-storm')).status).toBe(200);
+  });
+
+  it('a password sign-in clears only its own address’s failures', async () => {
+    const { phone } = await customerWithPhone(server);
+    await signIn(server, phone);
+    const attacker = fromAddress(server, attackerIp);
+    for (let i = 0; i < 4; i++) await attacker.login(phone, `wrong-${i}`);
+    expect((await fromAddress(server, holderIp).login(phone)).status).toBe(200);
+    // The attacker's fifth wrong password still locks the attacker.
+    expectError(await attacker.login(phone, 'wrong-4'), 401, 'PORTAL_INVALID_CREDENTIALS');
+    expectError(await attacker.login(phone), 429, 'PORTAL_LOGIN_LOCKED');
   });
 });
 

@@ -17,10 +17,23 @@ export interface PortalDeps {
 }
 
 export const CODE_TTL_MS = 5 * 60_000;
+/** Spacing of code requests for one phone from one client address. */
 export const CODE_RESEND_MS = 60_000;
 export const CODE_MAX_TRIES = 5;
-/** Codes per phone per 24 h: with 5 tries each, at most 50 guesses a day at a 6-digit code. */
-export const CODE_DAILY_MAX = 10;
+/**
+ * Code requests per phone per 24 h: from one client address, and from all together. One address
+ * can use only a fifth of the phone's codes, so it cannot take the holder's away; and with 5
+ * tries a code, a phone's codes allow at most 125 guesses a day at a 6-digit code, however many
+ * addresses ask.
+ */
+export const CODES_PER_ADDRESS_DAY = 5;
+export const CODES_PER_PHONE_DAY = 25;
+/**
+ * Wrong passwords per phone per 24 h: from one client address, and from all together. Besides
+ * these, one address gets FUELCARD_LOGIN_MAX_FAILURES per FUELCARD_LOGIN_LOCK_MIN.
+ */
+export const PASSWORD_FAILURES_PER_ADDRESS_DAY = 20;
+export const PASSWORD_FAILURES_PER_PHONE_DAY = 100;
 const DAY_MS = 86_400_000;
 export const MIN_PASSWORD_LENGTH = 8;
 
@@ -69,27 +82,46 @@ async function customersOfPhone(db: Executor, key: string): Promise<number[]> {
   return r.rows.map((c) => c.id);
 }
 
+/** The client address as the limits count it: '' when the request has none. */
+const addressOf = (ip: string | null | undefined) => ip ?? '';
+
+/** A wait the database computed, in ms: 0 when no limit is reached (null) or it has passed. */
+function waitFrom(ms: number | null | undefined): number {
+  return ms !== null && ms !== undefined && ms > 0 ? ms : 0;
+}
+
+export interface CodeSent {
+  sent: true;
+  expiresInSeconds: number;
+  /** Hand back with the code: it binds the code to this request, so nobody else can spend its tries. */
+  challenge: string;
+}
+
 /**
  * Send a sign-in code. The answer is the same whether or not a customer has the phone: the code
- * row (and so the 60 s spacing and the daily cap) exists for every phone, but only a known phone
- * gets a code and a message. The message is queued in the same transaction as the code it carries.
+ * row (and so the spacing and the caps) exists for every phone, but only a known phone gets a
+ * code and a message. The message is queued in the same transaction as the code it carries.
+ * Limits: one request per (phone, address) per 60 s, CODES_PER_ADDRESS_DAY per (phone, address)
+ * and CODES_PER_PHONE_DAY per phone in 24 h.
  */
-export async function requestCode(deps: PortalDeps, input: { phone: string; ip: string | null }): Promise<{ sent: true; expiresInSeconds: number }> {
+export async function requestCode(deps: PortalDeps, input: { phone: string; ip: string | null }): Promise<CodeSent> {
   const phone = normalisePhone(input.phone);
   const key = phoneKey(deps.config, phone);
+  const address = addressOf(input.ip);
+  const challenge = randomToken(24);
   const outcome = await deps.db.transaction().execute(async (trx) => {
     await lockPhone(trx, key);
-    // Ages of this phone's requests in the last day, newest first (at most CODE_DAILY_MAX of them matter).
-    const recent = await sql<{ age_ms: number }>`select (extract(epoch from now() - created_at) * 1000)::float8 as age_ms
-      from portal_codes where phone_bidx = ${key} and created_at > now() - ${DAY_MS} * interval '1 millisecond'
-      order by created_at desc limit ${CODE_DAILY_MAX}`.execute(trx);
-    const ages = recent.rows.map((r) => r.age_ms);
-    const newest = ages[0];
-    const oldest = ages[ages.length - 1];
-    const waitMs = Math.max(
-      newest !== undefined ? CODE_RESEND_MS - newest : 0,
-      ages.length >= CODE_DAILY_MAX && oldest !== undefined ? DAY_MS - oldest : 0,
-    );
+    // When each limit frees up again (null: not reached); greatest() skips the nulls.
+    const r = await sql<{ wait_ms: number | null }>`
+      with recent as (
+        select created_at, coalesce(ip, '') = ${address} as mine from portal_codes
+        where phone_bidx = ${key} and created_at > now() - ${DAY_MS} * interval '1 millisecond')
+      select (extract(epoch from greatest(
+          (select created_at + ${CODE_RESEND_MS} * interval '1 millisecond' from recent where mine order by created_at desc limit 1),
+          (select created_at + ${DAY_MS} * interval '1 millisecond' from recent where mine order by created_at desc offset ${CODES_PER_ADDRESS_DAY - 1} limit 1),
+          (select created_at + ${DAY_MS} * interval '1 millisecond' from recent order by created_at desc offset ${CODES_PER_PHONE_DAY - 1} limit 1)
+        ) - now()) * 1000)::float8 as wait_ms`.execute(trx);
+    const waitMs = waitFrom(r.rows[0]?.wait_ms);
     if (waitMs > 0) return { kind: 'too_soon' as const, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
     const known = (await customersOfPhone(trx, key)).length > 0;
     let mac: string | null = null;
@@ -103,13 +135,13 @@ export async function requestCode(deps: PortalDeps, input: { phone: string; ip: 
         expiresAt: new Date(Date.now() + CODE_TTL_MS),
       });
     }
-    await sql`insert into portal_codes (phone_bidx, code_hash, expires_at, ip)
-      values (${key}, ${mac}, now() + ${CODE_TTL_MS} * interval '1 millisecond', ${input.ip})`.execute(trx);
+    await sql`insert into portal_codes (phone_bidx, code_hash, challenge_hash, expires_at, ip)
+      values (${key}, ${mac}, ${sha256Hex(challenge)}, now() + ${CODE_TTL_MS} * interval '1 millisecond', ${address})`.execute(trx);
     return { kind: 'ok' as const, known };
   });
   if (outcome.kind === 'too_soon') throw portalError('PORTAL_CODE_TOO_SOON', { retryAfterSeconds: outcome.retryAfterSeconds });
   if (outcome.known) kickMessageDispatcher();
-  return { sent: true, expiresInSeconds: CODE_TTL_MS / 1000 };
+  return { sent: true, expiresInSeconds: CODE_TTL_MS / 1000, challenge };
 }
 
 async function createSession(trx: Trx, deps: PortalDeps, key: string, customerId: number, ip: string | null): Promise<{ token: string; expiresAt: Date }> {
@@ -127,22 +159,29 @@ export async function portalCustomer(deps: PortalDeps, db: Executor, customerId:
 }
 
 /**
- * First sign-in or password reset: the newest code sent to the phone, if unexpired, unused and
- * tried fewer than 5 times, sets the password and signs in. A wrong code counts a try (committed
- * before the refusal). Setting a password ends the phone's other sessions and clears a login lock.
+ * First sign-in or password reset. The code checked is the one of the request named by
+ * `challenge`, or — for a client that does not send it — the newest code requested from the same
+ * address; so a code can be tried only by whoever requested it. If unexpired, unused and tried
+ * fewer than 5 times, it sets the password and signs in. A wrong code counts a try (committed
+ * before the refusal). Setting a password ends the phone's other sessions and forgets its wrong
+ * passwords: they were guesses at the old one.
  */
 export async function setPasswordWithCode(
   deps: PortalDeps,
-  input: { phone: string; code: string; password: string; ip: string | null; requestId: string | null },
+  input: { phone: string; code: string; password: string; challenge?: string | undefined; ip: string | null; requestId: string | null },
 ): Promise<PortalSignIn> {
   if ([...input.password].length < MIN_PASSWORD_LENGTH) throw portalError('PORTAL_PASSWORD_WEAK', { field: 'password', minLength: MIN_PASSWORD_LENGTH });
   const key = phoneKey(deps.config, normalisePhone(input.phone));
   type Outcome = { kind: 'invalid' } | { kind: 'ok'; token: string; expiresAt: Date; customerId: number };
   const outcome = await deps.db.transaction().execute(async (trx): Promise<Outcome> => {
     await lockPhone(trx, key);
+    const which =
+      input.challenge !== undefined
+        ? sql`challenge_hash = ${sha256Hex(input.challenge)}`
+        : sql`coalesce(ip, '') = ${addressOf(input.ip)}`;
     const r = await sql<{ id: number; code_hash: string | null; attempts: number; live: boolean; consumed: boolean }>`
       select id, code_hash, attempts, expires_at > now() as live, consumed_at is not null as consumed
-      from portal_codes where phone_bidx = ${key} order by created_at desc, id desc limit 1`.execute(trx);
+      from portal_codes where phone_bidx = ${key} and ${which} order by created_at desc, id desc limit 1`.execute(trx);
     const row = r.rows[0];
     if (!row || row.code_hash === null || row.consumed || !row.live || row.attempts >= CODE_MAX_TRIES) return { kind: 'invalid' };
     if (!/^\d{6}$/.test(input.code) || !safeEqual(codeMac(deps.config, key, input.code), row.code_hash)) {
@@ -166,23 +205,37 @@ export async function setPasswordWithCode(
 }
 
 /**
- * Password sign-in. Wrong passwords are counted per phone, known or not (so the lock does not
- * tell which phones exist): after loginMaxFailures within loginLockMs the phone is locked for
- * loginLockMs. A sign-in with a code (setPasswordWithCode) lifts the lock.
+ * Password sign-in. Wrong passwords are recorded per (phone, client address), known phone or
+ * not (so a refusal does not tell which phones exist), and three limits are checked before the
+ * password: from this address, loginMaxFailures per loginLockMs and
+ * PASSWORD_FAILURES_PER_ADDRESS_DAY per 24 h; from all addresses together,
+ * PASSWORD_FAILURES_PER_PHONE_DAY per 24 h. One address cannot reach the phone's ceiling, so it
+ * cannot lock the holder out elsewhere; and a code sign-in, which nobody without the phone can
+ * stop, clears them all.
  */
 export async function login(deps: PortalDeps, input: { phone: string; password: string; ip: string | null; requestId: string | null }): Promise<PortalSignIn> {
   const key = phoneKey(deps.config, normalisePhone(input.phone));
+  const address = addressOf(input.ip);
   const maxFailures = deps.config.loginMaxFailures;
   const lockMs = deps.config.loginLockMs;
   type Outcome = { kind: 'ok'; token: string; expiresAt: Date; customerId: number } | { kind: 'wrong' } | { kind: 'locked'; retryAfterSeconds: number };
   const outcome = await deps.db.transaction().execute(async (trx): Promise<Outcome> => {
     await lockPhone(trx, key);
-    const s = await sql<{ failures: number; lock_ms: number | null; window_over: boolean; was_locked: boolean }>`
-      select failures, (extract(epoch from locked_until - now()) * 1000)::float8 as lock_ms,
-             first_failure_at < now() - ${lockMs} * interval '1 millisecond' as window_over, locked_until is not null as was_locked
-      from portal_login_failures where phone_bidx = ${key}`.execute(trx);
-    const state = s.rows[0];
-    if (state && state.lock_ms !== null && state.lock_ms > 0) return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(state.lock_ms / 1000)) };
+    // Each limit frees up when the oldest failure it counts leaves its window (null: not reached).
+    const s = await sql<{ wait_ms: number | null }>`
+      with recent as (
+        select at, ip = ${address} as mine from portal_login_failures
+        where phone_bidx = ${key} and at > now() - ${Math.max(DAY_MS, lockMs)} * interval '1 millisecond')
+      select (extract(epoch from greatest(
+          (select at + ${lockMs} * interval '1 millisecond' from recent
+            where mine and at > now() - ${lockMs} * interval '1 millisecond' order by at desc offset ${maxFailures - 1} limit 1),
+          (select at + ${DAY_MS} * interval '1 millisecond' from recent
+            where mine and at > now() - ${DAY_MS} * interval '1 millisecond' order by at desc offset ${PASSWORD_FAILURES_PER_ADDRESS_DAY - 1} limit 1),
+          (select at + ${DAY_MS} * interval '1 millisecond' from recent
+            where at > now() - ${DAY_MS} * interval '1 millisecond' order by at desc offset ${PASSWORD_FAILURES_PER_PHONE_DAY - 1} limit 1)
+        ) - now()) * 1000)::float8 as wait_ms`.execute(trx);
+    const waitMs = waitFrom(s.rows[0]?.wait_ms);
+    if (waitMs > 0) return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
 
     const account = (await sql<{ password_hash: string }>`select password_hash from portal_accounts where phone_bidx = ${key}`.execute(trx)).rows[0];
     const customerId = (await customersOfPhone(trx, key))[0];
@@ -195,17 +248,11 @@ export async function login(deps: PortalDeps, input: { phone: string; password: 
       await argon2.verify(await dummyHash, input.password).catch(() => false);
     }
     if (!ok || customerId === undefined) {
-      // An expired lock or an old first failure starts a new count.
-      const fresh = !state || state.was_locked || state.window_over;
-      const failures = fresh ? 1 : state.failures + 1;
-      await sql`insert into portal_login_failures (phone_bidx, failures, first_failure_at, locked_until)
-        values (${key}, ${failures}, now(), case when ${failures >= maxFailures} then now() + ${lockMs} * interval '1 millisecond' end)
-        on conflict (phone_bidx) do update set failures = excluded.failures,
-          first_failure_at = case when ${fresh} then excluded.first_failure_at else portal_login_failures.first_failure_at end,
-          locked_until = excluded.locked_until`.execute(trx);
+      await sql`insert into portal_login_failures (phone_bidx, ip) values (${key}, ${address})`.execute(trx);
       return { kind: 'wrong' };
     }
-    await sql`delete from portal_login_failures where phone_bidx = ${key}`.execute(trx);
+    // Only this address's count: the other addresses' failures may be someone else's guesses.
+    await sql`delete from portal_login_failures where phone_bidx = ${key} and ip = ${address}`.execute(trx);
     const session = await createSession(trx, deps, key, customerId, input.ip);
     await audit(trx, cardholderActor(customerId, input.ip, input.requestId), { action: 'portal.login', targetType: 'customer', targetId: customerId });
     return { kind: 'ok', ...session, customerId };
@@ -240,7 +287,7 @@ export function cardholderAuthenticator(db: Db): { authenticate(token: string): 
 export async function prunePortalAuth(db: Db): Promise<void> {
   await sql`delete from portal_codes where created_at < now() - interval '2 days'`.execute(db);
   await sql`delete from portal_sessions where expires_at < now() - interval '1 day' or revoked_at < now() - interval '1 day'`.execute(db);
-  await sql`delete from portal_login_failures where coalesce(locked_until, first_failure_at) < now() - interval '1 day'`.execute(db);
+  await sql`delete from portal_login_failures where at < now() - interval '1 day'`.execute(db);
 }
 
 /**
@@ -259,6 +306,7 @@ export async function setPortalPassword(deps: { db: Db; config: Config }, actor:
     await sql`insert into portal_accounts (phone_bidx, password_hash) values (${key}, ${hash})
       on conflict (phone_bidx) do update set password_hash = excluded.password_hash, password_set_at = now()`.execute(trx);
     await sql`update portal_sessions set revoked_at = now() where phone_bidx = ${key} and revoked_at is null`.execute(trx);
+    await sql`delete from portal_login_failures where phone_bidx = ${key}`.execute(trx);
     await audit(trx, actor, { action: 'portal.password_set', targetType: 'customer', targetId: customerId });
   });
 }

@@ -38,7 +38,17 @@ describe('my cards', () => {
     const r = await api('GET', '/api/v1/portal/cards');
     expect(r.status).toBe(200);
     const item = r.body.items.find((c: { cardNo: string }) => c.cardNo === own);
-    expect(item).toEqual({ cardNo: own, kind: 'personal', status: 'active', balance: 12_345, available: 12_345, usableFrom: null, lowBalanceAlert: null, createdAt: expect.any(String) });
+    expect(item).toEqual({
+      cardNo: own,
+      kind: 'personal',
+      status: 'active',
+      balance: 12_345,
+      available: 12_345,
+      sharedBalance: false,
+      usableFrom: null,
+      lowBalanceAlert: null,
+      createdAt: expect.any(String),
+    });
     expect(r.body.items.some((c: { cardNo: string }) => c.cardNo === other)).toBe(false);
     for (const c of r.body.items) {
       const row = await sql<{ customer_id: number }>`select customer_id from cards where card_no = ${c.cardNo}`.execute(server.db.db);
@@ -67,6 +77,50 @@ describe('my cards', () => {
       where c.card_no = ${others} and e.action <> 'issue'`.execute(server.db.db);
     expect(pins.rows[0]!.n).toBe(0);
     expectError(await api('GET', '/api/v1/portal/cards/123/statement'), 400, 'VALIDATION_FAILED');
+  });
+});
+
+describe('fleet: master and sub cards', () => {
+  it('the fleet owner sees and acts on every sub card of their master cards; a driver sees only their own sub card, with what it can spend', async () => {
+    const owner = await customerWithPhone(server, undefined, '李车队');
+    const driver = await customerWithPhone(server, undefined, '张司机');
+    const ownerToken = await signIn(server, owner.phone);
+    const driverToken = await signIn(server, driver.phone);
+    const master = await newCard(server, { kind: 'master', customerId: owner.id, funds: 100_000 });
+    // A driver's sub card (its own customer) sharing the reserve, and one left with the fleet owner.
+    const driverSub = await newCard(server, { kind: 'sub', masterCardNo: master, customerId: driver.id, sharedBalance: true });
+    const fleetSub = await newCard(server, { kind: 'sub', masterCardNo: master });
+    const allocated = await server.api('POST', `/api/v1/cards/${master}/allocations`, { body: { subCardNo: driverSub, amount: 30_000 }, idempotencyKey: randomUUID() });
+    expect(allocated.status).toBe(201);
+    expect((await sell(server, terminal, saleBody(driverSub, 1_000))).body).toMatchObject({ status: 'approved', balance: 99_000 });
+
+    const listOf = async (tok: string) => (await asCardholder(server, tok, 'GET', '/api/v1/portal/cards')).body.items as Array<Record<string, unknown>>;
+    const ownerCards = await listOf(ownerToken);
+    expect(ownerCards.map((c) => c.cardNo)).toEqual([master, driverSub, fleetSub]);
+    // The reserve is counted once, on the master card; the sub card's balance is its own allocation,
+    // its available what the POS lets it spend (allocation + shared reserve), as the cards module says.
+    expect(ownerCards[0]).toMatchObject({ kind: 'master', balance: 70_000, available: 70_000, sharedBalance: false });
+    expect(ownerCards[1]).toMatchObject({ kind: 'sub', balance: 29_000, available: 99_000, sharedBalance: true });
+    expect(ownerCards[2]).toMatchObject({ kind: 'sub', balance: 0, available: 0, sharedBalance: false });
+    expect((await server.api('GET', `/api/v1/cards/${driverSub}`)).body.available).toBe(99_000);
+
+    const driverCards = await listOf(driverToken);
+    expect(driverCards.map((c) => c.cardNo)).toEqual([driverSub]);
+    expect(driverCards[0]).toMatchObject({ balance: 29_000, available: 99_000 });
+    // The master card and the fleet's other sub card are not the driver's.
+    for (const cardNo of [master, fleetSub]) {
+      expectError(await asCardholder(server, driverToken, 'GET', `/api/v1/portal/cards/${cardNo}/statement`), 404, 'CARD_NOT_FOUND');
+      expectError(await asCardholder(server, driverToken, 'POST', `/api/v1/portal/cards/${cardNo}/report-loss`, {}), 404, 'CARD_NOT_FOUND');
+    }
+
+    // The fleet owner sees the driver's statement and reports the driver's card lost.
+    const statement = await asCardholder(server, ownerToken, 'GET', `/api/v1/portal/cards/${driverSub}/statement?type=sale`);
+    expect(statement.body.items.map((l: { amount: number }) => l.amount)).toEqual([-1_000]);
+    const lost = await asCardholder(server, ownerToken, 'POST', `/api/v1/portal/cards/${driverSub}/report-loss`, {});
+    expect(lost.status).toBe(200);
+    expect(lost.body).toMatchObject({ cardNo: driverSub, status: 'lost' });
+    expect((await listOf(driverToken))[0]).toMatchObject({ status: 'lost' });
+    expect((await sell(server, terminal, saleBody(driverSub, 1_000))).body).toMatchObject({ status: 'declined', declineCode: 'CARD_LOST' });
   });
 });
 
@@ -180,5 +234,24 @@ describe('alert setting', () => {
     expect((await api('PUT', `/api/v1/portal/cards/${cardNo}/alerts`, { lowBalance: null })).body).toEqual({ lowBalance: null });
     const cleared = (await api('GET', '/api/v1/portal/cards')).body.items.find((c: { cardNo: string }) => c.cardNo === cardNo);
     expect(cleared.lowBalanceAlert).toBeNull();
+  });
+});
+
+describe('statement time filters', () => {
+  it('a time that names no instant (leap second, year 0, 30 February, garbage) is 400 naming the field, never 500', async () => {
+    const cardNo = await newCard(server, { customerId });
+    for (const [field, value] of [
+      ['from', '2016-12-31T23:59:60Z'],
+      ['to', '2016-12-31T23:59:60Z'],
+      ['from', '0000-01-01T00:00:00Z'],
+      ['to', '2025-02-30T00:00:00Z'],
+      ['from', 'yesterday'],
+    ] as const) {
+      const r = await api('GET', `/api/v1/portal/cards/${cardNo}/statement?${field}=${encodeURIComponent(value)}`);
+      expectError(r, 400, 'VALIDATION_FAILED');
+      expect(JSON.stringify(r.body.error.details)).toContain(field);
+    }
+    const ok = await api('GET', `/api/v1/portal/cards/${cardNo}/statement?from=${encodeURIComponent('2016-12-31T23:59:59+08:00')}&to=${encodeURIComponent('9999-12-31T00:00:00Z')}`);
+    expect(ok.status).toBe(200);
   });
 });

@@ -51,13 +51,35 @@ export async function requestCode(server: TestServer, phone: string): Promise<Ap
   return server.api('POST', '/api/v1/portal/auth/code', { role: null, body: { phone } });
 }
 
-/** First sign-in: code to the phone, password set with it. Returns the cardholder's token. */
+/**
+ * Anonymous requests from a given client address (the test server's own requests all come from
+ * 127.0.0.1): through Fastify's inject, which goes through every hook and handler as a real
+ * request does, with the address as request.ip.
+ */
+export function fromAddress(server: TestServer, ip: string) {
+  const call = async (method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<ApiResponse> => {
+    const res = await server.app.inject({ method, url, remoteAddress: ip, ...(body === undefined ? {} : { payload: body as object }) });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, String(v));
+    return { status: res.statusCode, body: res.body === '' ? null : res.json(), headers };
+  };
+  return {
+    ip,
+    requestCode: (phone: string) => call('POST', '/api/v1/portal/auth/code', { phone }),
+    setPassword: (phone: string, code: string, password = PORTAL_PASSWORD, challenge?: string) =>
+      call('POST', '/api/v1/portal/auth/password', { phone, code, password, ...(challenge === undefined ? {} : { challenge }) }),
+    login: (phone: string, password = PORTAL_PASSWORD) => call('POST', '/api/v1/portal/auth/login', { phone, password }),
+  };
+}
+
+/** First sign-in: code to the phone, password set with it and the request's challenge. Returns the cardholder's token. */
 export async function signIn(server: TestServer, phone: string, password = PORTAL_PASSWORD): Promise<string> {
   await forgetLastCodeRequest(server, phone);
-  expectStatus(await requestCode(server, phone), 202, 'request code');
+  const sent = await requestCode(server, phone);
+  expectStatus(sent, 202, 'request code');
   const code = await latestCode(server, phone);
   if (!code) throw new Error(`no code in the dev outbox for ${phone}`);
-  const r = await server.api('POST', '/api/v1/portal/auth/password', { role: null, body: { phone, code, password } });
+  const r = await server.api('POST', '/api/v1/portal/auth/password', { role: null, body: { phone, code, password, challenge: sent.body.challenge } });
   expectStatus(r, 200, 'set password');
   return r.body.token;
 }

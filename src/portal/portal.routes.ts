@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../platform/index.js';
-import { access, actorOf, AppError, checkIdempotencyKey } from '../platform/index.js';
+import { access, actorOf, AppError, checkIdempotencyKey, parseTimeFilter } from '../platform/index.js';
 import { login, logout, portalCustomer, requestCode, setPasswordWithCode, type PortalDeps } from './portal.auth.js';
 import { changeMyPin, myCards, myStatement, reportMyCardLost, setLowBalanceAlert } from './portal.cards.js';
 
@@ -11,6 +11,8 @@ const tags = ['portal'];
 
 const Phone = Type.String({ minLength: 1, maxLength: 20, description: 'mainland mobile number, e.g. 13800138000 (+86 and spaces allowed)' });
 const CardNoParams = Type.Object({ cardNo: Type.String({ pattern: '^[0-9]{19}$', description: '19-digit card number' }) });
+// A random token (randomToken(24): 32 base64url characters) from POST /auth/code.
+const Challenge = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$', description: 'the challenge of the code request that sent this code' });
 const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 128 })) });
 
 const CustomerSchema = Type.Object({
@@ -21,13 +23,14 @@ const CustomerSchema = Type.Object({
 const SignInSchema = Type.Object({ token: Type.String(), expiresAt: Type.String(), customer: CustomerSchema });
 
 const PortalCardSchema = Type.Object({
-  cardNo: Type.String({ description: 'in full: the cardholder’s own card' }),
+  cardNo: Type.String({ description: 'in full: a card the cardholder may see' }),
   kind: Type.String(),
   status: Type.String(),
-  balance: Type.Integer({ description: 'posted balance across linked accounts, fen' }),
-  available: Type.Integer({ description: 'spendable now, fen' }),
+  balance: Type.Integer({ description: 'posted balance of the card’s own accounts, fen (a sub card’s: without the master’s reserve)' }),
+  available: Type.Integer({ description: 'what the card can spend now, fen (a shared sub card: the master’s reserve included)' }),
+  sharedBalance: Type.Boolean({ description: 'a sub card that may also spend its master card’s reserve' }),
   usableFrom: Nullable(Type.String()),
-  lowBalanceAlert: Nullable(Type.Integer({ description: 'alert threshold, fen' })),
+  lowBalanceAlert: Nullable(Type.Integer({ description: 'the signed-in phone’s alert threshold, fen' })),
   createdAt: Type.String(),
 });
 
@@ -63,7 +66,6 @@ async function withRetryAfter<T>(reply: FastifyReply, work: () => Promise<T>): P
 }
 
 const bearerToken = (header: string | undefined) => (header?.startsWith('Bearer ') ? header.slice(7).trim() : '');
-const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
 
 export function portalRoutes(app: App, deps: PortalDeps): void {
   app.post(
@@ -73,9 +75,16 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
       schema: {
         tags,
         summary: 'Send a sign-in code to a phone / 发送验证码',
-        description: 'The same answer whether or not the phone belongs to a customer; only a known phone gets a code. At most one request per phone per 60 s (429 PORTAL_CODE_TOO_SOON).',
+        description:
+          'The same answer whether or not the phone belongs to a customer; only a known phone gets a code. Per phone and client address one request per 60 s and 5 per 24 h; per phone 25 per 24 h (429 PORTAL_CODE_TOO_SOON). Send the challenge back with the code.',
         body: Type.Object({ phone: Phone }, { additionalProperties: false }),
-        response: { 202: Type.Object({ sent: Type.Boolean(), expiresInSeconds: Type.Integer() }) },
+        response: {
+          202: Type.Object({
+            sent: Type.Boolean(),
+            expiresInSeconds: Type.Integer(),
+            challenge: Type.String({ description: 'binds the code to this request: send it with the code to POST /auth/password' }),
+          }),
+        },
       },
     },
     async (req, reply) => {
@@ -91,9 +100,15 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
       schema: {
         tags,
         summary: 'Set or reset the password with a code, and sign in / 设置密码并登录',
-        description: 'Wrong, expired, used or over-tried codes are 400 PORTAL_CODE_INVALID (5 tries per code). Ends the phone’s other sessions.',
+        description:
+          'The code of the request named by challenge (without it: the newest code requested from the same client address). Wrong, expired, used or over-tried codes are 400 PORTAL_CODE_INVALID (5 tries per code). Ends the phone’s other sessions.',
         body: Type.Object(
-          { phone: Phone, code: Type.String({ maxLength: 12, description: '6 digits' }), password: Type.String({ maxLength: 128, description: 'at least 8 characters' }) },
+          {
+            phone: Phone,
+            code: Type.String({ maxLength: 12, description: '6 digits' }),
+            password: Type.String({ maxLength: 128, description: 'at least 8 characters' }),
+            challenge: Type.Optional(Challenge),
+          },
           { additionalProperties: false },
         ),
         response: { 200: SignInSchema },
@@ -109,7 +124,8 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
       schema: {
         tags,
         summary: 'Sign in with phone and password / 持卡人登录',
-        description: 'Wrong, unknown or no password yet: 401 PORTAL_INVALID_CREDENTIALS. Too many wrong passwords for the phone: 429 PORTAL_LOGIN_LOCKED.',
+        description:
+          'Wrong, unknown or no password yet: 401 PORTAL_INVALID_CREDENTIALS. Too many wrong passwords for the phone from this client address, or from all together: 429 PORTAL_LOGIN_LOCKED (a code sign-in still works).',
         body: Type.Object({ phone: Phone, password: Type.String({ maxLength: 128 }) }, { additionalProperties: false }),
         response: { 200: SignInSchema },
       },
@@ -145,7 +161,7 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
       schema: {
         tags,
         summary: 'My cards with balances / 我的卡',
-        description: 'The cards of every customer registered with the signed-in phone.',
+        description: 'The cards of every customer registered with the signed-in phone, and the sub cards of their master cards.',
         security: cardholder,
         response: { 200: Type.Object({ items: Type.Array(PortalCardSchema) }) },
       },
@@ -172,7 +188,12 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
         response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
-    async (req) => myStatement(deps, req.cardholder!.customerId, req.params.cardNo, { ...req.query, from: date(req.query.from), to: date(req.query.to) }),
+    async (req) =>
+      myStatement(deps, req.cardholder!.customerId, req.params.cardNo, {
+        ...req.query,
+        from: parseTimeFilter(req.query.from, 'querystring.from'),
+        to: parseTimeFilter(req.query.to, 'querystring.to'),
+      }),
   );
 
   app.post(
@@ -227,14 +248,17 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
       schema: {
         tags,
         summary: 'Set or clear my low-balance alert / 余额提醒',
-        description: 'A message is sent when an approved sale takes the card’s available total from at least lowBalance to below it. null (or 0) clears the alert.',
+        description:
+          'The signed-in phone’s own alert on the card: a message to this phone when an approved sale takes the card’s available total from at least lowBalance to below it. null (or 0) clears it.',
         security: cardholder,
         params: CardNoParams,
         body: Type.Object({ lowBalance: Nullable(Type.Integer({ minimum: 0, maximum: 1e12, description: 'fen; null or 0: no alert' })) }, { additionalProperties: false }),
         response: { 200: Type.Object({ lowBalance: Nullable(Type.Integer()) }) },
       },
     },
-    // 0 would never alert (an available total is never below 0); and the validator turns 0 into null anyway.
+    // Bodies are not coerced, so 0 arrives as 0: it means "off" like null, because a threshold of
+    // 0 could never fire (no available total is below 0) and storing it would look like an alert.
+    // Accepted rather than refused, so a client that sends 0 for "none" is not turned away.
     async (req) => setLowBalanceAlert(deps, actorOf(req), req.cardholder!.customerId, req.params.cardNo, req.body.lowBalance || null),
   );
 }

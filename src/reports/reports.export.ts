@@ -70,39 +70,55 @@ export async function buildXlsx<R>(sheet: string, columns: ReadonlyArray<ExportC
   const tooLarge = () => reportsError('REPORT_TOO_LARGE', { limit: MAX_EXPORT_ROWS });
   if ((await source.count(MAX_EXPORT_ROWS + 1)) > MAX_EXPORT_ROWS) throw tooLarge();
   await acquireSlot();
-  const worker = new Worker(new URL('./xlsx.worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+  let worker: Worker | undefined;
   try {
-    const result = new Promise<Uint8Array>((resolve, reject) => {
-      worker.on('message', (m: { kind: 'done'; bytes: Uint8Array } | { kind: 'error'; message: string }) =>
-        m.kind === 'done' ? resolve(m.bytes) : reject(new Error(`xlsx worker failed: ${m.message}`)),
-      );
-      worker.on('error', reject);
-      worker.on('exit', (code) => reject(new Error(`xlsx worker exited (${code}) before finishing`)));
-    });
-    // Observed later; a failure while rows are still being read must not be "unhandled".
-    result.catch(() => {});
-    worker.postMessage({ kind: 'start', sheet, columns: columns.map(({ header, width, format }) => ({ header, width, format })) });
-    let cursor: string | null = null;
-    let total = 0;
-    do {
-      const { rows, nextCursor }: { rows: R[]; nextCursor: string | null } = await source.page(cursor, EXPORT_PAGE);
-      total += rows.length;
-      // Rows recorded after the count can push a listing over the cap.
-      if (total > MAX_EXPORT_ROWS) throw tooLarge();
-      for (let i = 0; i < rows.length; i += POST_CHUNK) {
-        worker.postMessage({ kind: 'rows', rows: rows.slice(i, i + POST_CHUNK).map((r) => columns.map((c) => c.value(r))) });
-        // Copying rows into the worker is synchronous: let waiting requests run between chunks.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      cursor = nextCursor;
-    } while (cursor !== null);
-    worker.postMessage({ kind: 'end' });
-    const bytes = await result;
-    return { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), rows: total };
+    // Inside the try: a worker that cannot start (out of memory, too many threads) must still
+    // give its slot back, or two such failures would leave every later export waiting, then 429.
+    worker = new Worker(new URL('./xlsx.worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    return await writeSheet(worker, sheet, columns, source, tooLarge);
   } finally {
-    await worker.terminate();
-    releaseSlot();
+    try {
+      await worker?.terminate();
+    } finally {
+      releaseSlot();
+    }
   }
+}
+
+async function writeSheet<R>(
+  worker: Worker,
+  sheet: string,
+  columns: ReadonlyArray<ExportColumn<R>>,
+  source: ExportSource<R>,
+  tooLarge: () => Error,
+): Promise<{ bytes: Buffer; rows: number }> {
+  const result = new Promise<Uint8Array>((resolve, reject) => {
+    worker.on('message', (m: { kind: 'done'; bytes: Uint8Array } | { kind: 'error'; message: string }) =>
+      m.kind === 'done' ? resolve(m.bytes) : reject(new Error(`xlsx worker failed: ${m.message}`)),
+    );
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new Error(`xlsx worker exited (${code}) before finishing`)));
+  });
+  // Observed later; a failure while rows are still being read must not be "unhandled".
+  result.catch(() => {});
+  worker.postMessage({ kind: 'start', sheet, columns: columns.map(({ header, width, format }) => ({ header, width, format })) });
+  let cursor: string | null = null;
+  let total = 0;
+  do {
+    const { rows, nextCursor }: { rows: R[]; nextCursor: string | null } = await source.page(cursor, EXPORT_PAGE);
+    total += rows.length;
+    // Rows recorded after the count can push a listing over the cap.
+    if (total > MAX_EXPORT_ROWS) throw tooLarge();
+    for (let i = 0; i < rows.length; i += POST_CHUNK) {
+      worker.postMessage({ kind: 'rows', rows: rows.slice(i, i + POST_CHUNK).map((r) => columns.map((c) => c.value(r))) });
+      // Copying rows into the worker is synchronous: let waiting requests run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    cursor = nextCursor;
+  } while (cursor !== null);
+  worker.postMessage({ kind: 'end' });
+  const bytes = await result;
+  return { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), rows: total };
 }
 
 /**
@@ -110,8 +126,8 @@ export async function buildXlsx<R>(sheet: string, columns: ReadonlyArray<ExportC
  * a bound is not midnight), `start` / the current time when open. ASCII only, so every browser
  * saves it under this name.
  */
-export function exportFileName(kind: string, period: { from?: string; to?: string }, timeZone: string, now = new Date()): string {
-  return `${kind}-${period.from === undefined ? 'start' : stamp(new Date(period.from), timeZone)}-${stamp(period.to === undefined ? now : new Date(period.to), timeZone)}.xlsx`;
+export function exportFileName(kind: string, period: { from?: Date; to?: Date }, timeZone: string, now = new Date()): string {
+  return `${kind}-${period.from === undefined ? 'start' : stamp(period.from, timeZone)}-${stamp(period.to ?? now, timeZone)}.xlsx`;
 }
 
 function stamp(at: Date, timeZone: string): string {

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from '../platform/index.js';
-import { encodeCursor, platformError } from '../platform/index.js';
+import { encodeCursor, parseTimeBound, platformError, type TimeBound } from '../platform/index.js';
 
 /** One condition of a WHERE clause. */
 export type Cond = RawBuilder<unknown>;
@@ -14,22 +14,32 @@ export function whereAll(conds: readonly Cond[]): RawBuilder<unknown> {
   return conds.length === 0 ? sql`` : sql`where ${sql.join(conds, sql` and `)}`;
 }
 
+/** The period filters as the query string gives them. */
 export interface Period {
   from?: string;
   to?: string;
 }
 
-/** A reversed period is a mistake in the query, not an empty report. */
-export function checkPeriod(p: Period): void {
-  if (p.from !== undefined && p.to !== undefined && Date.parse(p.to) < Date.parse(p.from)) {
+/**
+ * The period as instants: a time no database can hold (year 0, a leap second) is a 400 naming
+ * its parameter, and a reversed period is a mistake in the query, not an empty report.
+ */
+export function parsePeriod(p: Period): { from?: TimeBound; to?: TimeBound } {
+  const from = parseTimeBound(p.from, 'querystring.from');
+  const to = parseTimeBound(p.to, 'querystring.to');
+  // Same fixed-width UTC form on both sides, so text order is time order.
+  if (from !== undefined && to !== undefined && to.utc < from.utc) {
     throw platformError('VALIDATION_FAILED', { field: 'to', reason: 'to must not be before from' });
   }
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
 }
 
+/** Conditions on `column` for a checked period, to the microsecond. */
 export function periodConds(column: RawBuilder<unknown>, p: Period): Cond[] {
+  const { from, to } = parsePeriod(p);
   const out: Cond[] = [];
-  if (p.from !== undefined) out.push(sql`${column} >= ${p.from}::timestamptz`);
-  if (p.to !== undefined) out.push(sql`${column} < ${p.to}::timestamptz`);
+  if (from !== undefined) out.push(sql`${column} >= ${from.utc}::timestamptz`);
+  if (to !== undefined) out.push(sql`${column} < ${to.utc}::timestamptz`);
   return out;
 }
 
@@ -54,21 +64,6 @@ export function pageOf<R extends { cursor_at: string }>(rows: R[], limit: number
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { page, nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, idOf(last)) : null };
-}
-
-const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-
-/**
- * platform/paging's cursors carry a uuid; audit rows have bigint ids. Same encoding
- * ("<time>|<id>", base64url, made by encodeCursor), only the id differs.
- */
-export function decodeNumericCursor(cursor: string | undefined): { at: string; id: string } | null {
-  if (cursor === undefined || cursor === '') return null;
-  const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || extra !== undefined || !CURSOR_AT.test(at) || !/^[1-9][0-9]{0,17}$/.test(id)) {
-    throw platformError('VALIDATION_FAILED', { field: 'cursor' });
-  }
-  return { at, id };
 }
 
 /** "2026-11-28" plus n days. */

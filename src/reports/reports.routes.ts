@@ -1,11 +1,12 @@
 import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, audit, maskCardNo, pageSize, StaffGroups } from '../platform/index.js';
+import { access, actorOf, audit, FreeText, GradeCode, Id, maskCardNo, pageSize, StaffGroups } from '../platform/index.js';
 import { DECLINE_CODES, listSales, salesExport } from './reports.sales.js';
 import { listRecharges, rechargesExport } from './reports.recharges.js';
 import { auditExport, listAudit } from './reports.audit.js';
 import { todayDashboard } from './reports.dashboard.js';
+import { parsePeriod } from './reports.query.js';
 import { buildXlsx, exportFileName, XLSX_CONTENT_TYPE, type ExportColumn, type ExportSource } from './reports.export.js';
 
 export const MAX_REPORT_PAGE = 200;
@@ -27,12 +28,12 @@ const CardNo = Type.String({ pattern: '^[0-9]{19}$', description: 'exact; also f
 
 const SalesFilters = {
   ...Period,
-  stationId: Type.Optional(Type.Integer({ minimum: 1 })),
+  stationId: Type.Optional(Id()),
   terminalId: Type.Optional(Type.String({ pattern: '^T[0-9]{8}$' })),
   cardNo: Type.Optional(CardNo),
   status: Type.Optional(Type.Union([Type.Literal('approved'), Type.Literal('declined')])),
   declineCode: Type.Optional(Type.Enum(DECLINE_CODES)),
-  grade: Type.Optional(Type.String({ pattern: '^[\\p{L}\\p{N}#+_-]{1,16}$' })),
+  grade: Type.Optional(GradeCode()),
 };
 const RechargesFilters = {
   ...Period,
@@ -41,10 +42,10 @@ const RechargesFilters = {
 };
 const AuditFilters = {
   ...Period,
-  actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  actor: Type.Optional(FreeText({ minLength: 1, maxLength: 64 })),
   action: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}\\*?$', description: 'exact, or a prefix ending in * (card.*)' })),
-  targetType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  targetId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  targetType: Type.Optional(FreeText({ minLength: 1, maxLength: 64 })),
+  targetId: Type.Optional(FreeText({ minLength: 1, maxLength: 128 })),
 };
 // Unknown parameters are refused: a misspelt filter would otherwise list everything.
 const query = <P extends Parameters<typeof Type.Object>[0]>(props: P) => Type.Object(props, { additionalProperties: false });
@@ -112,6 +113,11 @@ function auditedFilters(q: Record<string, unknown>): Record<string, unknown> {
   return typeof q.cardNo === 'string' ? { ...q, cardNo: maskCardNo(q.cardNo) } : { ...q };
 }
 
+function period(q: { from?: string; to?: string }): { from?: Date; to?: Date } {
+  const { from, to } = parsePeriod(q);
+  return { ...(from ? { from: from.at } : {}), ...(to ? { to: to.at } : {}) };
+}
+
 async function sendXlsx<R>(
   req: FastifyRequest,
   reply: FastifyReply,
@@ -125,7 +131,7 @@ async function sendXlsx<R>(
   await audit(deps.db, actorOf(req), { action: 'report.export', targetType: 'report', targetId: kind, details: { filters: auditedFilters(q), rows } });
   return reply
     .header('content-type', XLSX_CONTENT_TYPE)
-    .header('content-disposition', `attachment; filename="${exportFileName(kind, q, deps.config.timeZone)}"`)
+    .header('content-disposition', `attachment; filename="${exportFileName(kind, period(q), deps.config.timeZone)}"`)
     .header('cache-control', 'no-store')
     .send(bytes);
 }

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, checkIdempotencyKey, runIdempotent, saleOutcomes, StaffGroups } from '../platform/index.js';
+import { access, checkIdempotencyKey, GradeCode, runIdempotent, saleOutcomes, StaffGroups } from '../platform/index.js';
 import { spendTerminalNonce } from '../stations/index.js';
 import { pinVerifyValue } from '../cards/index.js';
 import { checkSaleAmount, decideSale, getSale, type SaleAnswer } from './sales.service.js';
@@ -51,7 +51,7 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
           {
             cardNo: Type.String({ minLength: 1, maxLength: 19, pattern: '^[0-9]+$' }),
             pin: Type.String({ minLength: 1, maxLength: 12 }),
-            grade: Type.String({ pattern: '^[\\p{L}\\p{N}#+_-]{1,16}$' }),
+            grade: GradeCode(),
             volumeMl: Type.Integer({ minimum: 1, maximum: 2_000_000 }),
             unitPrice: Type.Integer({ minimum: 1, maximum: 100_000, description: 'fen per litre' }),
             amount: Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen' }),

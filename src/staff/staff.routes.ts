@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, ROLES } from '../platform/index.js';
+import { access, actorOf, FreeText, Id, ROLES } from '../platform/index.js';
 import { createStaff, listStaff, login, logout } from './staff.service.js';
 import { resetStaffPassword, updateStaff } from './staff.manage.js';
 
@@ -23,7 +23,7 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
         tags: ['auth'],
         summary: 'Staff login / 员工登录',
         body: Type.Object(
-          { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
+          { username: FreeText({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 200 }) },
           { additionalProperties: false },
         ),
         response: {
@@ -90,8 +90,8 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
             username: Type.String({ pattern: '^[a-z0-9_.-]{3,32}$' }),
             password: Type.String({ minLength: 10, maxLength: 200 }),
             role: Type.Union(ROLES.map((r) => Type.Literal(r))),
-            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            stationId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+            displayName: Type.Optional(FreeText({ minLength: 1, maxLength: 64 })),
+            stationId: Type.Optional(Type.Union([Id(), Type.Null()])),
           },
           { additionalProperties: false },
         ),
@@ -112,12 +112,13 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
           'Disabling ends the user’s sessions. You cannot disable yourself or change your own role (409 STAFF_SELF_CHANGE); ' +
           'the last active admin cannot be disabled or given another role (409 STAFF_LAST_ADMIN).',
         security: [{ bearer: [] }],
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: Id() }),
         body: Type.Object(
           {
-            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })),
+            // Not blank, and no NUL.
+            displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$' })),
             role: Type.Optional(Type.Union(ROLES.map((r) => Type.Literal(r)))),
-            stationId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+            stationId: Type.Optional(Type.Union([Id(), Type.Null()])),
             status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('disabled')])),
           },
           { additionalProperties: false, minProperties: 1 },
@@ -136,7 +137,7 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config }): void {
         tags: ['staff'],
         summary: 'Set a staff user’s password; ends their sessions / 重置员工密码（该员工需重新登录）',
         security: [{ bearer: [] }],
-        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ id: Id() }),
         // Length is checked by the service, so a short password is STAFF_PASSWORD_WEAK.
         body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 204: Type.Null() },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, Db } from '../platform/index.js';
-import { access, StaffGroups } from '../platform/index.js';
+import { access, Id, parseTimeFilter, StaffGroups } from '../platform/index.js';
 import { accountEntries, getAccount } from '../ledger/index.js';
 import { cardStatement } from './statements.service.js';
 
@@ -45,7 +45,8 @@ const EntrySchema = Type.Object({
   metadata: Type.Unknown(),
 });
 
-const date = (s: string | undefined) => (s === undefined ? undefined : new Date(s));
+/** Parsed before anything is looked up, so a bad time is a 400 whether or not the card exists. */
+const period = (q: { from?: string; to?: string }) => ({ from: parseTimeFilter(q.from, 'querystring.from'), to: parseTimeFilter(q.to, 'querystring.to') });
 
 export function statementsRoutes(app: App, deps: { db: Db }): void {
   app.get(
@@ -65,7 +66,7 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
         response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
-    async (req) => cardStatement(deps.db, req.params.cardNo, { ...req.query, from: date(req.query.from), to: date(req.query.to) }),
+    async (req) => cardStatement(deps.db, req.params.cardNo, { ...req.query, ...period(req.query) }),
   );
 
   app.get(
@@ -76,7 +77,7 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
         tags: ['statements'],
         summary: 'An account and its balances / 账户余额',
         security: bearer,
-        params: Type.Object({ accountId: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ accountId: Id() }),
         response: {
           200: Type.Object({
             id: Type.Integer(),
@@ -106,14 +107,15 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
         tags: ['statements'],
         summary: "An account's ledger entries, newest first / 账户分录",
         security: bearer,
-        params: Type.Object({ accountId: Type.Integer({ minimum: 1 }) }),
+        params: Type.Object({ accountId: Id() }),
         querystring: Type.Object(Period),
         response: { 200: Type.Object({ items: Type.Array(EntrySchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
     async (req) => {
+      const dates = period(req.query);
       await getAccount(deps.db, req.params.accountId);
-      return accountEntries(deps.db, req.params.accountId, { ...req.query, from: date(req.query.from), to: date(req.query.to) });
+      return accountEntries(deps.db, req.params.accountId, { ...req.query, ...dates });
     },
   );
 }

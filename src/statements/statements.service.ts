@@ -42,8 +42,9 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
   const card = await requireCard(db, cardNo);
   const limit = pageSize(q.limit, MAX_STATEMENT_PAGE);
   const cursor = decodeCursor(q.cursor);
-  const from = q.from ?? null;
-  const to = q.to ?? null;
+  // As UTC text: pg would write a Date in the process's local zone.
+  const from = q.from?.toISOString() ?? null;
+  const to = q.to?.toISOString() ?? null;
   const r = await sql<{
     type: StatementLine['type'];
     id: string;

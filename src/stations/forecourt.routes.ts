@@ -1,9 +1,8 @@
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, StaffGroups } from '../platform/index.js';
+import { access, actorOf, GradeCode, Id, StaffGroups } from '../platform/index.js';
 import { forecourtFor, getNozzles, listGrades, MAX_NOZZLES, pricesInForce, setNozzles, setPrice } from './forecourt.service.js';
 
-const GradeCode = Type.String({ minLength: 1, maxLength: 16 });
 const GradeSchema = Type.Object({
   code: Type.String(),
   nameZh: Type.String(),
@@ -16,9 +15,9 @@ const PriceSchema = Type.Object({
   effectiveFrom: Type.String(),
   stationId: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the national price' }),
 });
-const NozzleSchema = Type.Object({ nozzle: Type.Integer({ minimum: 1, maximum: 99 }), grade: GradeCode }, { additionalProperties: false });
+const NozzleSchema = Type.Object({ nozzle: Type.Integer({ minimum: 1, maximum: 99 }), grade: GradeCode() }, { additionalProperties: false });
 const NozzleList = Type.Object({ items: Type.Array(NozzleSchema) });
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: Id() });
 const bearer = [{ bearer: [] }];
 
 export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): void {
@@ -42,7 +41,7 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
           'Without stationId: every national price in force (stationId null) and every station’s own price in force. ' +
           'With stationId: one price per grade for that station — its own if it has one, else the national one.',
         security: bearer,
-        querystring: Type.Object({ stationId: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        querystring: Type.Object({ stationId: Type.Optional(Id()) }),
         response: { 200: Type.Object({ items: Type.Array(PriceSchema) }) },
       },
     },
@@ -60,9 +59,9 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
         security: bearer,
         body: Type.Object(
           {
-            grade: GradeCode,
+            grade: GradeCode(),
             unitPrice: Type.Integer({ minimum: 1, maximum: 99_999, description: 'fen per litre' }),
-            stationId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+            stationId: Type.Optional(Type.Union([Id(), Type.Null()])),
           },
           { additionalProperties: false },
         ),

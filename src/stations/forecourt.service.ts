@@ -81,8 +81,10 @@ export async function setNozzles(db: Db, actor: Actor, stationId: number, items:
   });
   const wanted = [...items].sort((a, b) => a.nozzle - b.nozzle).map((n) => ({ nozzle: n.nozzle, grade: n.grade }));
   return db.transaction().execute(async (trx) => {
-    // Locking the station serialises two edits of one forecourt.
-    const st = await sql<{ id: number }>`select id from stations where id = ${stationId} for update`.execute(trx);
+    // Locking the station serialises two edits of one forecourt. NO KEY UPDATE, not UPDATE: every
+    // sale insert takes KEY SHARE on its station through the foreign key, and FOR UPDATE would
+    // make the station's sales wait for this edit.
+    const st = await sql<{ id: number }>`select id from stations where id = ${stationId} for no key update`.execute(trx);
     if (st.rows.length === 0) throw stationsError('STATION_NOT_FOUND', { stationId });
     await requireGrades(trx, items.map((n, i) => ({ grade: n.grade, field: `body.items.${i}.grade` })));
     const before = (await sql<Nozzle>`select nozzle, grade from station_nozzles where station_id = ${stationId} order by nozzle`.execute(trx)).rows;

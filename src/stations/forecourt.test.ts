@@ -87,6 +87,29 @@ describe('station nozzles', () => {
   });
 });
 
+describe('editing nozzles while the station sells', () => {
+  it('does not wait for a sale in flight: a sale holds KEY SHARE on its station, the edit only NO KEY UPDATE', async () => {
+    const { stationId, terminal } = await newStation(server);
+    // A sale insert not yet committed, as one is while the sale transaction runs: its foreign key
+    // holds a KEY SHARE lock on the station row until the commit.
+    const client = await server.db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(
+        `insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status, approval_code, business_day)
+         values (gen_random_uuid(), null, '900001*********0000', $1, $2, 1, '92#', 1000, 800, 800, 'approved', '000001', current_date)`,
+        [stationId, terminal.terminalId],
+      );
+      const edit = putNozzles(stationId, [{ nozzle: 1, grade: '92#' }]);
+      const answer = await Promise.race([edit, new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 3_000))]);
+      expect(answer === 'blocked' ? 'the edit waited for the sale' : answer.status).toBe(200);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+});
+
 describe('prices', () => {
   it('sets a national price in force at once, keeps the old one as history, and audits both', async () => {
     const before = Date.now();

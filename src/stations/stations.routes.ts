@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App, Config, Db, FieldCipher } from '../platform/index.js';
-import { access, actorOf, StaffGroups } from '../platform/index.js';
+import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
 import { createStation, getStation, listStations, listTerminals, registerTerminal, setTerminalStatus } from './stations.service.js';
 import { forgetTerminal } from './terminal-auth.js';
 import { forecourtRoutes } from './forecourt.routes.js';
@@ -23,7 +23,7 @@ const TerminalSchema = Type.Object({
   createdAt: Type.String(),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
 });
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: Id() });
 const bearer = [{ bearer: [] }];
 
 export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher: FieldCipher }): void {
@@ -38,8 +38,8 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
         body: Type.Object(
           {
             code: Type.String({ pattern: '^[A-Za-z0-9_-]{2,20}$' }),
-            name: Type.String({ minLength: 1, maxLength: 100 }),
-            address: Type.String({ minLength: 1, maxLength: 300 }),
+            name: FreeText({ minLength: 1, maxLength: 100 }),
+            address: FreeText({ minLength: 1, maxLength: 300 }),
             lat: Type.Number({ minimum: -90, maximum: 90 }),
             lng: Type.Number({ minimum: -180, maximum: 180 }),
           },
@@ -59,7 +59,7 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
         tags: ['stations'],
         summary: 'List stations / 油站列表',
         security: bearer,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })), offset: Type.Optional(Type.Integer({ minimum: 0 })) }),
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })), offset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) }),
         response: { 200: Type.Object({ items: Type.Array(StationSchema), total: Type.Integer() }) },
       },
     },

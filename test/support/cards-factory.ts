@@ -39,7 +39,13 @@ export function newPhone(): string {
 }
 
 /** An 18-digit resident ID number with a correct GB 11643 (ISO 7064 MOD 11-2) check character. */
-export function newResidentId(birth = '19900101'): string {
+function randomBirthDate(): string {
+  const d = new Date(Date.UTC(1950, 0, 1) + randomInt(0, 50 * 365) * 86_400_000);
+  return d.toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+/** A valid resident ID number; the birth date varies too, so parallel tests do not collide on its 1,000 sequence numbers. */
+export function newResidentId(birth = randomBirthDate()): string {
   const body = `310101${birth}${String(randomInt(0, 1000)).padStart(3, '0')}`;
   const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   const sum = [...body].reduce((s, ch, i) => s + Number(ch) * weights[i]!, 0);

@@ -52,6 +52,8 @@ export function ResetPage() {
   const phone = Form.useWatch('phone', form) ?? '';
   const [left, startCountdown] = useCountdown();
   const [sentTo, setSentTo] = useState<{ phone: string; minutes: number } | null>(null);
+  // Binds the code to this request: only the code sent for it is checked (docs/portal.md).
+  const [challenge, setChallenge] = useState<{ phone: string; value: string } | null>(null);
   const [sending, setSending] = useState(false);
   const [codeError, setCodeError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -75,7 +77,8 @@ export function ResetPage() {
     setSending(true);
     setCodeError(null);
     try {
-      const r = await api.request<{ sent: boolean; expiresInSeconds: number }>('POST', '/api/v1/portal/auth/code', { body: { phone: target } });
+      const r = await api.request<{ sent: boolean; expiresInSeconds: number; challenge?: string }>('POST', '/api/v1/portal/auth/code', { body: { phone: target } });
+      setChallenge(r?.challenge ? { phone: target, value: r.challenge } : null);
       setSentTo({ phone: target, minutes: Math.max(1, Math.round((r?.expiresInSeconds ?? 300) / 60)) });
       startCountdown(RESEND_SECONDS);
       window.setTimeout(() => (form.getFieldInstance('code') as { focus?: () => void } | undefined)?.focus?.(), 0);
@@ -92,7 +95,7 @@ export function ResetPage() {
   };
 
   const submit = async (v: Values) => {
-    const body = { phone: v.phone, code: v.code, password: v.password };
+    const body = { phone: v.phone, code: v.code, password: v.password, ...(challenge && challenge.phone === v.phone ? { challenge: challenge.value } : {}) };
     setBusy(true);
     setError(null);
     try {

@@ -1,1 +1,0 @@
-export { changePin, operateCard, listCardsOfCustomer } from '../cards/index.js';
