@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, checkIdempotencyKey, GradeCode, runIdempotent, saleOutcomes, StaffGroups } from '../platform/index.js';
 import { spendTerminalNonce } from '../stations/index.js';
-import { pinVerifyValue } from '../cards/index.js';
+import { maySeeCardNumbers, pinVerifyValue } from '../cards/index.js';
 import { checkSaleAmount, decideSale, getSale, type SaleAnswer } from './sales.service.js';
 
 const SaleAnswerSchema = Type.Object({
@@ -113,6 +113,6 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
         response: { 200: SaleRecordSchema },
       },
     },
-    async (req) => getSale(deps.db, req.params.saleId),
+    async (req) => getSale(deps.db, req.params.saleId, { fullCardNo: maySeeCardNumbers(req.staff?.role) }),
   );
 }

@@ -248,11 +248,17 @@ export function toSaleRecord(r: SaleRow): SaleRecord {
   };
 }
 
-export async function getSale(db: Executor, saleId: string): Promise<SaleRecord> {
-  const r = await sql<SaleRow>`select id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
-      approval_code, decline_code, transfers, balance_after, to_char(business_day, 'YYYY-MM-DD') as business_day, created_at
-    from sales where id = ${saleId}`.execute(db);
+/**
+ * One sale. The card number is shown in full to callers who may see card numbers (as in the sales
+ * list), read from the card; the sale itself keeps only the mask (its number may be unknown).
+ */
+export async function getSale(db: Executor, saleId: string, opts: { fullCardNo?: boolean } = {}): Promise<SaleRecord> {
+  const r = await sql<SaleRow & { card_no: string | null }>`select s.id, s.card_no_masked, s.station_id, s.terminal_id, s.nozzle, s.grade, s.volume_ml, s.unit_price,
+      s.amount, s.status, s.approval_code, s.decline_code, s.transfers, s.balance_after,
+      to_char(s.business_day, 'YYYY-MM-DD') as business_day, s.created_at, c.card_no
+    from sales s left join cards c on c.id = s.card_id where s.id = ${saleId}`.execute(db);
   const row = r.rows[0];
   if (!row) throw salesError('SALE_NOT_FOUND', { saleId });
-  return toSaleRecord(row);
+  const record = toSaleRecord(row);
+  return opts.fullCardNo && row.card_no !== null ? { ...record, cardNo: row.card_no } : record;
 }

@@ -90,7 +90,10 @@ describe('approval', () => {
       declineCode: null,
       balanceAfter: 17_000,
     });
-    expect(rec.body.cardNo).toBe(`${cardNo.slice(0, 6)}*********${cardNo.slice(-4)}`);
+    // In full for roles that may see card numbers (as in the sales list), masked for the others.
+    expect(rec.body.cardNo).toBe(cardNo);
+    const masked = await server.api('GET', `/api/v1/sales/${r.body.saleId}`, { role: 'finance' });
+    expect(masked.body.cardNo).toBe(`${cardNo.slice(0, 6)}*********${cardNo.slice(-4)}`);
     expect(rec.body.transfers).toEqual([{ transferId: expect.any(String), accountId: c.accounts[0]!.accountId, amount: 3_000 }]);
     expect(Math.abs(Date.parse(rec.body.createdAt) - Date.now())).toBeLessThan(60_000);
     expect(rec.body.businessDay).toMatch(/^\d{4}-\d{2}-\d{2}$/);
