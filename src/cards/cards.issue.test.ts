@@ -26,6 +26,20 @@ describe('issuing cards', () => {
     expect(listed.items.map((x: { cardNo: string }) => x.cardNo)).toEqual([c.cardNo]);
   });
 
+  it('a retry with the same Idempotency-Key returns the card issued the first time; the key with another request is refused', async () => {
+    const customerId = (await newCustomer(server)).id;
+    const send = (body: Record<string, unknown>) =>
+      server.api('POST', '/api/v1/cards', { role: 'station_staff', body: { pin: PIN, ...body }, headers: { 'idempotency-key': 'issue-retry-1' } });
+    const first = ok(await send({ kind: 'personal', customerId }), 201);
+    const again = ok(await send({ kind: 'personal', customerId }), 201);
+    expect(again.cardNo).toBe(first.cardNo);
+    const n = await sql<{ n: number }>`select count(*)::int n from cards where customer_id = ${customerId}`.execute(server.db.db);
+    expect(n.rows[0]!.n).toBe(1);
+    expectError(await send({ kind: 'master', customerId }), 409, 'IDEMPOTENCY_KEY_REUSED');
+    // Keys are per member of staff: another user's identical key issues its own card.
+    ok(await server.api('POST', '/api/v1/cards', { role: 'operator', body: { pin: PIN, kind: 'personal', customerId }, headers: { 'idempotency-key': 'issue-retry-1' } }), 201);
+  });
+
   it('issues an anonymous card with no holder', async () => {
     const c = ok(await issue({ kind: 'anonymous' }), 201);
     expect(c).toMatchObject({ kind: 'anonymous', status: 'active', customerId: null });

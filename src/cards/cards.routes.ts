@@ -54,6 +54,7 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         description:
           'kind: personal (记名, needs customerId), anonymous (不记名), master (主卡, needs customerId; owns the reserve 备用金), sub (副卡, needs masterCardNo; sharedBalance lets it also spend the reserve).',
         security: bearer,
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 128 })) }),
         body: Type.Object(
           {
             kind: Type.Union([Type.Literal('personal'), Type.Literal('anonymous'), Type.Literal('master'), Type.Literal('sub')]),
@@ -67,7 +68,17 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
         response: { 201: CardViewSchema },
       },
     },
-    async (req, reply) => reply.status(201).send(await issueCard(deps, actorOf(req), req.body)),
+    async (req, reply) => {
+      // With a key, a retry after a lost answer returns the card issued the first time, not a second card.
+      const key = checkIdempotencyKey(req.headers['idempotency-key']);
+      // The PIN stays out of the stored request fingerprint: a hash of six digits is no secret.
+      const { pin: _pin, ...fingerprint } = req.body;
+      const out = await runIdempotent(deps.db, `card-issue:${req.staff!.id}`, key, fingerprint, async (trx) => ({
+        status: 201,
+        body: await issueCard(deps, actorOf(req), req.body, trx),
+      }));
+      return reply.status(out.status as 201).send(out.body as never);
+    },
   );
 
   app.get(

@@ -154,14 +154,14 @@ async function linkAccount(trx: Trx, cardId: number, accountId: number, priority
   await sql`insert into card_accounts (card_id, account_id, priority) values (${cardId}, ${accountId}, ${priority})`.execute(trx);
 }
 
-export async function issueCard(deps: CardDeps, actor: Actor, input: IssueCardInput): Promise<CardView> {
+export async function issueCard(deps: CardDeps, actor: Actor, input: IssueCardInput, inTrx?: Trx): Promise<CardView> {
   checkPinFormat(input.pin);
   if ((input.kind === 'personal' || input.kind === 'master') && input.customerId === undefined) {
     throw cardsError('CARD_CUSTOMER_REQUIRED', { field: 'customerId' });
   }
   if (input.kind === 'anonymous' && input.customerId !== undefined) throw cardsError('CARD_CUSTOMER_NOT_ALLOWED', { field: 'customerId' });
   if (input.kind === 'sub' && !input.masterCardNo) throw cardsError('CARD_MASTER_REQUIRED', { field: 'masterCardNo' });
-  return deps.db.transaction().execute(async (trx) => {
+  const issue = async (trx: Trx): Promise<CardView> => {
     if (input.customerId !== undefined && !(await customerExists(trx, input.customerId))) {
       throw cardsError('CARD_CUSTOMER_REQUIRED', { field: 'customerId', reason: 'customer not found' });
     }
@@ -197,7 +197,9 @@ export async function issueCard(deps: CardDeps, actor: Actor, input: IssueCardIn
     await publish(trx, 'card.issued', String(card.id), { cardId: card.id, kind: card.kind, customerId: card.customer_id });
     const fresh = (await findCardById(trx, card.id))!;
     return presentCard(trx, fresh, actor.role);
-  });
+  };
+  // In the caller's transaction (an idempotent request), or in one of our own.
+  return inTrx ? issue(inTrx) : deps.db.transaction().execute(issue);
 }
 
 export interface CardOperationResult {

@@ -7,8 +7,9 @@ import { digitsOnly, groupCardNo } from '../../shared/format';
 import { ApiError, errorText } from '../../shared/api';
 import { useSession } from '../session';
 import { CARD_KIND_NAMES, CARD_STATUS_NAMES, label } from '../i18n';
-import { ErrorAlert, PageTitle, cardNoRules, maskName, maskPhone, pinRules, useA } from './common';
+import { ErrorAlert, PageTitle, cardNoRules, maskName, maskPhone, pinRules, useA, useIdempotencyKey } from './common';
 import type { Card as CardT, Customer } from './types';
+import { useCancel } from '../ui';
 
 type Kind = 'personal' | 'master' | 'sub' | 'anonymous';
 const KINDS: Kind[] = ['personal', 'master', 'sub', 'anonymous'];
@@ -24,10 +25,11 @@ interface IssueForm {
 
 /** 发卡: personal (记名) or master (主卡) for a customer, sub (副卡) under a master, or anonymous (不记名). */
 export function CardIssue() {
-  const { api } = useSession();
+  const { api, can } = useSession();
   const t = useA();
   const { lang } = useLang();
   const navigate = useNavigate();
+  const cancel = useCancel('/cards');
   const { message } = App.useApp();
   const [params] = useSearchParams();
   const [form] = Form.useForm<IssueForm>();
@@ -37,16 +39,24 @@ export function CardIssue() {
   const masterCardNo = digitsOnly(Form.useWatch('masterCardNo', form) ?? '');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // Opened from a customer or a master card, the holder is known: the PIN is the next thing to type.
+  const prefilled = Boolean(params.get('customerId') || params.get('masterCardNo'));
 
   const needsCustomer = kind === 'personal' || kind === 'master';
+  // Previews of the holder and the master card, for roles that may read them (the server checks the numbers anyway).
+  const canHolder = can('GET', '/api/v1/customers/:id');
+  const canMaster = can('GET', '/api/v1/cards/:cardNo');
   const holder = useLoad(
-    () => (needsCustomer && customerId && customerId > 0 ? api.request<Customer>('GET', `/api/v1/customers/${customerId}`) : Promise.resolve(null)),
-    [api, needsCustomer, customerId],
+    () => (canHolder && needsCustomer && customerId && customerId > 0 ? api.request<Customer>('GET', `/api/v1/customers/${customerId}`) : Promise.resolve(null)),
+    [api, canHolder, needsCustomer, customerId],
   );
   const master = useLoad(
-    () => (kind === 'sub' && masterCardNo.length === 19 ? api.request<CardT>('GET', `/api/v1/cards/${masterCardNo}`) : Promise.resolve(null)),
-    [api, kind, masterCardNo],
+    () => (canMaster && kind === 'sub' && masterCardNo.length === 19 ? api.request<CardT>('GET', `/api/v1/cards/${masterCardNo}`) : Promise.resolve(null)),
+    [api, canMaster, kind, masterCardNo],
   );
+
+  // A retry after a lost answer sends the same key: the server answers with the card it issued, not a second one.
+  const idem = useIdempotencyKey();
 
   const submit = async (v: IssueForm) => {
     setBusy(true);
@@ -58,10 +68,12 @@ export function CardIssue() {
       body.sharedBalance = Boolean(v.sharedBalance);
     }
     try {
-      const card = await api.request<CardT>('POST', '/api/v1/cards', { body });
+      const card = await api.request<CardT>('POST', '/api/v1/cards', { body, idempotencyKey: idem.keyFor(body) });
+      idem.settle();
       message.success(t('cardIssued', { cardNo: groupCardNo(card.cardNo) }));
       navigate(`/cards/${card.cardNo}`, { state: { issued: true } });
     } catch (err) {
+      idem.settle(err);
       setError(err);
       form.setFieldsValue({ pin: '', pin2: '' });
       if (err instanceof ApiError) {
@@ -120,7 +132,7 @@ export function CardIssue() {
                 )
               }
             >
-              <InputNumber min={1} precision={0} style={{ width: 220 }} data-testid="card-issue-customer" />
+              <InputNumber min={1} precision={0} style={{ width: 220 }} autoFocus={!prefilled} data-testid="card-issue-customer" />
             </Form.Item>
           )}
           {kind === 'sub' && (
@@ -151,7 +163,7 @@ export function CardIssue() {
           {kind === 'anonymous' && <Alert type="info" showIcon title={t('anonymousNote')} style={{ marginBottom: 16 }} />}
           <Space wrap size="large" align="start">
             <Form.Item label={t('initialPin')} name="pin" rules={pinRules(t)}>
-              <Input.Password inputMode="numeric" maxLength={6} autoComplete="new-password" style={{ width: 200 }} data-testid="card-issue-pin" />
+              <Input.Password inputMode="numeric" maxLength={6} autoComplete="new-password" style={{ width: 200 }} autoFocus={prefilled} data-testid="card-issue-pin" />
             </Form.Item>
             <Form.Item label={t('pinAgain')} name="pin2" dependencies={['pin']} rules={pinRules(t, 'pin')}>
               <Input.Password inputMode="numeric" maxLength={6} autoComplete="new-password" style={{ width: 200 }} data-testid="card-issue-pin2" />
@@ -162,7 +174,7 @@ export function CardIssue() {
               <Button type="primary" htmlType="submit" loading={busy} data-testid="card-issue-submit">
                 {t('issue')}
               </Button>
-              <Button onClick={() => navigate(-1)} disabled={false}>
+              <Button onClick={cancel} disabled={false}>
                 {t('cancel')}
               </Button>
             </Space>
