@@ -1,6 +1,6 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type MouseEvent } from 'react';
 import { Link, Navigate, Route, Routes, matchPath, useLocation, useNavigate } from 'react-router-dom';
-import { Button, Empty, Layout, Menu, Result, Space, Tag, Typography, theme } from 'antd';
+import { Button, Empty, Layout, Menu, Space, Tag, Typography, theme } from 'antd';
 import { GlobalOutlined, LogoutOutlined, MenuFoldOutlined, MenuUnfoldOutlined, UserOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../shared/i18n';
 import { useSession } from './session';
@@ -9,6 +9,7 @@ import { pagesA } from './pages-a';
 import { pagesB } from './pages-b';
 import { ROLE_NAMES, SHELL, label } from './i18n';
 import { markSigningOut } from './shell-state';
+import { LocalResult, MAIN_ID } from './ui';
 
 /** The console's brand colour (a fuel-station green), also used by the login page. */
 export const BRAND_COLOR = '#0f6e5f';
@@ -72,6 +73,9 @@ export function Shell() {
 
   return (
     <Layout style={{ minHeight: '100vh' }}>
+      <a href={`#${MAIN_ID}`} className="fc-skip fc-no-print" onClick={skipToMain}>
+        {t('skipToContent')}
+      </a>
       <Layout.Sider collapsible collapsed={collapsed} onCollapse={setCollapsed} breakpoint="lg" trigger={null} width={208} theme="dark" className="fc-no-print">
         <div style={{ height: 56, display: 'flex', alignItems: 'center', justifyContent: 'center', color: '#fff', fontWeight: 600, fontSize: collapsed ? 14 : 16, whiteSpace: 'nowrap', overflow: 'hidden', borderBottom: '1px solid rgba(255,255,255,0.12)' }}>
           <span aria-hidden style={{ display: 'inline-block', width: 10, height: 10, borderRadius: 5, background: BRAND_COLOR, marginRight: 8, boxShadow: '0 0 0 3px rgba(255,255,255,0.25)' }} />
@@ -101,7 +105,7 @@ export function Shell() {
           </Space>
         </Layout.Header>
         <Layout.Content style={{ padding: 24, minWidth: 0 }}>
-          <main>
+          <main id={MAIN_ID} tabIndex={-1} style={{ outline: 'none' }}>
             <Routes>
               <Route index element={<Home pages={menuPages} />} />
               {ALL_PAGES.map((p) => (
@@ -116,6 +120,12 @@ export function Shell() {
   );
 }
 
+/** The skip link moves focus past the menu to the screen itself (the address keeps the route). */
+function skipToMain(e: MouseEvent) {
+  e.preventDefault();
+  document.getElementById(MAIN_ID)?.focus();
+}
+
 /** A deep link to a page the role may not use is refused on screen too, not only hidden from the menu. */
 function Guarded({ page }: { page: AdminPage }) {
   const { can } = useSession();
@@ -123,7 +133,7 @@ function Guarded({ page }: { page: AdminPage }) {
   if (!can(page.requires.method, page.requires.url)) {
     return (
       <div data-testid="page-403">
-        <Result status="403" title={t('forbiddenTitle')} subTitle={t('forbiddenText')} extra={<BackHome />} />
+        <LocalResult status="403" title={t('forbiddenTitle')} subTitle={t('forbiddenText')} extra={<BackHome />} />
       </div>
     );
   }
@@ -134,7 +144,7 @@ function NotFound() {
   const t = useT(SHELL);
   return (
     <div data-testid="page-404">
-      <Result status="404" title={t('notFoundTitle')} subTitle={t('notFoundText')} extra={<BackHome />} />
+      <LocalResult status="404" title={t('notFoundTitle')} subTitle={t('notFoundText')} extra={<BackHome />} />
     </div>
   );
 }

@@ -26,6 +26,7 @@ export const SHELL: Dict = {
   switchLanguage: { zh: '切换语言', en: 'Switch language' },
   openMenu: { zh: '展开菜单', en: 'Expand the menu' },
   closeMenu: { zh: '收起菜单', en: 'Collapse the menu' },
+  skipToContent: { zh: '跳到主要内容', en: 'Skip to the content' },
 };
 
 export const ROLE_NAMES: Dict = {

@@ -4,7 +4,7 @@ import { Alert, App as AntApp, Button, Form, Input, Switch } from 'antd';
 import { errorText } from '../shared/api';
 import { useLang, useT } from '../shared/i18n';
 import { parseYuan, yuan } from '../shared/money';
-import { maskedCardNo, StatusBadge, useIdempotencyKey, type PortalCard } from './common';
+import { availableLabel, AvailableValue, maskedCardNo, StatusBadge, useIdempotencyKey, type PortalCard } from './common';
 import { CardState, useCard } from './Cards';
 import { T } from './i18n';
 import { Page, useGoBack } from './layout';
@@ -65,9 +65,12 @@ function AlertForm({ card }: { card: PortalCard }) {
         <StatusBadge status={card.status} />
       </div>
       <p className="pt-intro">{t('alertIntro')}</p>
+      {card.kind === 'master' && <Alert className="pt-alert" type="info" showIcon title={t('alertMasterNote')} data-testid="alert-master-note" />}
       <div className="pt-kv">
-        <span>{t('available')}</span>
-        <b>{yuan(card.available)}</b>
+        <span>{availableLabel(t, card) ?? t('available')}</span>
+        <b>
+          <AvailableValue card={card} testid="alert-available" />
+        </b>
       </div>
       <div className="pt-kv">
         <span>{t('lowAlert')}</span>
@@ -121,7 +124,7 @@ function AlertForm({ card }: { card: PortalCard }) {
                     onClick={() => form.setFieldsValue({ amount: String(n) })}
                     data-testid={`alert-quick-${n}`}
                   >
-                    ¥{n}
+                    {yuan(n * 100)}
                   </button>
                 );
               })}

@@ -4,7 +4,8 @@ import { BellOutlined, KeyOutlined, ReloadOutlined, RightOutlined, StopOutlined 
 import { useEffect, useRef, type ReactNode } from 'react';
 import { useT } from '../shared/i18n';
 import { LoadState, type Loadable } from '../shared/ui';
-import { ALERTABLE, CardFace, PIN_CHANGEABLE, REPORTABLE, useCards, type PortalCard } from './common';
+import { dateTime } from '../shared/format';
+import { ALERTABLE, blockedReason, CardFace, PIN_CHANGEABLE, REPORTABLE, useCards, type PortalCard } from './common';
 import { T } from './i18n';
 import { Page } from './layout';
 import { Statement } from './Statement';
@@ -70,14 +71,15 @@ export function useCard(cardNo: string | undefined): Loadable<PortalCard | null>
 /** Loading / error / not-found around one card. */
 export function CardState({ card, children }: { card: Loadable<PortalCard | null>; children: (c: PortalCard) => ReactNode }) {
   const t = useT(T);
+  const navigate = useNavigate();
   return (
     <LoadState value={card}>
       {(c) =>
         c === null ? (
           <Empty className="pt-empty" description={t('cardNotFound')} data-testid="card-not-found">
-            <Link to="/cards" replace>
-              <Button type="primary">{t('backToCards')}</Button>
-            </Link>
+            <Button type="primary" size="large" onClick={() => navigate('/cards', { replace: true })}>
+              {t('backToCards')}
+            </Button>
           </Empty>
         ) : (
           children(c)
@@ -110,6 +112,28 @@ function Action({ to, enabled, icon, label, testid, danger }: { to: string; enab
   );
 }
 
+/**
+ * What the cardholder should know about the card's state before using it: why it cannot buy
+ * fuel, or how a sub card's balance works. One notice, the most important.
+ */
+function CardNotice({ card }: { card: PortalCard }) {
+  const t = useT(T);
+  const reason = blockedReason(card);
+  if (reason === 'lost') return <Alert className="pt-alert" type="error" showIcon title={t('lostNotice')} data-testid="lost-notice" />;
+  const notice: Record<string, [string, 'warning' | 'info']> = {
+    frozen: [t('frozenNotice'), 'warning'],
+    closed: [t('closedNotice'), 'info'],
+    replaced: [t('replacedNotice'), 'info'],
+    pending: [t('pendingNotice'), 'warning'],
+    not_yet: [t('notYetNotice', { time: dateTime(card.usableFrom) }), 'warning'],
+    master: [t('masterNotice'), 'info'],
+  };
+  const shown: [string, 'warning' | 'info'] | undefined =
+    reason !== null ? notice[reason] : card.kind === 'sub' ? [card.sharedBalance ? t('subSharedNotice') : t('subOwnNotice'), 'info'] : undefined;
+  if (!shown) return null;
+  return <Alert className="pt-alert" type={shown[1]} showIcon title={shown[0]} data-testid="card-notice" data-reason={reason ?? (card.sharedBalance ? 'sub_shared' : 'sub_own')} />;
+}
+
 /** 卡详情: the card, its services and its statement. */
 export function CardDetailPage() {
   const t = useT(T);
@@ -121,8 +145,7 @@ export function CardDetailPage() {
         {(c) => (
           <>
             <CardFace card={c} />
-            {c.status === 'lost' && <Alert className="pt-alert" type="error" showIcon title={t('lostNotice')} data-testid="lost-notice" />}
-            {c.status === 'frozen' && <Alert className="pt-alert" type="warning" showIcon title={t('frozenNotice')} />}
+            <CardNotice card={c} />
             <nav className="pt-actions" aria-label={t('cardDetail')}>
               <Action to={`/cards/${c.cardNo}/pin`} enabled={PIN_CHANGEABLE.has(c.status)} icon={<KeyOutlined />} label={t('actionPin')} testid="action-pin" />
               <Action to={`/cards/${c.cardNo}/alert`} enabled={ALERTABLE.has(c.status)} icon={<BellOutlined />} label={t('actionAlert')} testid="action-alert" />

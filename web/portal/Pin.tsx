@@ -3,7 +3,7 @@ import { useParams } from 'react-router-dom';
 import { Alert, Button, Form, Input, Result } from 'antd';
 import { errorText } from '../shared/api';
 import { useLang, useT } from '../shared/i18n';
-import { maskedCardNo, PIN_CHANGEABLE, StatusBadge, useIdempotencyKey } from './common';
+import { focusErrorField, maskedCardNo, PIN_CHANGEABLE, StatusBadge, useIdempotencyKey } from './common';
 import { CardState, useCard } from './Cards';
 import { T } from './i18n';
 import { Page, useGoBack } from './layout';
@@ -42,6 +42,7 @@ export function PinPage() {
     } catch (err) {
       idem.settled(err);
       setError(err);
+      focusErrorField(form, err, ['oldPin', 'newPin']);
     } finally {
       setBusy(false);
     }

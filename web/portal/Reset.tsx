@@ -4,7 +4,7 @@ import { Alert, App as AntApp, Button, Form, Input } from 'antd';
 import { LockOutlined, MessageOutlined, MobileOutlined, SafetyOutlined } from '@ant-design/icons';
 import { errorText } from '../shared/api';
 import { useLang, useT } from '../shared/i18n';
-import { retryAfter, useIdempotencyKey } from './common';
+import { focusErrorField, retryAfter, useIdempotencyKey } from './common';
 import { useCountdown } from './countdown';
 import { T } from './i18n';
 import { AuthHero, phoneRules, useAfterSignIn } from './Login';
@@ -109,6 +109,7 @@ export function ResetPage() {
     } catch (err) {
       idem.settled(err);
       setError(err);
+      focusErrorField(form, err, ['phone', 'code', 'password']);
     } finally {
       setBusy(false);
     }
@@ -152,6 +153,13 @@ export function ResetPage() {
                 placeholder={t('phonePlaceholder')}
                 data-testid="reset-phone"
                 allowClear
+                onPressEnter={(e) => {
+                  // Enter after the phone asks for the code (the next step), not for the whole form.
+                  if (!sentTo || sentTo.phone !== phone) {
+                    e.preventDefault();
+                    void requestCode();
+                  }
+                }}
               />
             </Form.Item>
             <Form.Item label={t('code')} required>
@@ -185,7 +193,7 @@ export function ResetPage() {
             {devOutbox && (
               <p className="pt-devhint">
                 <a href="/dev/outbox" target="_blank" rel="noopener noreferrer" data-testid="dev-outbox-link">
-                  开发环境：查看短信 / Dev: see messages
+                  {t('devOutbox')}
                 </a>
               </p>
             )}
@@ -195,7 +203,7 @@ export function ResetPage() {
               rules={[
                 { required: true, message: t('newPasswordRequired') },
                 { min: 8, message: t('newPasswordWeak') },
-                { max: 64, message: t('newPasswordLong') },
+                { max: 128, message: t('newPasswordLong') },
               ]}
             >
               <Input.Password prefix={<LockOutlined />} autoComplete="new-password" placeholder={t('newPasswordPlaceholder')} data-testid="new-password" />

@@ -15,6 +15,8 @@ export interface PortalCard {
   status: string;
   balance: number;
   available: number;
+  /** A sub card that may also spend its master card's reserve (so available can exceed balance). */
+  sharedBalance?: boolean;
   usableFrom: string | null;
   lowBalanceAlert: number | null;
   createdAt: string;
@@ -31,6 +33,64 @@ export const REPORTABLE = new Set(['pending', 'active', 'frozen']);
 export const PIN_CHANGEABLE = new Set(['pending', 'active', 'frozen']);
 /** Statuses in which alerts still mean something. */
 export const ALERTABLE = new Set(['pending', 'active', 'frozen', 'lost']);
+
+/**
+ * Why the card cannot buy fuel now, or null when it can: the checks the POS runs first (the card's
+ * state, a master card, a replacement still in its loss wait). A sub card suspended by a frozen
+ * master card is not told apart here: the portal's card has no link to its master.
+ */
+export function blockedReason(card: PortalCard, now = Date.now()): string | null {
+  if (card.status !== 'active') return card.status;
+  if (card.kind === 'master') return 'master';
+  if (card.usableFrom && Date.parse(card.usableFrom) > now) return 'not_yet';
+  return null;
+}
+
+/**
+ * The "available" figure as people should read it: an amount only where the card can spend it.
+ * A master card's money is spent by its sub cards, so it is shown as theirs; a lost, frozen,
+ * closed, replaced or not yet active card says it cannot be used rather than showing money it
+ * cannot spend. data-usable / data-reason carry the same for tests and styling.
+ */
+export function AvailableValue({ card, testid = 'card-available' }: { card: PortalCard; testid?: string }) {
+  const t = useT(T);
+  const reason = blockedReason(card);
+  if (reason === null)
+    return (
+      <span data-testid={testid} data-usable="true">
+        {yuan(card.available)}
+      </span>
+    );
+  if (reason === 'master')
+    return (
+      <span data-testid={testid} data-usable="false" data-reason="master">
+        {yuan(card.available)}
+      </span>
+    );
+  return (
+    <span className="pt-unusable" data-testid={testid} data-usable="false" data-reason={reason}>
+      {t('notUsable')}
+    </span>
+  );
+}
+
+/** The label in front of AvailableValue: a master card's money is its sub cards'; "not usable" needs none. */
+export function availableLabel(t: (k: string) => string, card: PortalCard): string | null {
+  const reason = blockedReason(card);
+  if (reason === null) return t('available');
+  return reason === 'master' ? t('sharedBySubs') : null;
+}
+
+/** For a sub card: whether it shares its master's balance, as a short tag. */
+export function SubTag({ card }: { card: PortalCard }) {
+  const t = useT(T);
+  if (card.kind !== 'sub') return null;
+  return (
+    <span className={`pt-subtag${card.sharedBalance ? ' is-shared' : ''}`} data-testid="card-sub-tag" data-shared={card.sharedBalance ? 'true' : 'false'}>
+      {card.sharedBalance ? t('subShared') : t('subOwn')}
+    </span>
+  );
+}
 
 /**
  * First 6 and last 4 digits, grouped in fours like the full number, so that revealing it keeps
@@ -69,7 +129,14 @@ export function CardFace({ card, onOpen, footer }: { card: PortalCard; onOpen?: 
   };
   const usable = card.usableFrom && new Date(card.usableFrom).getTime() > Date.now() ? card.usableFrom : null;
   return (
-    <article className="pt-cardtile" data-testid="portal-card" data-card-no={card.cardNo} data-status={card.status}>
+    <article
+      className="pt-cardtile"
+      data-testid="portal-card"
+      data-card-no={card.cardNo}
+      data-status={card.status}
+      data-kind={card.kind}
+      data-usable={blockedReason(card) === null ? 'true' : 'false'}
+    >
       <div
         className={`pt-cardface pt-cardface--${card.kind} pt-cardface--st-${card.status}${onOpen ? ' is-clickable' : ''}`}
         onClick={onOpen}
@@ -102,9 +169,10 @@ export function CardFace({ card, onOpen, footer }: { card: PortalCard; onOpen?: 
             </div>
           </div>
           <div className="pt-cardface__side">
+            <SubTag card={card} />
             <div>
-              <span className="pt-cardface__label">{t('available')} </span>
-              <span data-testid="card-available">{yuan(card.available)}</span>
+              {availableLabel(t, card) !== null && <span className="pt-cardface__label">{availableLabel(t, card)} </span>}
+              <AvailableValue card={card} />
             </div>
             <div>
               <span className="pt-cardface__label">{t('lowAlert')} </span>
@@ -161,6 +229,23 @@ export function duration(seconds: number, en: boolean): string {
   const s = seconds % 60;
   if (en) return m > 0 ? `${m} min ${s} s` : `${s} s`;
   return m > 0 ? `${m} 分 ${s} 秒` : `${s} 秒`;
+}
+
+/**
+ * The form field a refusal is about (details.field, e.g. "oldPin" or "body.code"), so the screen
+ * can put the cursor back there; null when the server named none.
+ */
+export function errorField(err: unknown): string | null {
+  if (!(err instanceof ApiError)) return null;
+  const f = err.details?.field;
+  return typeof f === 'string' && f ? f.replace(/^body\./, '') : null;
+}
+
+/** Puts the cursor in the field a refusal names, when the form has it. */
+export function focusErrorField(form: { getFieldInstance: (name: string) => unknown }, err: unknown, fields: readonly string[]): void {
+  const field = errorField(err);
+  if (!field || !fields.includes(field)) return;
+  (form.getFieldInstance(field) as { focus?: (o?: { cursor?: 'all' }) => void } | undefined)?.focus?.({ cursor: 'all' });
 }
 
 /** retryAfterSeconds from an error's details, when the server sent one. */

@@ -49,7 +49,8 @@ export const T: Dict = {
   newPasswordPlaceholder: { zh: '至少 8 位', en: 'At least 8 characters' },
   newPasswordRequired: { zh: '请输入新密码', en: 'Enter a new password' },
   newPasswordWeak: { zh: '密码至少 8 位', en: 'The password needs at least 8 characters' },
-  newPasswordLong: { zh: '密码最多 64 位', en: 'The password may have at most 64 characters' },
+  newPasswordLong: { zh: '密码最多 128 位', en: 'The password may have at most 128 characters' },
+  devOutbox: { zh: '开发环境：查看短信', en: 'Development: see the messages sent' },
   confirmPassword: { zh: '确认新密码', en: 'Repeat the new password' },
   confirmPasswordPlaceholder: { zh: '再次输入新密码', en: 'Type it again' },
   passwordMismatch: { zh: '两次输入的密码不一致', en: 'The two passwords differ' },
@@ -65,6 +66,10 @@ export const T: Dict = {
   noCards: { zh: '名下暂无加油卡，可到任一网点办理', en: 'No cards yet: any of our stations can issue one' },
   balance: { zh: '余额（元）', en: 'Balance (CNY)' },
   available: { zh: '可用', en: 'Available' },
+  notUsable: { zh: '不可用', en: 'Not usable' },
+  sharedBySubs: { zh: '副卡共用', en: 'For sub cards' },
+  subShared: { zh: '共享主卡余额', en: "Shares the master's balance" },
+  subOwn: { zh: '独立余额', en: 'Own balance only' },
   lowAlert: { zh: '余额提醒', en: 'Low-balance alert' },
   lowAlertBelow: { zh: '低于 {amount}', en: 'below {amount}' },
   lowAlertOff: { zh: '未开启', en: 'Off' },
@@ -92,11 +97,27 @@ export const T: Dict = {
   actionPin: { zh: '修改密码', en: 'Change PIN' },
   actionAlert: { zh: '余额提醒', en: 'Balance alert' },
   actionLoss: { zh: '挂失', en: 'Report lost' },
-  notAllowedNow: { zh: '当前卡状态不可用', en: 'Not available in this card’s state' },
+  notAllowedNow: { zh: '当前卡状态不可用', en: "Not available in this card's state" },
   lostNotice: {
     zh: '此卡已挂失，无法消费或充值。解除挂失或补卡请携带身份证件到网点办理。',
     en: 'This card is reported lost: it cannot buy fuel or be recharged. To cancel the report or get a replacement, visit a station with your ID.',
   },
+  closedNotice: { zh: '此卡已销户，不能再使用。', en: 'This card is closed and can no longer be used.' },
+  replacedNotice: { zh: '此卡已补换，旧卡已失效；余额由补办的新卡继续使用。', en: 'This card was replaced and no longer works; the replacement card carries its balance.' },
+  pendingNotice: { zh: '此卡尚未激活，暂不能消费。请携带身份证件到网点激活。', en: 'This card is not active yet and cannot buy fuel. Visit a station with your ID to activate it.' },
+  notYetNotice: {
+    zh: '补办的新卡在挂失等待期满（{time}）后方可加油。',
+    en: 'This replacement card can buy fuel once the loss waiting period ends ({time}).',
+  },
+  masterNotice: {
+    zh: '主卡不能直接加油：主卡余额供名下副卡加油使用。',
+    en: 'A master card does not buy fuel itself: its balance is there for its sub cards to spend.',
+  },
+  subSharedNotice: {
+    zh: '此副卡可使用主卡的共享余额：「可用」为本卡余额加主卡余额，「余额」为分配给本卡的金额。',
+    en: 'This sub card can also spend its master card\'s balance: "Available" is this card\'s own balance plus the master\'s; "Balance" is what was allocated to this card.',
+  },
+  subOwnNotice: { zh: '此副卡只能使用分配给本卡的余额。', en: 'This sub card spends only the balance allocated to it.' },
   frozenNotice: { zh: '此卡已冻结，暂不能消费。如有疑问请联系客服。', en: 'This card is frozen and cannot buy fuel for now. Contact customer service with questions.' },
 
   // Statement
@@ -158,7 +179,7 @@ export const T: Dict = {
   lossConfirmBody: { zh: '卡号 {cardNo} 将立即停用，此操作无法在线撤销。', en: 'Card {cardNo} stops working at once; this cannot be undone online.' },
   lossConfirm: { zh: '确认挂失', en: 'Yes, report lost' },
   lossDone: { zh: '挂失成功，此卡已停用', en: 'Reported lost: the card no longer works' },
-  lossNotAllowed: { zh: '此卡当前状态为「{status}」，无需或不能挂失。', en: 'This card is “{status}”: it cannot be reported lost.' },
+  lossNotAllowed: { zh: '此卡当前状态为「{status}」，无需或不能挂失。', en: 'This card is "{status}": it cannot be reported lost.' },
 
   // Alert
   alertTitle: { zh: '余额提醒', en: 'Low-balance alert' },
@@ -174,6 +195,10 @@ export const T: Dict = {
   alertSaved: { zh: '余额提醒已保存', en: 'Alert saved' },
   alertOffSaved: { zh: '余额提醒已关闭', en: 'Alert turned off' },
   alertQuick: { zh: '常用金额', en: 'Quick picks' },
+  alertMasterNote: {
+    zh: '主卡本身不加油，此处的提醒不会触发。请在副卡上设置余额提醒（共享余额的副卡会一并关注主卡余额）。',
+    en: "A master card buys no fuel itself, so an alert here never fires. Set the alert on a sub card instead (a sub card that shares the balance watches the master's balance too).",
+  },
 
   // Me
   meTitle: { zh: '我的', en: 'Me' },

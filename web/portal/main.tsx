@@ -1,6 +1,6 @@
 import { StrictMode, useEffect, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Button, ConfigProvider, Empty } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
@@ -31,12 +31,13 @@ function RequireSignIn({ children }: { children: ReactNode }) {
 
 function NotFound() {
   const t = useT(T);
+  const navigate = useNavigate();
   return (
     <Page title={t('notFound')} back="/cards">
       <Empty className="pt-empty" description={t('notFound')}>
-        <Link to="/cards" replace>
-          <Button type="primary">{t('goHome')}</Button>
-        </Link>
+        <Button type="primary" size="large" onClick={() => navigate('/cards', { replace: true })}>
+          {t('goHome')}
+        </Button>
       </Empty>
     </Page>
   );

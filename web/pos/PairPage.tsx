@@ -58,7 +58,7 @@ function PairedStatus({ onPairAnother }: { onPairAnother: () => void }) {
         <dd data-testid="pos-paired-terminal">{creds.terminalId}</dd>
         <dt>{t('station')}</dt>
         <dd data-testid="pos-paired-station">
-          {check.loading ? t('stationLoading') : check.data ? (check.data.station ? `${check.data.station.name}（#${check.data.station.id}）` : `#${check.data.ping.stationId}`) : '—'}
+          {check.loading ? t('stationLoading') : check.data ? (check.data.station ? `${check.data.station.name} (#${check.data.station.id})` : `#${check.data.ping.stationId}`) : '—'}
         </dd>
         <dt>{t('pairedAt')}</dt>
         <dd>{dateTime(creds.pairedAt)}</dd>
@@ -85,7 +85,7 @@ function PairedStatus({ onPairAnother }: { onPairAnother: () => void }) {
         <Button size="large" onClick={onPairAnother}>
           {t('pairAnother')}
         </Button>
-        <Popconfirm title={t('unpairConfirm')} onConfirm={unpair} okText={t('unpair')} cancelText={t('cancel')} okButtonProps={{ danger: true, id: 'pos-unpair-confirm' }}>
+        <Popconfirm title={t('unpairConfirm')} onConfirm={unpair} okText={t('unpair')} cancelText={t('cancel')} okButtonProps={{ danger: true, id: 'pos-unpair-confirm', size: 'large' }} cancelButtonProps={{ size: 'large' }}>
           <Button size="large" danger data-testid="pos-unpair">
             {t('unpair')}
           </Button>

@@ -91,8 +91,16 @@ export function SalePage() {
   const cardOk = form.cardNo.length === 19 && luhnValid(form.cardNo);
   const pinOk = /^\d{6}$/.test(form.pin);
 
+  // At once when the field is on screen, so keys typed right after Enter (a card reader types
+  // fast) land in the next field; after the next render when it is not there yet.
   const focusField = useCallback((f: Field) => {
-    setTimeout(() => refs[f].current?.focus(), 0);
+    if (refs[f].current) refs[f].current.focus();
+    else setTimeout(() => refs[f].current?.focus(), 0);
+  }, []);
+
+  /** Focus on the chosen nozzle, else the first one that can sell. */
+  const focusNozzle = useCallback(() => {
+    setTimeout(() => (document.querySelector<HTMLButtonElement>('.pos-nozzle.selected:not(:disabled)') ?? document.querySelector<HTMLButtonElement>('.pos-nozzle:not(:disabled)'))?.focus(), 0);
   }, []);
 
   const nextEmptyField = (f: SaleForm): Field => {
@@ -108,6 +116,18 @@ export function SalePage() {
     },
     [form, setForm, focusField],
   );
+
+  // When the forecourt first shows, a keyboard-only cashier starts where the sale does: at the
+  // nozzles (or at the next field, coming back to a sale in progress). Focus someone already put
+  // elsewhere is left alone.
+  const autoFocused = useRef(false);
+  useEffect(() => {
+    if (!forecourt.data || autoFocused.current || phase.kind !== 'edit') return;
+    autoFocused.current = true;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    if (form.nozzle === null) focusNozzle();
+    else focusField(nextEmptyField(form));
+  }, [forecourt.data]);
 
   // Number keys 1–9 pick a nozzle when the cashier is not typing into a field.
   useEffect(() => {
@@ -215,7 +235,8 @@ export function SalePage() {
     setTouched(false);
     setPhase({ kind: 'edit' });
     setFcTick((x) => x + 1);
-    focusField('card');
+    // The next sale starts at the pump: with a nozzle focused, the number keys pick one at once.
+    focusNozzle();
   };
 
   /** Back to the form with what was entered, to change it; a changed sale is a new sale with a new key. */
@@ -227,7 +248,6 @@ export function SalePage() {
 
   // --- the form ------------------------------------------------------------------------------
 
-  const focusFirstNozzle = () => setTimeout(() => document.querySelector<HTMLButtonElement>('.pos-nozzle:not(:disabled)')?.focus(), 0);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -238,7 +258,7 @@ export function SalePage() {
       const inField = (Object.keys(refs) as Field[]).some((f) => refs[f].current?.input === document.activeElement);
       const activeOk = activeField === 'card' ? cardOk : activeField === 'pin' ? pinOk : q.ok;
       if (!(inField && activeOk && firstInvalid !== activeField)) setTouched(true);
-      if (firstInvalid === 'nozzle') focusFirstNozzle();
+      if (firstInvalid === 'nozzle') focusNozzle();
       else focusField(firstInvalid);
       return;
     }
@@ -496,7 +516,7 @@ export function SalePage() {
             <div className="pos-quick" role="group" aria-label={t('byAmount')}>
               {QUICK_AMOUNTS.map((v) => (
                 <Button key={v} onClick={() => quickAmount(v)} data-testid={`pos-quick-${v}`}>
-                  ¥{v}
+                  {yuan(v * 100)}
                 </Button>
               ))}
             </div>
@@ -704,7 +724,7 @@ function FailedPanel({
           </Button>
         )}
         {noAnswer ? (
-          <Popconfirm title={t('abandonConfirm')} onConfirm={onAbandon} okText={t('abandon')} cancelText={t('cancel')} okButtonProps={{ danger: true }}>
+          <Popconfirm title={t('abandonConfirm')} onConfirm={onAbandon} okText={t('abandon')} cancelText={t('cancel')} okButtonProps={{ danger: true, size: 'large' }} cancelButtonProps={{ size: 'large' }}>
             <Button size="large" danger data-testid="pos-abandon">
               {t('abandon')}
             </Button>

@@ -15,7 +15,7 @@ export const T: Dict = {
   },
   repairBanner: {
     zh: '平台拒绝了本终端的签名（终端不存在、已停用或密钥不正确）。请重新绑定终端。',
-    en: 'The platform refused this terminal’s signature (unknown or disabled terminal, or wrong secret). Pair the terminal again.',
+    en: "The platform refused this terminal's signature (unknown or disabled terminal, or wrong secret). Pair the terminal again.",
   },
   repairNow: { zh: '重新绑定', en: 'Pair again' },
 
@@ -27,7 +27,7 @@ export const T: Dict = {
   },
   pairStorage: {
     zh: '终端 ID 和密钥将保存在本设备浏览器的本地存储（localStorage）中，仅用于在本机对请求签名，不会发送给平台。请只在收银台专用设备上绑定；设备转作他用或外借前请“解除绑定”。',
-    en: 'The terminal ID and secret are kept in this browser’s local storage (localStorage) on this device and used only to sign requests here; the secret itself is never sent. Pair only a dedicated till, and unpair before the device is used for anything else.',
+    en: "The terminal ID and secret are kept in this browser's local storage (localStorage) on this device and used only to sign requests here; the secret itself is never sent. Pair only a dedicated till, and unpair before the device is used for anything else.",
   },
   terminalId: { zh: '终端 ID', en: 'Terminal ID' },
   terminalIdHint: { zh: '例如 T00000001', en: 'e.g. T00000001' },
@@ -43,11 +43,11 @@ export const T: Dict = {
   pairOk: { zh: '验证通过：终端 {terminalId} 属于油站 #{stationId}', en: 'Verified: terminal {terminalId} belongs to station #{stationId}' },
   clockFast: {
     zh: '本设备时钟比平台快 {seconds} 秒，收银台已自动按平台时间签名。请尽快校准设备时间。',
-    en: 'This device’s clock is {seconds} s ahead of the platform’s; the POS now signs with the platform’s time. Please set the device clock.',
+    en: "This device's clock is {seconds} s ahead of the platform's; the POS now signs with the platform's time. Please set the device clock.",
   },
   clockSlow: {
     zh: '本设备时钟比平台慢 {seconds} 秒，收银台已自动按平台时间签名。请尽快校准设备时间。',
-    en: 'This device’s clock is {seconds} s behind the platform’s; the POS now signs with the platform’s time. Please set the device clock.',
+    en: "This device's clock is {seconds} s behind the platform's; the POS now signs with the platform's time. Please set the device clock.",
   },
   unpair: { zh: '解除绑定', en: 'Unpair' },
   unpairConfirm: { zh: '解除后本设备将忘记终端 ID 和密钥，需重新输入密钥才能继续收银。确定解除？', en: 'This device will forget the terminal ID and secret; selling again needs the secret. Unpair?' },
@@ -55,7 +55,7 @@ export const T: Dict = {
   goSell: { zh: '开始收银', en: 'Start selling' },
   pairErr_TERMINAL_UNKNOWN: { zh: '终端不存在或已停用：请核对终端 ID，或在管理后台启用该终端', en: 'Unknown or disabled terminal: check the ID, or enable the terminal in the console' },
   pairErr_TERMINAL_SIGNATURE_INVALID: { zh: '签名验证失败：终端密钥不正确，请核对后重新输入', en: 'Signature refused: the secret is wrong; check it and enter it again' },
-  pairErr_TERMINAL_TIMESTAMP_SKEW: { zh: '本设备时钟与平台相差过大，请校准设备时间后重试', en: 'This device’s clock is too far from the platform’s; set the clock and try again' },
+  pairErr_TERMINAL_TIMESTAMP_SKEW: { zh: '本设备时钟与平台相差过大，请校准设备时间后重试', en: "This device's clock is too far from the platform's; set the clock and try again" },
   stationLoading: { zh: '正在读取油站信息…', en: 'Loading the station…' },
 
   // Sale
@@ -108,7 +108,7 @@ export const T: Dict = {
   },
   errorTitle: { zh: '交易未完成', en: 'The sale did not go through' },
   errorNoCharge: { zh: '本次未扣款。', en: 'Nothing was charged.' },
-  repairAdvice: { zh: '本终端的签名被平台拒绝，请重新绑定终端后再收款。', en: 'The platform refused this terminal’s signature: pair the terminal again, then sell.' },
+  repairAdvice: { zh: '本终端的签名被平台拒绝，请重新绑定终端后再收款。', en: "The platform refused this terminal's signature: pair the terminal again, then sell." },
   clockAdvice: { zh: '设备时钟与平台相差过大，已按平台时间校正，请点“重试”。', en: 'The device clock was too far off; it is now corrected. Press Retry.' },
   saleKey: { zh: '交易流水（幂等键）', en: 'Sale key (Idempotency-Key)' },
   attempt: { zh: '第 {n} 次尝试', en: 'Attempt {n}' },

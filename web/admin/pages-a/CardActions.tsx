@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { Alert, App, Button, Card as AntCard, Checkbox, Form, Input, Modal, Radio, Space, Tooltip } from 'antd';
 import {
@@ -19,6 +19,7 @@ import { useSession } from '../session';
 import { CARD_STATUS_NAMES, label } from '../i18n';
 import { CARD_OPERATIONS, capable, operationAllowed, type CardOperation } from './cardRules';
 import { ErrorAlert, pinRules, useA, useIdempotencyKey } from './common';
+import { enterSubmits, useReturnFocus } from '../ui';
 import type { Card, CardOperationResult } from './types';
 
 const ICONS: Record<CardOperation, React.ReactNode> = {
@@ -43,13 +44,23 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
   const { lang } = useLang();
   const [op, setOp] = useState<CardOperation | null>(null);
   const [pin, setPin] = useState<'reset' | 'change' | null>(null);
+  const focus = useReturnFocus();
+  const servicesRef = useRef<HTMLDivElement>(null);
+  const openOp = (o: CardOperation) => {
+    focus.remember();
+    setOp(o);
+  };
+  const openPin = (mode: 'reset' | 'change') => {
+    focus.remember();
+    setPin(mode);
+  };
   const statusName = label(CARD_STATUS_NAMES, card.status, lang);
 
   const buttons = CARD_OPERATIONS.filter((o) => can('POST', `/api/v1/cards/:cardNo/${o}`)).map((o) => {
     const allowed = operationAllowed(o, card.status);
     return (
       <Tooltip key={o} title={allowed ? undefined : t('opNotAllowedInState', { status: statusName })}>
-        <Button icon={ICONS[o]} danger={DANGEROUS.has(o)} disabled={!allowed} onClick={() => setOp(o)} data-testid={`card-action-${o}`}>
+        <Button icon={ICONS[o]} danger={DANGEROUS.has(o)} disabled={!allowed} onClick={() => openOp(o)} data-testid={`card-action-${o}`}>
           {t(`op_${o}`)}
         </Button>
       </Tooltip>
@@ -60,7 +71,7 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
   if (can('POST', '/api/v1/cards/:cardNo/pin/reset')) {
     buttons.push(
       <Tooltip key="pin-reset" title={pinWhy}>
-        <Button icon={<KeyOutlined />} disabled={!pinAllowed} onClick={() => setPin('reset')} data-testid="card-action-pin-reset">
+        <Button icon={<KeyOutlined />} disabled={!pinAllowed} onClick={() => openPin('reset')} data-testid="card-action-pin-reset">
           {t('pinReset')}
         </Button>
       </Tooltip>,
@@ -69,7 +80,7 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
   if (can('POST', '/api/v1/cards/:cardNo/pin/change')) {
     buttons.push(
       <Tooltip key="pin-change" title={pinWhy}>
-        <Button icon={<KeyOutlined />} disabled={!pinAllowed} onClick={() => setPin('change')} data-testid="card-action-pin-change">
+        <Button icon={<KeyOutlined />} disabled={!pinAllowed} onClick={() => openPin('change')} data-testid="card-action-pin-change">
           {t('pinChange')}
         </Button>
       </Tooltip>,
@@ -80,9 +91,11 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
   return (
     <>
       <AntCard title={t('cardServices')} style={{ marginTop: 16 }}>
-        <Space wrap data-testid="card-actions">
-          {buttons}
-        </Space>
+        <div ref={servicesRef} tabIndex={-1} role="group" aria-label={t('cardServices')} className="fc-focus-region">
+          <Space wrap data-testid="card-actions">
+            {buttons}
+          </Space>
+        </div>
       </AntCard>
       {op && (
         <OperationDialog
@@ -91,6 +104,7 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
           onClose={(changed) => {
             setOp(null);
             if (changed) onChanged();
+            focus.restore(changed ? servicesRef.current : undefined);
           }}
         />
       )}
@@ -101,6 +115,7 @@ export function CardActions({ card, onChanged }: { card: Card; onChanged: () => 
           onClose={(changed) => {
             setPin(null);
             if (changed) onChanged();
+            focus.restore(changed ? servicesRef.current : undefined);
           }}
         />
       )}
@@ -213,12 +228,13 @@ function OperationDialog({ card, op, onClose }: { card: Card; op: CardOperation;
         <Form.Item
           label={t('reason')}
           name="reason"
+          extra={t('reasonEnterHint')}
           rules={[
             { required: true, whitespace: true, message: t('reasonRequired') },
             { max: 200, message: t('reasonTooLong') },
           ]}
         >
-          <Input.TextArea rows={3} maxLength={200} showCount autoFocus data-testid="confirm-reason" />
+          <Input.TextArea rows={3} maxLength={200} showCount autoFocus onKeyDown={enterSubmits(() => void submit())} data-testid="confirm-reason" />
         </Form.Item>
       </Form>
     </Modal>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
-import { Alert, Button, Card, Col, Descriptions, Result, Row, Statistic, Table, Tabs, Tag, Tooltip } from 'antd';
+import { Alert, Button, Card, Col, Descriptions, Row, Statistic, Table, Tabs, Tag, Tooltip } from 'antd';
 import { ReloadOutlined, WalletOutlined } from '@ant-design/icons';
 import { ApiError } from '../../shared/api';
 import { useLang } from '../../shared/i18n';
@@ -17,6 +17,7 @@ import { capable } from './cardRules';
 import { CardLink, KindTag, Money, PageTitle, StatusTag, useA } from './common';
 import { rememberCard } from './Cards';
 import type { Card as CardT, Customer } from './types';
+import { LocalResult } from '../ui';
 
 /** 卡片详情: state, balances, accounts, lifecycle actions, limits, sub cards and statement. */
 export function CardDetail() {
@@ -35,7 +36,7 @@ export function CardDetail() {
   if (!valid || (card.error instanceof ApiError && card.error.code === 'CARD_NOT_FOUND')) {
     return (
       <div data-testid="card-not-found">
-        <Result status="404" title={t('cardNotFoundTitle')} subTitle={valid ? t('cardNotFoundText', { cardNo: groupCardNo(cardNo) }) : t('cardNoLuhn')} extra={<Button type="primary" onClick={() => navigate('/cards')}>{t('findAnotherCard')}</Button>} />
+        <LocalResult status="404" title={t('cardNotFoundTitle')} subTitle={valid ? t('cardNotFoundText', { cardNo: groupCardNo(cardNo) }) : t('cardNoLuhn')} extra={<Button type="primary" onClick={() => navigate('/cards')}>{t('findAnotherCard')}</Button>} />
       </div>
     );
   }
@@ -67,16 +68,22 @@ function CardView({ card, shownNo, onChanged, version, reloading }: { card: Card
   useEffect(() => {
     if (issued) navigate(location.pathname, { replace: true, state: null });
   }, []);
-  const holder = useLoad(() => (card.customerId ? api.request<Customer>('GET', `/api/v1/customers/${card.customerId}`) : Promise.resolve(null)), [api, card.customerId]);
+  const canHolder = can('GET', '/api/v1/customers/:id');
+  const holder = useLoad(
+    () => (card.customerId && canHolder ? api.request<Customer>('GET', `/api/v1/customers/${card.customerId}`) : Promise.resolve(null)),
+    [api, card.customerId, canHolder],
+  );
   const notYetUsable = card.usableFrom !== null && new Date(card.usableFrom).getTime() > Date.now();
   const canRecharge = can('POST', '/api/v1/cards/:cardNo/recharges');
   const rechargeOk = capable('recharge', card.status);
 
   const tabs = [
-    { key: 'statement', label: t('tabStatement'), children: <StatementPanel cardNo={card.cardNo} refreshKey={version} /> },
+    ...(can('GET', '/api/v1/cards/:cardNo/statement') ? [{ key: 'statement', label: t('tabStatement'), children: <StatementPanel cardNo={card.cardNo} refreshKey={version} /> }] : []),
+    ...(card.kind === 'master' && can('GET', '/api/v1/cards/:cardNo/sub-cards')
+      ? [{ key: 'subs', label: t('tabSubCards'), children: <SubCardsPanel master={card} onChanged={onChanged} /> }]
+      : []),
     { key: 'limits', label: t('tabLimits'), children: <CardLimitsPanel card={card} onChanged={onChanged} /> },
   ];
-  if (card.kind === 'master') tabs.splice(1, 0, { key: 'subs', label: t('tabSubCards'), children: <SubCardsPanel master={card} onChanged={onChanged} /> });
 
   return (
     <>
@@ -132,9 +139,13 @@ function CardView({ card, shownNo, onChanged, version, reloading }: { card: Card
                   key: 'holder',
                   label: t('holder'),
                   children: card.customerId ? (
-                    <Link to={`/customers/${card.customerId}`} data-testid="card-holder">
-                      {holder.data ? t('nameAndPhone', { name: holder.data.name, phone: holder.data.phone }) : `#${card.customerId}`}
-                    </Link>
+                    canHolder ? (
+                      <Link to={`/customers/${card.customerId}`} data-testid="card-holder">
+                        {holder.data ? t('nameAndPhone', { name: holder.data.name, phone: holder.data.phone }) : `#${card.customerId}`}
+                      </Link>
+                    ) : (
+                      <span data-testid="card-holder">#{card.customerId}</span>
+                    )
                   ) : (
                     t('noHolder')
                   ),
@@ -184,7 +195,7 @@ function CardView({ card, shownNo, onChanged, version, reloading }: { card: Card
       </Row>
       <CardActions card={card} onChanged={onChanged} />
       <Card style={{ marginTop: 16 }}>
-        <Tabs items={tabs} defaultActiveKey="statement" />
+        <Tabs items={tabs} defaultActiveKey={tabs[0]?.key} />
       </Card>
     </>
   );

@@ -9,6 +9,7 @@ import { useSession } from '../session';
 import { CARD_STATUS_NAMES, label } from '../i18n';
 import { capable } from './cardRules';
 import { ErrorAlert, useA, type T } from './common';
+import { useReturnFocus } from '../ui';
 import type { Card, CardLimits as Limits, Grade } from './types';
 
 type Period = 'sale' | 'day' | 'week' | 'month';
@@ -19,8 +20,9 @@ type FillsKey = 'dayFills' | 'weekFills' | 'monthFills';
 
 /** The grade list is the same for every card: load it once per page view. */
 export function useGrades() {
-  const { api } = useSession();
-  return useLoad(() => api.request<{ items: Grade[] }>('GET', '/api/v1/grades').then((r) => r.items), [api]);
+  const { api, can } = useSession();
+  const allowed = can('GET', '/api/v1/grades');
+  return useLoad(() => (allowed ? api.request<{ items: Grade[] }>('GET', '/api/v1/grades').then((r) => r.items) : Promise.resolve([] as Grade[])), [api, allowed]);
 }
 
 export function gradeName(grades: Grade[] | undefined, code: string, lang: string): string {
@@ -34,6 +36,7 @@ export function CardLimitsPanel({ card, onChanged }: { card: Card; onChanged: ()
   const t = useA();
   const { lang } = useLang();
   const [editing, setEditing] = useState(false);
+  const focus = useReturnFocus();
   const grades = useGrades();
   const l = card.limits;
   const none = <Typography.Text type="secondary">{t('noLimit')}</Typography.Text>;
@@ -50,7 +53,15 @@ export function CardLimitsPanel({ card, onChanged }: { card: Card; onChanged: ()
       <div style={{ display: 'flex', justifyContent: 'flex-end', marginBottom: 12 }}>
         {can('PUT', '/api/v1/cards/:cardNo/limits') && (
           <Tooltip title={allowedEdit ? undefined : t('limitsNotAllowedInState', { status: label(CARD_STATUS_NAMES, card.status, lang) })}>
-            <Button icon={<EditOutlined />} disabled={!allowedEdit} onClick={() => setEditing(true)} data-testid="card-action-limits">
+            <Button
+              icon={<EditOutlined />}
+              disabled={!allowedEdit}
+              onClick={() => {
+                focus.remember();
+                setEditing(true);
+              }}
+              data-testid="card-action-limits"
+            >
               {t('editLimits')}
             </Button>
           </Tooltip>
@@ -94,6 +105,7 @@ export function CardLimitsPanel({ card, onChanged }: { card: Card; onChanged: ()
           onClose={(changed) => {
             setEditing(false);
             if (changed) onChanged();
+            focus.restore();
           }}
         />
       )}

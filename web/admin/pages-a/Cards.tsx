@@ -1,9 +1,10 @@
 import { useNavigate } from 'react-router-dom';
-import { Button, Card, Empty, Form, Input, List, Space } from 'antd';
+import { Button, Card, Empty, Form, Input, List } from 'antd';
 import { PlusOutlined, SearchOutlined } from '@ant-design/icons';
-import { digitsOnly, groupCardNo } from '../../shared/format';
+import { digitsOnly } from '../../shared/format';
 import { useSession } from '../session';
 import { PageTitle, cardNoRules, useA } from './common';
+import { CardNo } from '../ui';
 
 const RECENT_KEY = 'fuelcard.admin.recentCards';
 const RECENT_MAX = 8;
@@ -67,11 +68,7 @@ export function Cards() {
             dataSource={recent}
             renderItem={(no) => (
               <List.Item>
-                <Space>
-                  <Button type="link" onClick={() => navigate(`/cards/${no}`)} className="fc-num" style={{ padding: 0 }}>
-                    {groupCardNo(no)}
-                  </Button>
-                </Space>
+                <CardNo cardNo={no} />
               </List.Item>
             )}
           />

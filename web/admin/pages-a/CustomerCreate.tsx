@@ -7,6 +7,7 @@ import { useSession } from '../session';
 import { ID_TYPE_NAMES, label } from '../i18n';
 import { ErrorAlert, PageTitle, useA } from './common';
 import type { Customer } from './types';
+import { useCancel } from '../ui';
 
 /** The server's rules (customers.service.ts): mainland mobile numbers; other documents 5–20 letters or digits. */
 export const PHONE = /^1[3-9]\d{9}$/;
@@ -33,6 +34,7 @@ export function CustomerCreate() {
   const t = useA();
   const { lang } = useLang();
   const navigate = useNavigate();
+  const cancel = useCancel('/customers');
   const { message } = App.useApp();
   const [form] = Form.useForm<CreateForm>();
   const idType = Form.useWatch('idType', form);
@@ -83,7 +85,7 @@ export function CustomerCreate() {
               { max: 50, message: t('nameTooLong') },
             ]}
           >
-            <Input autoComplete="off" maxLength={50} data-testid="customer-name-input" />
+            <Input autoComplete="off" maxLength={50} autoFocus data-testid="customer-name-input" />
           </Form.Item>
           <Form.Item
             label={t('phone')}
@@ -127,7 +129,7 @@ export function CustomerCreate() {
               <Button type="primary" htmlType="submit" loading={busy} data-testid="customer-create-submit">
                 {t('create')}
               </Button>
-              <Button onClick={() => navigate(-1)} disabled={false}>
+              <Button onClick={cancel} disabled={false}>
                 {t('cancel')}
               </Button>
             </Space>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
-import { App, Button, Card, Descriptions, Result, Space, Table, Tag, Tooltip } from 'antd';
+import { App, Button, Card, Descriptions, Space, Table, Tag, Tooltip } from 'antd';
 import { CheckOutlined, CloseOutlined, CreditCardOutlined, EyeInvisibleOutlined } from '@ant-design/icons';
 import { ApiError, errorText } from '../../shared/api';
 import { useLang } from '../../shared/i18n';
@@ -11,6 +11,7 @@ import { ID_TYPE_NAMES, label } from '../i18n';
 import { CardLink, KindTag, Money, PageTitle, StatusTag, useA } from './common';
 import { RealNameTag } from './Customers';
 import type { Card as CardT, Customer } from './types';
+import { LocalResult } from '../ui';
 
 /** 客户详情: personal data (masked unless the role may see it), real-name status and the customer's cards. */
 export function CustomerDetail() {
@@ -28,9 +29,10 @@ export function CustomerDetail() {
     () => (valid ? api.request<Customer>('GET', `/api/v1/customers/${customerId}`) : Promise.reject(new Error('bad id'))),
     [api, customerId],
   );
+  const canCards = can('GET', '/api/v1/cards');
   const cards = useLoad(
-    () => (valid ? api.request<{ items: CardT[] }>('GET', '/api/v1/cards', { query: { customerId } }) : Promise.resolve({ items: [] })),
-    [api, customerId],
+    () => (valid && canCards ? api.request<{ items: CardT[] }>('GET', '/api/v1/cards', { query: { customerId } }) : Promise.resolve({ items: [] })),
+    [api, customerId, canCards],
   );
 
   const setRealName = (status: 'verified' | 'rejected') => {
@@ -57,7 +59,7 @@ export function CustomerDetail() {
   if (!valid || (customer.error instanceof ApiError && customer.error.code === 'CUSTOMER_NOT_FOUND')) {
     return (
       <div data-testid="customer-not-found">
-        <Result status="404" title={t('customerNotFoundTitle')} subTitle={t('customerNotFoundText', { id: id ?? '' })} extra={<Button type="primary" onClick={() => navigate('/customers')}>{t('backToList')}</Button>} />
+        <LocalResult status="404" title={t('customerNotFoundTitle')} subTitle={t('customerNotFoundText', { id: id ?? '' })} extra={<Button type="primary" onClick={() => navigate('/customers')}>{t('backToList')}</Button>} />
       </div>
     );
   }
@@ -126,32 +128,34 @@ export function CustomerDetail() {
           )}
         </LoadState>
       </Card>
-      <Card title={t('customerCards')}>
-        <LoadState value={cards}>
-          {(d) => (
-            <Table<CardT>
-              rowKey="cardNo"
-              dataSource={d.items}
-              pagination={false}
-              scroll={{ x: 800 }}
-              locale={{ emptyText: t('noCards') }}
-              data-testid="customer-cards"
-              columns={[
-                {
-                  title: t('cardNo'),
-                  dataIndex: 'cardNo',
-                  render: (no: string) => <CardLink cardNo={no} />,
-                },
-                { title: t('kind'), dataIndex: 'kind', render: (k: string) => <KindTag kind={k} /> },
-                { title: t('status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
-                { title: t('balance'), dataIndex: 'balance', align: 'right', render: (v: number) => <Money fen={v} /> },
-                { title: t('available'), dataIndex: 'available', align: 'right', render: (v: number) => <Money fen={v} /> },
-                { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => dateTime(v) },
-              ]}
-            />
-          )}
-        </LoadState>
-      </Card>
+      {canCards && (
+        <Card title={t('customerCards')}>
+          <LoadState value={cards}>
+            {(d) => (
+              <Table<CardT>
+                rowKey="cardNo"
+                dataSource={d.items}
+                pagination={false}
+                scroll={{ x: 800 }}
+                locale={{ emptyText: t('noCards') }}
+                data-testid="customer-cards"
+                columns={[
+                  {
+                    title: t('cardNo'),
+                    dataIndex: 'cardNo',
+                    render: (no: string) => <CardLink cardNo={no} />,
+                  },
+                  { title: t('kind'), dataIndex: 'kind', render: (k: string) => <KindTag kind={k} /> },
+                  { title: t('status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
+                  { title: t('balance'), dataIndex: 'balance', align: 'right', render: (v: number) => <Money fen={v} /> },
+                  { title: t('available'), dataIndex: 'available', align: 'right', render: (v: number) => <Money fen={v} /> },
+                  { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => <span className="fc-num">{dateTime(v)}</span> },
+                ]}
+              />
+            )}
+          </LoadState>
+        </Card>
+      )}
     </div>
   );
 }

@@ -50,6 +50,7 @@ export function Customers() {
     cardNo: params.get('cardNo') ?? undefined,
   };
   const filtered = Object.values(query).some((v) => v !== undefined);
+  const canOpen = can('GET', '/api/v1/customers/:id');
   const key = params.toString();
   const value = useLoad(
     () => api.request<{ items: Customer[]; total: number }>('GET', '/api/v1/customers', { query: { ...query, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE } }),
@@ -159,7 +160,8 @@ export function Customers() {
                 rowKey="id"
                 dataSource={d.items}
                 loading={value.loading}
-                scroll={{ x: 900 }}
+                scroll={{ x: 'max-content' }}
+                className="fc-nowrap-table"
                 data-testid="customer-results"
                 pagination={{
                   current: page,
@@ -175,26 +177,36 @@ export function Customers() {
                 }}
                 locale={{ emptyText: filtered ? t('noCustomerFound') : t('empty') }}
                 columns={[
-                  { title: t('customerId'), dataIndex: 'id', width: 80 },
+                  { title: t('customerId'), dataIndex: 'id' },
                   {
                     title: t('name'),
                     dataIndex: 'name',
                     render: (name: string, c) => (
-                      <Link to={`/customers/${c.id}`} data-testid={`customer-link-${c.id}`}>
-                        {name}
-                      </Link>
+                      <span style={{ display: 'inline-block', maxWidth: 200, whiteSpace: 'normal' }}>
+                        {canOpen ? (
+                          <Link to={`/customers/${c.id}`} data-testid={`customer-link-${c.id}`}>
+                            {name}
+                          </Link>
+                        ) : (
+                          name
+                        )}
+                      </span>
                     ),
                   },
                   { title: t('phone'), dataIndex: 'phone', className: 'fc-num' },
-                  { title: t('idType'), dataIndex: 'idType', render: (v: string) => label(ID_TYPE_NAMES, v, lang) },
-                  { title: t('idNumber'), dataIndex: 'idNumber', className: 'fc-num' },
+                  {
+                    // The document: its number, and under it what kind of document it is.
+                    title: t('idDocument'),
+                    dataIndex: 'idNumber',
+                    render: (v: string, c) => (
+                      <span style={{ display: 'inline-flex', flexDirection: 'column', lineHeight: 1.3 }}>
+                        <span className="fc-num">{v}</span>
+                        <span style={{ fontSize: 12, color: '#888' }}>{label(ID_TYPE_NAMES, c.idType, lang)}</span>
+                      </span>
+                    ),
+                  },
                   { title: t('realNameStatus'), dataIndex: 'realNameStatus', render: (s: string) => <RealNameTag status={s} /> },
                   { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => dateTime(v) },
-                  {
-                    title: t('actions'),
-                    key: 'actions',
-                    render: (_: unknown, c) => <Link to={`/customers/${c.id}`}>{t('view')}</Link>,
-                  },
                 ]}
               />
             </>

@@ -1,5 +1,5 @@
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
-import { Button, Card, Divider, Result, Space, Typography } from 'antd';
+import { Button, Card, Divider, Space, Typography } from 'antd';
 import { PlusOutlined, PrinterOutlined } from '@ant-design/icons';
 import { useLang } from '../../shared/i18n';
 import { LoadState, useLoad } from '../../shared/ui';
@@ -10,6 +10,7 @@ import { CHANNEL_NAMES, label } from '../i18n';
 import { PageTitle, maskCardNo, useA } from './common';
 import type { ReceiptState } from './Recharge';
 import type { Page, Station } from './types';
+import { LocalResult } from '../ui';
 
 interface ReceiptData {
   receiptNo: string;
@@ -21,6 +22,8 @@ interface ReceiptData {
   createdAt: string;
   staff: string | null;
   holderName: string | null;
+  /** Opened again from the list or a link rather than right after the recharge. */
+  reprint: boolean;
 }
 
 interface RechargeRow {
@@ -40,7 +43,7 @@ interface RechargeRow {
  */
 export function Receipt() {
   const { cardNo = '', receiptNo = '' } = useParams();
-  const { api, user } = useSession();
+  const { api, user, can } = useSession();
   const t = useA();
   const navigate = useNavigate();
   const handed = (useLocation().state as ReceiptState | null) ?? null;
@@ -48,21 +51,26 @@ export function Receipt() {
   const data = useLoad<ReceiptData | null>(async () => {
     if (handed && handed.recharge.receiptNo === receiptNo) {
       const r = handed.recharge;
-      return { receiptNo: r.receiptNo, cardNo: r.cardNo, amount: r.amount, channel: r.channel, reference: r.reference, balanceAfter: r.balance, createdAt: r.createdAt, staff: user?.username ?? null, holderName: handed.holderName };
+      return { receiptNo: r.receiptNo, cardNo: r.cardNo, amount: r.amount, channel: r.channel, reference: r.reference, balanceAfter: r.balance, createdAt: r.createdAt, staff: user?.username ?? null, holderName: handed.holderName, reprint: false };
     }
     // Receipts of recent recharges are in the newest pages of the card's recharge list.
+    if (!can('GET', '/api/v1/recharges')) return null;
     let cursor: string | undefined;
     for (let i = 0; i < 5; i++) {
       const page = await api.request<Page<RechargeRow>>('GET', '/api/v1/recharges', { query: { cardNo, limit: 200, cursor } });
       const hit = page.items.find((x) => x.receiptNo === receiptNo);
-      if (hit) return { receiptNo: hit.receiptNo, cardNo, amount: hit.amount, channel: hit.channel, reference: hit.reference, balanceAfter: hit.balanceAfter, createdAt: hit.createdAt, staff: hit.staffUsername, holderName: null };
+      if (hit) return { receiptNo: hit.receiptNo, cardNo, amount: hit.amount, channel: hit.channel, reference: hit.reference, balanceAfter: hit.balanceAfter, createdAt: hit.createdAt, staff: hit.staffUsername, holderName: null, reprint: true };
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
     }
     return null;
   }, [api, cardNo, receiptNo]);
 
-  const station = useLoad(() => (user?.stationId ? api.request<Station>('GET', `/api/v1/stations/${user.stationId}`) : Promise.resolve(null)), [api, user?.stationId]);
+  const canStation = can('GET', '/api/v1/stations/:id');
+  const station = useLoad(
+    () => (user?.stationId && canStation ? api.request<Station>('GET', `/api/v1/stations/${user.stationId}`) : Promise.resolve(null)),
+    [api, user?.stationId, canStation],
+  );
 
   return (
     <div>
@@ -77,7 +85,7 @@ export function Receipt() {
               <Button icon={<PlusOutlined />} onClick={() => navigate('/recharge')} data-testid="receipt-new">
                 {t('newRecharge')}
               </Button>
-              <Link to={`/cards/${cardNo}`}>{t('viewCard')}</Link>
+              {can('GET', '/api/v1/cards/:cardNo') && <Link to={`/cards/${cardNo}`}>{t('viewCard')}</Link>}
             </>
           }
         />
@@ -85,9 +93,13 @@ export function Receipt() {
       <LoadState value={data}>
         {(r) =>
           r ? (
-            <ReceiptSlip r={r} stationName={station.data ? station.data.name : user?.stationId ? `#${user.stationId}` : null} />
+            <ReceiptSlip
+              r={r}
+              // The counter is the signed-in user's: right for their own recharges, unknown for someone else's.
+              stationName={r.staff !== null && r.staff !== user?.username ? undefined : station.data ? station.data.name : user?.stationId ? `#${user.stationId}` : null}
+            />
           ) : (
-            <Result status="404" title={t('receiptNotFound')} subTitle={t('receiptNotFoundText', { receiptNo })} />
+            <LocalResult status="404" title={t('receiptNotFound')} subTitle={t('receiptNotFoundText', { receiptNo })} />
           )
         }
       </LoadState>
@@ -95,7 +107,7 @@ export function Receipt() {
   );
 }
 
-function ReceiptSlip({ r, stationName }: { r: ReceiptData; stationName: string | null }) {
+function ReceiptSlip({ r, stationName }: { r: ReceiptData; stationName: string | null | undefined }) {
   const t = useA();
   const { lang } = useLang();
   const line = (k: string, v: React.ReactNode, testId?: string) => (
@@ -113,6 +125,13 @@ function ReceiptSlip({ r, stationName }: { r: ReceiptData; stationName: string |
           {t('receiptHeading')}
         </Typography.Title>
         <Typography.Text type="secondary">{t('receiptSubheading')}</Typography.Text>
+        {r.reprint && (
+          <div>
+            <Typography.Text strong data-testid="receipt-reprint">
+              {t('receiptReprint')}
+            </Typography.Text>
+          </div>
+        )}
       </div>
       <Divider dashed style={{ margin: '12px 0' }} />
       {line('receiptNo', r.receiptNo, 'receipt-no')}
@@ -131,7 +150,7 @@ function ReceiptSlip({ r, stationName }: { r: ReceiptData; stationName: string |
       {line('balanceAfter', yuan(r.balanceAfter), 'receipt-balance')}
       <Divider dashed style={{ margin: '12px 0' }} />
       {line('staff', r.staff ?? '—', 'receipt-staff')}
-      {line('station', stationName ?? t('headOffice'), 'receipt-station')}
+      {stationName !== undefined && line('station', stationName ?? t('headOffice'), 'receipt-station')}
       <Divider dashed style={{ margin: '12px 0' }} />
       <Space orientation="vertical" size={2} style={{ width: '100%', textAlign: 'center', color: '#888', fontSize: 12 }}>
         <span>{t('receiptKeep')}</span>

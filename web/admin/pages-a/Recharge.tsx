@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router-dom';
-import { Alert, Button, Card, Descriptions, Form, Input, Modal, Radio, Typography } from 'antd';
+import { Alert, Button, Card, Descriptions, Form, Input, Modal, Radio, Typography, type ButtonProps } from 'antd';
 import { ApiError } from '../../shared/api';
 import { useLang } from '../../shared/i18n';
 import { digitsOnly, groupCardNo } from '../../shared/format';
@@ -155,11 +155,15 @@ export function Recharge() {
         <Modal
           open
           title={t('rechargeConfirmTitle')}
-          onCancel={() => !sending && setPending(null)}
+          onCancel={() => {
+            if (sending) return;
+            setPending(null);
+            setTimeout(() => form.getFieldInstance('amount')?.focus(), 0);
+          }}
           onOk={confirm}
           okText={t('rechargeConfirm')}
           cancelText={t('back')}
-          okButtonProps={{ loading: sending, 'data-testid': 'recharge-confirm' }}
+          okButtonProps={{ loading: sending, autoFocus: true, 'data-testid': 'recharge-confirm' } as ButtonProps}
           cancelButtonProps={{ disabled: sending }}
           mask={{ closable: false }}
           destroyOnHidden

@@ -7,6 +7,7 @@ import { litres, unitPrice, yuan } from '../../shared/money';
 import { useSession } from '../session';
 import { CHANNEL_NAMES, DECLINE_NAMES, label } from '../i18n';
 import { useA } from './common';
+import { useStations } from '../pages-b/common';
 import type { Page, StatementItem } from './types';
 
 const PAGE = 20;
@@ -27,6 +28,7 @@ export function StatementPanel({ cardNo, refreshKey }: { cardNo: string; refresh
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(undefined);
   const seq = useRef(0);
+  const stations = useStations();
 
   const load = useCallback(
     async (from: string | null) => {
@@ -95,7 +97,7 @@ export function StatementPanel({ cardNo, refreshKey }: { cardNo: string; refresh
         locale={{ emptyText: loading ? t('loading') : t('noStatement') }}
         columns={[
           { title: t('time'), dataIndex: 'at', render: (v: string) => <span className="fc-num">{dateTime(v)}</span> },
-          { title: t('stmtType'), dataIndex: 'type', render: (v: string, r) => <Tag color={v === 'recharge' ? 'green' : v === 'refund' ? 'orange' : 'blue'}>{t(`stmt_${v}`)}{r.channel ? ` · ${via(r)}` : ''}</Tag> },
+          { title: t('stmtType'), dataIndex: 'type', render: (v: string, r) => <Tag style={{ whiteSpace: 'nowrap' }} color={v === 'recharge' ? 'green' : v === 'refund' ? 'orange' : 'blue'}>{t(`stmt_${v}`)}{r.channel ? ` · ${via(r)}` : ''}</Tag> },
           {
             title: t('amount'),
             dataIndex: 'amount',
@@ -136,7 +138,18 @@ export function StatementPanel({ cardNo, refreshKey }: { cardNo: string; refresh
               </span>
             ),
           },
-          { title: t('where'), key: 'where', render: (_: unknown, r) => (r.terminalId ? `${r.stationId ?? ''} / ${r.terminalId}` : '—') },
+          {
+            title: t('where'),
+            key: 'where',
+            render: (_: unknown, r) =>
+              r.terminalId ? (
+                <span style={{ whiteSpace: 'nowrap' }}>
+                  {stations.data?.find((x) => x.id === r.stationId)?.name ?? (r.stationId ? `#${r.stationId}` : '')} · <span className="fc-num">{r.terminalId}</span>
+                </span>
+              ) : (
+                '—'
+              ),
+          },
         ]}
       />
       <div style={{ textAlign: 'center', marginTop: 12 }}>

@@ -11,6 +11,7 @@ import { CARD_STATUS_NAMES, label } from '../i18n';
 import { capable, recallAllowed } from './cardRules';
 import { CardLink, ErrorAlert, Money, StatusTag, useA, useIdempotencyKey, yuanRules } from './common';
 import type { Card, TransferResult } from './types';
+import { useReturnFocus } from '../ui';
 
 /** Allocations are capped by the API at 10^12 fen; the reserve's available is the real ceiling. */
 const MAX_TRANSFER_FEN = 1_000_000_000_000;
@@ -22,7 +23,12 @@ export function SubCardsPanel({ master, onChanged }: { master: Card; onChanged: 
   const { lang } = useLang();
   const navigate = useNavigate();
   const subs = useLoad(() => api.request<{ items: Card[] }>('GET', `/api/v1/cards/${master.cardNo}/sub-cards`), [api, master.cardNo, master.balance]);
-  const [dialog, setDialog] = useState<{ mode: 'allocate' | 'recall'; sub: Card } | null>(null);
+  const [dialog, setDialogState] = useState<{ mode: 'allocate' | 'recall'; sub: Card } | null>(null);
+  const focus = useReturnFocus();
+  const setDialog = (d: { mode: 'allocate' | 'recall'; sub: Card }) => {
+    focus.remember();
+    setDialogState(d);
+  };
   const canAllocate = can('POST', '/api/v1/cards/:cardNo/allocations');
   const canRecall = can('POST', '/api/v1/cards/:cardNo/recalls');
   const masterAllocates = capable('allocate', master.status);
@@ -94,11 +100,12 @@ export function SubCardsPanel({ master, onChanged }: { master: Card; onChanged: 
           sub={dialog.sub}
           mode={dialog.mode}
           onClose={(changed) => {
-            setDialog(null);
+            setDialogState(null);
             if (changed) {
               onChanged();
               subs.reload();
             }
+            focus.restore();
           }}
         />
       )}

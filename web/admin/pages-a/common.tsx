@@ -1,11 +1,11 @@
 import { useMemo, useRef, type ReactNode } from 'react';
-import { Link } from 'react-router-dom';
 import { Alert, Space, Tag, Typography, type FormRule as Rule } from 'antd';
 import { ApiError, errorText, newIdempotencyKey } from '../../shared/api';
 import { useLang, useT } from '../../shared/i18n';
-import { digitsOnly, groupCardNo, luhnValid } from '../../shared/format';
+import { digitsOnly, luhnValid } from '../../shared/format';
 import { parseYuan, yuan } from '../../shared/money';
 import { CARD_KIND_NAMES, CARD_STATUS_COLORS, CARD_STATUS_NAMES, label } from '../i18n';
+import { CardNo } from '../ui';
 import { A } from './i18n';
 
 export type T = (key: string, vars?: Record<string, string | number>) => string;
@@ -44,16 +44,11 @@ export function KindTag({ kind }: { kind: string }) {
 }
 
 /**
- * A card number that opens the card. Roles that may not see full numbers get them masked
- * (900001*********2666), which cannot be opened: those stay plain text.
+ * A card number that opens the card (grouped in fours). Roles that may not see full numbers get
+ * them masked (900001*********2666), which cannot be opened: those stay plain text.
  */
 export function CardLink({ cardNo }: { cardNo: string }) {
-  if (cardNo.includes('*')) return <span className="fc-num">{cardNo}</span>;
-  return (
-    <Link to={`/cards/${cardNo}`} className="fc-num">
-      {groupCardNo(cardNo)}
-    </Link>
-  );
+  return <CardNo cardNo={cardNo} />;
 }
 
 export function Money({ fen, strong }: { fen: number | null | undefined; strong?: boolean }) {

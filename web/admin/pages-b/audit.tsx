@@ -2,11 +2,13 @@ import { useEffect, useMemo, type HTMLAttributes } from 'react';
 import { AutoComplete, Col, Descriptions, Form, Input, Table, Tag, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { dateTime } from '../../shared/format';
-import { useLang, useT } from '../../shared/i18n';
+import { useLang, useT, type Dict, type Lang } from '../../shared/i18n';
 import { useSession } from '../session';
 import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, mono, rangeQuery, toDay, useCursorList, useUrlFilters, type Page } from './common';
 import { DateRangeItems, FilterCard } from './filters';
-import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES, dict } from './i18n';
+import { dict } from './i18n';
+import { AUDIT_ACTION_NAMES, AUDIT_ACTION_PREFIXES, AUDIT_TARGET_NAMES, DetailValue, detailsPreview, keyName, orderedEntries } from './auditFormat';
+import { label } from '../i18n';
 import { roleName } from './staff';
 
 export interface AuditItem {
@@ -24,6 +26,11 @@ export interface AuditItem {
 
 const KEYS = ['from', 'to', 'actor', 'action', 'targetType', 'targetId'] as const;
 
+function matches(input: string, o: { value?: unknown; label?: unknown } | undefined): boolean {
+  const q = input.trim().toLowerCase();
+  return String(o?.value ?? '').toLowerCase().includes(q) || String(o?.label ?? '').toLowerCase().includes(q);
+}
+
 function auditQuery(f: Record<string, string>) {
   return { ...rangeQuery(f), actor: f.actor, action: f.action, targetType: f.targetType, targetId: f.targetId };
 }
@@ -32,20 +39,12 @@ function isEmptyDetails(d: unknown): boolean {
   return d === null || d === undefined || (typeof d === 'object' && Object.keys(d as object).length === 0);
 }
 
-/** A one-line preview of the details for the table: "from=active, to=frozen, reason=…". */
-function preview(d: unknown): string {
-  if (isEmptyDetails(d)) return '';
-  if (typeof d !== 'object' || Array.isArray(d)) return JSON.stringify(d);
-  return Object.entries(d as Record<string, unknown>)
-    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
-    .join(', ');
-}
-
-/** Details as a key/value list; nested values as indented JSON; the raw JSON one click away. */
+/** Details as a list of named values (money in yuan, codes in words beside the code); the raw JSON one click away. */
 export function AuditDetails({ item }: { item: AuditItem }) {
   const t = useT(dict);
+  const { lang } = useLang();
   const d = item.details;
-  const entries = d && typeof d === 'object' && !Array.isArray(d) ? Object.entries(d as Record<string, unknown>) : [];
+  const entries = d && typeof d === 'object' && !Array.isArray(d) ? orderedEntries(d as Record<string, unknown>) : [];
   return (
     <div data-testid="audit-details" style={{ maxWidth: 900 }}>
       <Descriptions
@@ -58,13 +57,13 @@ export function AuditDetails({ item }: { item: AuditItem }) {
             : entries.length > 0
               ? entries.map(([k, v]) => ({
                   key: k,
-                  label: <span style={mono}>{k}</span>,
-                  children:
-                    typeof v === 'object' && v !== null ? (
-                      <pre style={{ margin: 0, whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>{JSON.stringify(v, null, 2)}</pre>
-                    ) : (
-                      <span style={{ wordBreak: 'break-word' }}>{String(v)}</span>
-                    ),
+                  label: (
+                    <span>
+                      {keyName(k, lang)}
+                      {keyName(k, lang) !== k && <code className="fc-code"> {k}</code>}
+                    </span>
+                  ),
+                  children: <DetailValue name={k} value={v} lang={lang} />,
                 }))
               : [{ key: '_value', label: t('details'), children: <pre style={{ margin: 0 }}>{JSON.stringify(d, null, 2)}</pre> }]),
           { key: '_ip', label: t('ip'), children: item.ip ?? '—' },
@@ -78,6 +77,17 @@ export function AuditDetails({ item }: { item: AuditItem }) {
         </details>
       )}
     </div>
+  );
+}
+
+/** A code with its meaning: the meaning for people, the code as the log stores it (and as the filter takes it). */
+function Named({ names, code, lang }: { names: Dict; code: string; lang: Lang }) {
+  const known = names[code];
+  return (
+    <span style={{ whiteSpace: 'nowrap' }}>
+      {known ? label(names, code, lang) : <span style={mono}>{code}</span>}
+      {known && <code className="fc-code"> {code}</code>}
+    </span>
   );
 }
 
@@ -121,30 +131,38 @@ export function AuditPage() {
       { title: t('time'), dataIndex: 'at', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
       { title: t('actor'), dataIndex: 'actorName', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{v}</span> },
       { title: t('actorRole'), dataIndex: 'actorRole', render: (v: string) => <Tag>{roleName(v, lang)}</Tag> },
-      { title: t('action'), dataIndex: 'action', render: (v: string) => <span style={mono}>{v}</span> },
+      { title: t('action'), dataIndex: 'action', render: (v: string) => <Named names={AUDIT_ACTION_NAMES} code={v} lang={lang} /> },
       {
         title: t('target'),
         key: 'target',
         render: (_: unknown, a) => (
           <span style={{ whiteSpace: 'nowrap' }}>
-            <Tag color="blue">{a.targetType}</Tag>
-            {a.targetId && <span style={mono}>{a.targetId}</span>}
+            <Tag color="blue">{AUDIT_TARGET_NAMES[a.targetType] ? label(AUDIT_TARGET_NAMES, a.targetType, lang) : a.targetType}</Tag>
+            {a.targetId && <span className="fc-num">{a.targetId}</span>}
           </span>
         ),
       },
       {
         title: t('details'),
         dataIndex: 'details',
-        render: (v: unknown) => (
-          <Typography.Text type="secondary" ellipsis style={{ maxWidth: 260, display: 'inline-block' }}>
-            {preview(v) || '—'}
-          </Typography.Text>
-        ),
+        render: (v: unknown) => {
+          const text = detailsPreview(v, lang);
+          return (
+            <Typography.Text type="secondary" ellipsis={{ tooltip: text || undefined }} style={{ maxWidth: 320, display: 'inline-block' }}>
+              {text || '—'}
+            </Typography.Text>
+          );
+        },
       },
       { title: t('ip'), dataIndex: 'ip', render: (v: string | null) => <span style={mono}>{v ?? '—'}</span> },
     ],
     [t, lang],
   );
+
+  // Suggestions name each code in words; the filter itself takes the code.
+  const option = (names: Dict) => (code: string) => ({ value: code, label: `${code} ${label(names, code, lang)}` });
+  const actionOptions = [...Object.keys(AUDIT_ACTION_PREFIXES).map(option(AUDIT_ACTION_PREFIXES)), ...Object.keys(AUDIT_ACTION_NAMES).map(option(AUDIT_ACTION_NAMES))];
+  const targetOptions = Object.keys(AUDIT_TARGET_NAMES).map(option(AUDIT_TARGET_NAMES));
 
   return (
     <div>
@@ -174,8 +192,9 @@ export function AuditPage() {
           >
             <AutoComplete
               allowClear
-              options={AUDIT_ACTIONS.map((a) => ({ value: a }))}
-              showSearch={{ filterOption: (input, o) => String(o?.value ?? '').includes(input.trim()) }}
+              options={actionOptions}
+              showSearch={{ filterOption: (input, o) => matches(input, o) }}
+              popupMatchSelectWidth={false}
               data-testid="audit-filter-action"
             />
           </Form.Item>
@@ -184,8 +203,9 @@ export function AuditPage() {
           <Form.Item name="targetType" label={t('targetType')}>
             <AutoComplete
               allowClear
-              options={AUDIT_TARGET_TYPES.map((a) => ({ value: a }))}
-              showSearch={{ filterOption: (input, o) => String(o?.value ?? '').includes(input.trim()) }}
+              options={targetOptions}
+              showSearch={{ filterOption: (input, o) => matches(input, o) }}
+              popupMatchSelectWidth={false}
               data-testid="audit-filter-target-type"
             />
           </Form.Item>
@@ -206,6 +226,7 @@ export function AuditPage() {
         loading={list.loading}
         pagination={false}
         scroll={{ x: 'max-content' }}
+        className="fc-nowrap-table"
         locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
         expandable={{ expandedRowRender: (a) => <AuditDetails item={a} /> }}
         onRow={(a) => ({ 'data-testid': 'audit-row', 'data-action': a.action, 'data-target-type': a.targetType, 'data-target-id': a.targetId ?? '' }) as HTMLAttributes<HTMLElement>}

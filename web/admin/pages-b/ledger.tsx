@@ -3,6 +3,7 @@ import { Alert, Button, Card, Descriptions, Result, Table, Typography } from 'an
 import { SafetyCertificateOutlined } from '@ant-design/icons';
 import { errorText } from '../../shared/api';
 import { dateTime } from '../../shared/format';
+import { yuan } from '../../shared/money';
 import { useLang, useT } from '../../shared/i18n';
 import { useSession } from '../session';
 import { PageHeader, mono } from './common';
@@ -121,8 +122,8 @@ export function LedgerPage() {
                     { title: t('accountId'), dataIndex: 'accountId', render: (v?: number) => v ?? '—' },
                     { title: t('transferId'), dataIndex: 'transferId', render: (v?: string) => (v ? <span style={mono}>{v}</span> : '—') },
                     { title: t('currency'), dataIndex: 'currency', render: (v?: string) => v ?? '—' },
-                    { title: t('expected'), dataIndex: 'expected', render: (v?: string | number) => <span style={mono}>{v ?? '—'}</span> },
-                    { title: t('actual'), dataIndex: 'actual', render: (v?: string | number) => <span style={mono}>{v ?? '—'}</span> },
+                    { title: t('expected'), dataIndex: 'expected', render: (v?: string | number) => <ProblemValue v={v} /> },
+                    { title: t('actual'), dataIndex: 'actual', render: (v?: string | number) => <ProblemValue v={v} /> },
                   ]}
                 />
                 <Typography.Text type="secondary">{t('problemsTruncated')}</Typography.Text>
@@ -133,4 +134,17 @@ export function LedgerPage() {
       </div>
     </div>
   );
+}
+
+/** Amounts the checks compare are fen: shown in yuan, the raw figure on hover. Text (a hold's state, counters) as it is. */
+function ProblemValue({ v }: { v?: string | number }) {
+  if (v === undefined || v === null) return <>—</>;
+  if (typeof v === 'number') {
+    return (
+      <span className="fc-num" title={String(v)}>
+        {yuan(v)}
+      </span>
+    );
+  }
+  return <span style={mono}>{v}</span>;
 }

@@ -1,4 +1,4 @@
-import { useState, type HTMLAttributes } from 'react';
+import { useRef, useState, type HTMLAttributes } from 'react';
 import { Button, Card, Form, InputNumber, Select, Space, Table, message } from 'antd';
 import { DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../../shared/i18n';
@@ -18,7 +18,11 @@ export function NozzlesCard({ station }: { station: Station }) {
   const { lang } = useLang();
   const { api, can } = useSession();
   const grades = useGrades();
-  const list = useLoad(() => api.request<{ items: Nozzle[] }>('GET', `/api/v1/stations/${station.id}/nozzles`).then((r) => r.items), [api, station.id]);
+  const mayList = can('GET', '/api/v1/stations/:id/nozzles');
+  const list = useLoad(
+    () => (mayList ? api.request<{ items: Nozzle[] }>('GET', `/api/v1/stations/${station.id}/nozzles`).then((r) => r.items) : Promise.resolve([] as Nozzle[])),
+    [api, station.id, mayList],
+  );
   const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
@@ -26,6 +30,7 @@ export function NozzlesCard({ station }: { station: Station }) {
   const idem = useIdempotencyKey();
   const [msg, holder] = message.useMessage();
   const mayEdit = can('PUT', '/api/v1/stations/:id/nozzles');
+  const editButton = useRef<HTMLButtonElement>(null);
 
   const startEdit = () => {
     form.setFieldsValue({ items: (list.data ?? []).map((n) => ({ ...n })) });
@@ -44,6 +49,7 @@ export function NozzlesCard({ station }: { station: Station }) {
       msg.success(t('nozzlesSaved'));
       setEditing(false);
       list.reload();
+      setTimeout(() => editButton.current?.focus(), 0);
     } catch (err) {
       setError(err);
     } finally {
@@ -61,7 +67,7 @@ export function NozzlesCard({ station }: { station: Station }) {
         mayEdit &&
         !editing &&
         list.data && (
-          <Button size="small" icon={<EditOutlined />} onClick={startEdit} data-testid="nozzles-edit">
+          <Button size="small" icon={<EditOutlined />} onClick={startEdit} ref={editButton} data-testid="nozzles-edit">
             {t('editNozzles')}
           </Button>
         )
@@ -109,7 +115,7 @@ export function NozzlesCard({ station }: { station: Station }) {
                         },
                       ]}
                     >
-                      <InputNumber min={1} max={99} precision={0} style={{ width: 100 }} data-testid="nozzles-form-number" />
+                      <InputNumber min={1} max={99} precision={0} style={{ width: 100 }} autoFocus={i === 0} data-testid="nozzles-form-number" />
                     </Form.Item>
                     <Form.Item name={[field.name, 'grade']} label={t('grade')} rules={[{ required: true, message: t('gradeRequired') }]}>
                       <Select style={{ width: 200 }} options={gradeOptions} loading={grades.loading} data-testid="nozzles-form-grade" />
@@ -142,7 +148,14 @@ export function NozzlesCard({ station }: { station: Station }) {
             <Button type="primary" htmlType="submit" loading={busy} data-testid="nozzles-form-submit">
               {t('save')}
             </Button>
-            <Button onClick={() => setEditing(false)}>{t('cancel')}</Button>
+            <Button
+              onClick={() => {
+                setEditing(false);
+                setTimeout(() => editButton.current?.focus(), 0);
+              }}
+            >
+              {t('cancel')}
+            </Button>
           </Space>
         </Form>
       )}

@@ -121,6 +121,7 @@ function SetPriceCard({ onSaved }: { onSaved: () => void }) {
             <Form.Item name="grade" label={t('grade')} rules={[{ required: true, message: t('gradeRequired') }]}>
               <Select
                 loading={grades.loading}
+                placeholder={t('gradeRequired')}
                 options={(grades.data ?? []).map((g) => ({ value: g.code, label: gradeName(grades.data, g.code, lang) }))}
                 data-testid="price-form-grade"
               />

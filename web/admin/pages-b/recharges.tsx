@@ -1,13 +1,15 @@
 import { useEffect, useMemo, type HTMLAttributes } from 'react';
+import { Link } from 'react-router-dom';
 import { Col, Form, Input, Select, Table, Tag } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { dateTime, digitsOnly } from '../../shared/format';
 import { useT } from '../../shared/i18n';
 import { yuan } from '../../shared/money';
 import { useSession } from '../session';
-import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, mono, rangeQuery, toDay, useCursorList, useUrlFilters, type Page } from './common';
+import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, rangeQuery, toDay, useCursorList, useUrlFilters, type Page } from './common';
 import { DateRangeItems, FilterCard, useFilterRules } from './filters';
 import { dict } from './i18n';
+import { CardNo } from '../ui';
 
 export interface RechargeItem {
   rechargeId: string;
@@ -30,7 +32,8 @@ function rechargesQuery(f: Record<string, string>) {
 
 export function RechargesPage() {
   const t = useT(dict);
-  const { api } = useSession();
+  const { api, can } = useSession();
+  const mayReprint = can('POST', '/api/v1/cards/:cardNo/recharges');
   const [form] = Form.useForm();
   const rules = useFilterRules();
   const { filters, key, apply } = useUrlFilters(KEYS);
@@ -61,15 +64,27 @@ export function RechargesPage() {
   const columns: ColumnsType<RechargeItem> = useMemo(
     () => [
       { title: t('time'), dataIndex: 'createdAt', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
-      { title: t('receiptNo'), dataIndex: 'receiptNo', render: (v: string) => <span style={mono}>{v}</span> },
-      { title: t('cardNo'), dataIndex: 'cardNo', render: (v: string) => <span style={mono}>{v}</span> },
-      { title: t('amount'), dataIndex: 'amount', align: 'right', render: (v: number) => <strong style={{ whiteSpace: 'nowrap' }}>{yuan(v)}</strong> },
+      {
+        title: t('receiptNo'),
+        dataIndex: 'receiptNo',
+        // The receipt can be printed again by those who take recharges, from the full card number.
+        render: (v: string, r) =>
+          mayReprint && !r.cardNo.includes('*') ? (
+            <Link to={`/recharge/receipt/${r.cardNo}/${encodeURIComponent(v)}`} className="fc-num" aria-label={t('openReceipt', { no: v })}>
+              {v}
+            </Link>
+          ) : (
+            <span className="fc-num">{v}</span>
+          ),
+      },
+      { title: t('cardNo'), dataIndex: 'cardNo', render: (v: string) => <CardNo cardNo={v} /> },
+      { title: t('amount'), dataIndex: 'amount', align: 'right', render: (v: number) => <strong className="fc-num">{yuan(v)}</strong> },
       { title: t('channel'), dataIndex: 'channel', render: (v: string) => <Tag color={v === 'cash' ? 'gold' : 'blue'}>{channelText(v)}</Tag> },
-      { title: t('reference'), dataIndex: 'reference', render: (v: string | null) => (v ? <span style={mono}>{v}</span> : '—') },
+      { title: t('reference'), dataIndex: 'reference', render: (v: string | null) => (v ? <span className="fc-num">{v}</span> : '—') },
       { title: t('staffUser'), dataIndex: 'staffUsername', render: (v: string | null) => v ?? '—' },
-      { title: t('balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (v: number) => <span style={{ whiteSpace: 'nowrap' }}>{yuan(v)}</span> },
+      { title: t('balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (v: number) => <span className="fc-num">{yuan(v)}</span> },
     ],
-    [t],
+    [t, mayReprint],
   );
 
   return (

@@ -9,6 +9,7 @@ import { useSession } from '../session';
 import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, gradeName, mono, rangeQuery, toDay, useCursorList, useGrades, useStations, useUrlFilters, type Grade, type Page } from './common';
 import { DateRangeItems, FilterCard, useFilterRules } from './filters';
 import { DECLINE_CODES, dict } from './i18n';
+import { CardNo, useReturnFocus } from '../ui';
 
 export interface SaleItem {
   saleId: string;
@@ -73,6 +74,12 @@ export function SaleCode({ sale }: { sale: Pick<SaleItem, 'approvalCode' | 'decl
   return <>—</>;
 }
 
+/** A grade by its name alone (the code is in the name and on hover), to keep the list narrow. */
+function gradeShort(grades: Grade[] | undefined, code: string, lang: string): string {
+  const g = grades?.find((x) => x.code === code);
+  return g ? (lang === 'en' ? g.nameEn : g.nameZh) : code;
+}
+
 export function SalesPage() {
   const t = useT(dict);
   const { lang } = useLang();
@@ -115,15 +122,20 @@ export function SalesPage() {
     else apply(next);
   };
 
+  const focus = useReturnFocus();
   const showSale = useCallback(
-    (id: string | null) =>
+    (id: string | null) => {
+      // Back to the row's button when the drawer closes, so the keyboard carries on down the list.
+      if (id) focus.remember();
       setParams((prev) => {
         const p = new URLSearchParams(prev);
         if (id) p.set('sale', id);
         else p.delete('sale');
         return p;
-      }),
-    [setParams],
+      });
+      if (!id) focus.restore();
+    },
+    [setParams, focus],
   );
 
   const mayDetail = can('GET', '/api/v1/sales/:saleId');
@@ -144,16 +156,60 @@ export function SalesPage() {
             <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span>
           ),
       },
-      { title: t('cardNo'), dataIndex: 'cardNo', render: (v: string) => <span style={mono}>{v}</span> },
-      { title: t('station'), key: 'station', render: (_: unknown, s) => <span style={{ display: 'inline-block', minWidth: 120, maxWidth: 200 }}>{stationName(s)}</span> },
-      { title: t('terminal'), dataIndex: 'terminalId', render: (v: string) => <span style={mono}>{v}</span> },
-      { title: t('nozzle'), dataIndex: 'nozzle', align: 'right' },
-      { title: t('grade'), dataIndex: 'grade', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{gradeName(grades.data, v, lang)}</span> },
-      { title: t('volume'), dataIndex: 'volumeMl', align: 'right', render: (v: number) => <span style={{ whiteSpace: 'nowrap' }}>{litres(v)}</span> },
-      { title: t('unitPrice'), dataIndex: 'unitPrice', align: 'right', render: (v: number) => <span style={{ whiteSpace: 'nowrap' }}>{unitPrice(v)}</span> },
-      { title: t('amount'), dataIndex: 'amount', align: 'right', render: (v: number) => <strong style={{ whiteSpace: 'nowrap' }}>{yuan(v)}</strong> },
-      { title: t('status'), dataIndex: 'status', render: (v: string) => <StatusTag status={v} /> },
-      { title: t('code'), key: 'code', render: (_: unknown, s) => <SaleCode sale={s} /> },
+      // Status second, with the approval code or the decline reason under it, so what happened stays
+      // in view on a 1280-pixel screen; where it happened is one column (station, terminal · nozzle).
+      {
+        title: t('status'),
+        dataIndex: 'status',
+        render: (v: string, s) => (
+          <span style={{ display: 'inline-flex', flexDirection: 'column', alignItems: 'flex-start', gap: 2, lineHeight: 1.3 }}>
+            <StatusTag status={v} />
+            {s.declineCode ? (
+              <span style={{ maxWidth: 150 }}>
+                <span style={{ color: '#cf1322', fontSize: 12 }}>{declineText(s.declineCode, lang)}</span>{' '}
+                <code className="fc-code">{s.declineCode}</code>
+              </span>
+            ) : (
+              s.approvalCode && (
+                <span className="fc-code" title={t('approvalCode')}>
+                  {s.approvalCode}
+                </span>
+              )
+            )}
+          </span>
+        ),
+      },
+      { title: t('cardNo'), dataIndex: 'cardNo', render: (v: string) => <CardNo cardNo={v} /> },
+      {
+        title: t('stationTerminal'),
+        key: 'station',
+        render: (_: unknown, s) => (
+          <span style={{ display: 'inline-block', minWidth: 112, maxWidth: 190, lineHeight: 1.3 }}>
+            {stationName(s)}
+            <br />
+            <span style={{ fontSize: 12, color: '#888', whiteSpace: 'nowrap' }}>
+              <span className="fc-num">{s.terminalId}</span> · {t('nozzleN', { n: s.nozzle })}
+            </span>
+          </span>
+        ),
+      },
+      { title: t('grade'), dataIndex: 'grade', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }} title={v}>{gradeShort(grades.data, v, lang)}</span> },
+      { title: t('volume'), dataIndex: 'volumeMl', align: 'right', render: (v: number) => <span className="fc-num">{litres(v)}</span> },
+      { title: t('unitPrice'), dataIndex: 'unitPrice', align: 'right', render: (v: number) => <span className="fc-num">{unitPrice(v)}</span> },
+      {
+        title: t('amount'),
+        dataIndex: 'amount',
+        align: 'right',
+        // A declined sale moved no money: its amount is what was asked for, shown quietly.
+        render: (v: number, s) =>
+          s.status === 'declined' ? (
+            <Typography.Text type="secondary" className="fc-num" title={t('notCharged')}>
+              {yuan(v)}
+            </Typography.Text>
+          ) : (
+            <strong className="fc-num">{yuan(v)}</strong>
+          ),
+      },
     ],
     [t, lang, grades.data, stationName, mayDetail, showSale],
   );
@@ -281,7 +337,7 @@ function SaleDrawer({ saleId, row, stationName, onClose, grades }: { saleId: str
                     { key: 'day', label: t('businessDay'), children: s.businessDay },
                     { key: 'status', label: t('status'), children: <StatusTag status={s.status} /> },
                     { key: 'code', label: s.declineCode ? t('declineCode') : t('approvalCode'), children: <SaleCode sale={s} /> },
-                    { key: 'card', label: t('cardNo'), children: <span style={mono}>{s.cardNo}</span> },
+                    { key: 'card', label: t('cardNo'), children: <CardNo cardNo={s.cardNo} /> },
                     { key: 'station', label: t('station'), children: name },
                     { key: 'terminal', label: t('terminal'), children: <span style={mono}>{s.terminalId}</span> },
                     { key: 'nozzle', label: t('nozzle'), children: s.nozzle },

@@ -1,5 +1,5 @@
 import { useMemo, useState, type HTMLAttributes } from 'react';
-import { Button, Card, Form, Input, Modal, Popconfirm, Select, Space, Table, Tag, Tooltip, Typography, message } from 'antd';
+import { App, Button, Card, Form, Input, Modal, Select, Space, Table, Tag, Tooltip, Typography, message, type ButtonProps } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { PlusOutlined } from '@ant-design/icons';
 import { errorText } from '../../shared/api';
@@ -47,6 +47,7 @@ export function StaffPage() {
   const [resetting, setResetting] = useState<StaffUser | null>(null);
   const [toggling, setToggling] = useState<number | null>(null);
   const [msg, holder] = message.useMessage();
+  const { modal } = App.useApp();
   const mayPatch = can('PATCH', '/api/v1/staff/:id');
   const mayPassword = can('POST', '/api/v1/staff/:id/password');
 
@@ -66,9 +67,30 @@ export function StaffPage() {
     }
   };
 
+  // A confirmation dialog rather than a popover: it takes the focus, Enter confirms and Esc cancels.
+  const askToggle = (u: StaffUser) => {
+    const disabling = u.status === 'active';
+    modal.confirm({
+      title: t(disabling ? 'confirmDisableStaff' : 'confirmEnableStaff', { name: u.displayName }),
+      okText: t('confirm'),
+      cancelText: t('cancel'),
+      okButtonProps: { danger: disabling, 'data-testid': 'staff-toggle-confirm' } as ButtonProps,
+      onOk: () => toggle(u),
+    });
+  };
+
   const columns: ColumnsType<StaffUser> = useMemo(
     () => [
-      { title: t('username'), dataIndex: 'username', render: (v: string, u) => <span style={mono}>{v}{u.id === user?.id ? t('you') : ''}</span> },
+      {
+        title: t('username'),
+        dataIndex: 'username',
+        render: (v: string, u) => (
+          <span style={{ whiteSpace: 'nowrap' }}>
+            <span style={mono}>{v}</span>
+            {u.id === user?.id ? t('you') : ''}
+          </span>
+        ),
+      },
       { title: t('displayName'), dataIndex: 'displayName' },
       {
         title: t('role'),
@@ -79,17 +101,18 @@ export function StaffPage() {
           </Tooltip>
         ),
       },
-      { title: t('station'), dataIndex: 'stationId', render: (v: number | null) => stationName(v) },
+      { title: t('station'), dataIndex: 'stationId', render: (v: number | null) => <span style={{ display: 'inline-block', maxWidth: 200 }}>{stationName(v)}</span> },
       { title: t('status'), dataIndex: 'status', render: (v: string) => <Tag color={v === 'active' ? 'green' : 'default'}>{t(`staffStatus_${v}`)}</Tag> },
       { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
       {
         title: t('actions'),
         key: 'actions',
+        fixed: 'right',
         render: (_: unknown, u) => {
           const self = u.id === user?.id;
           const disabling = u.status === 'active';
           return (
-            <Space size={4} wrap>
+            <Space size={4}>
               {mayPatch && (
                 <Button size="small" onClick={() => setEditing(u)} data-testid="staff-edit">
                   {t('edit')}
@@ -103,17 +126,9 @@ export function StaffPage() {
                     </Button>
                   </Tooltip>
                 ) : (
-                  <Popconfirm
-                    title={t(disabling ? 'confirmDisableStaff' : 'confirmEnableStaff', { name: u.displayName })}
-                    okText={t('confirm')}
-                    cancelText={t('cancel')}
-                    okButtonProps={{ danger: disabling, 'data-testid': 'staff-toggle-confirm' } as any}
-                    onConfirm={() => toggle(u)}
-                  >
-                    <Button size="small" danger={disabling} loading={toggling === u.id} data-testid="staff-toggle">
-                      {disabling ? t('disable') : t('enable')}
-                    </Button>
-                  </Popconfirm>
+                  <Button size="small" danger={disabling} loading={toggling === u.id} onClick={() => askToggle(u)} data-testid="staff-toggle">
+                    {disabling ? t('disable') : t('enable')}
+                  </Button>
                 ))}
               {mayPassword && (
                 <Button size="small" onClick={() => setResetting(u)} data-testid="staff-password">
@@ -125,7 +140,7 @@ export function StaffPage() {
         },
       },
     ],
-    [t, lang, user?.id, mayPatch, mayPassword, toggling, stations.data],
+    [t, lang, user?.id, mayPatch, mayPassword, toggling, stations.data, askToggle],
   );
 
   return (
@@ -290,7 +305,7 @@ function CreateStaffModal({ open, stations, onClose, onSaved }: { open: boolean;
       <Form form={form} layout="vertical" onFinish={submit} onValuesChange={() => idem.renew()} data-testid="staff-form" preserve={false} autoComplete="off">
         <SubmitError error={error} />
         <Form.Item name="username" label={t('username')} rules={[{ required: true, message: t('required') }, { pattern: /^[a-z0-9_.-]{3,32}$/, message: t('usernameInvalid') }]}>
-          <Input data-testid="staff-form-username" maxLength={32} autoComplete="off" />
+          <Input data-testid="staff-form-username" maxLength={32} autoComplete="off" autoFocus />
         </Form.Item>
         <Form.Item name="displayName" label={t('displayName')} rules={[{ max: 64 }]}>
           <Input data-testid="staff-form-display-name" maxLength={64} />
@@ -383,7 +398,7 @@ function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: St
         >
           <SubmitError error={error} />
           <Form.Item name="displayName" label={t('displayName')} rules={[{ required: true, whitespace: true, message: t('required') }, { max: 64 }]}>
-            <Input data-testid="staff-edit-display-name" maxLength={64} />
+            <Input data-testid="staff-edit-display-name" maxLength={64} autoFocus />
           </Form.Item>
           <Form.Item name="role" label={t('role')} rules={[{ required: true, message: t('required') }]} extra={self ? t('selfChange') : undefined}>
             <Select options={roleOptions(lang)} disabled={self} data-testid="staff-edit-role" />
@@ -443,7 +458,7 @@ function PasswordModal({ staff, onClose, onSaved }: { staff: StaffUser | null; o
         <Typography.Paragraph type="secondary">{t('resetPasswordHint')}</Typography.Paragraph>
         <SubmitError error={error} />
         <Form.Item name="password" label={t('newPassword')} rules={pw.password}>
-          <Input.Password data-testid="staff-password-new" autoComplete="new-password" />
+          <Input.Password data-testid="staff-password-new" autoComplete="new-password" autoFocus />
         </Form.Item>
         <Form.Item name="confirm" label={t('password2')} dependencies={['password']} rules={pw.confirm}>
           <Input.Password data-testid="staff-password-confirm" autoComplete="new-password" />

@@ -1,6 +1,6 @@
 import { useMemo, useState, type HTMLAttributes } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
-import { Alert, Button, Card, Descriptions, Form, Input, InputNumber, Modal, Table, Tag, message } from 'antd';
+import { Button, Card, Descriptions, Form, Input, InputNumber, Modal, Table, Tag, message } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { ArrowLeftOutlined, PlusOutlined } from '@ant-design/icons';
 import { dateTime } from '../../shared/format';
@@ -9,6 +9,8 @@ import { LoadState, useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { EmptyText, ListError, PageHeader, SubmitError, markFieldError, mono, useIdempotencyKey, type Station } from './common';
 import { dict } from './i18n';
+import { ApiError } from '../../shared/api';
+import { LocalResult } from '../ui';
 import { NozzlesCard } from './nozzles';
 import { TerminalsCard } from './terminals';
 
@@ -25,6 +27,7 @@ export function StationsPage() {
   const [params, setParams] = useSearchParams();
   const page = Math.max(1, Number(params.get('page')) || 1);
   const [creating, setCreating] = useState(false);
+  const mayOpen = can('GET', '/api/v1/stations/:id');
   const list = useLoad(
     () => api.request<{ items: Station[]; total: number }>('GET', '/api/v1/stations', { query: { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE } }),
     [api, page],
@@ -36,17 +39,20 @@ export function StationsPage() {
       {
         title: t('stationName'),
         dataIndex: 'name',
-        render: (v: string, s) => (
-          <Link to={`/stations/${s.id}`} data-testid="stations-open">
-            {v}
-          </Link>
-        ),
+        render: (v: string, s) =>
+          mayOpen ? (
+            <Link to={`/stations/${s.id}`} data-testid="stations-open">
+              {v}
+            </Link>
+          ) : (
+            v
+          ),
       },
-      { title: t('address'), dataIndex: 'address' },
+      { title: t('address'), dataIndex: 'address', render: (v: string) => <span style={{ display: 'inline-block', minWidth: 200, maxWidth: 360 }}>{v}</span> },
       { title: t('status'), dataIndex: 'status', render: (v: string) => <StationStatusTag status={v} /> },
       { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
     ],
-    [t],
+    [t, mayOpen],
   );
 
   return (
@@ -146,7 +152,7 @@ function CreateStationModal({ open, onClose }: { open: boolean; onClose: () => v
         >
           <SubmitError error={error} />
           <Form.Item name="code" label={t('stationCode')} rules={[{ required: true, message: t('required') }, { pattern: /^[A-Za-z0-9_-]{2,20}$/, message: t('stationCodeInvalid') }]}>
-            <Input data-testid="station-form-code" autoComplete="off" maxLength={20} />
+            <Input data-testid="station-form-code" autoComplete="off" maxLength={20} autoFocus />
           </Form.Item>
           <Form.Item name="name" label={t('stationName')} rules={[{ required: true, whitespace: true, message: t('required') }, { max: 100 }]}>
             <Input data-testid="station-form-name" maxLength={100} />
@@ -195,8 +201,8 @@ export function StationDetailPage() {
           <ArrowLeftOutlined /> {t('backToStations')}
         </Link>
       </div>
-      {!valid ? (
-        <Alert type="error" showIcon title={t('stationNotFound')} />
+      {!valid || (station.error instanceof ApiError && station.error.code === 'STATION_NOT_FOUND') ? (
+        <LocalResult status="404" title={t('stationNotFound')} subTitle={t('stationNotFoundText', { id: id ?? '' })} />
       ) : (
         <LoadState value={station}>
           {(s) => (

@@ -1,5 +1,5 @@
 import { useMemo, useState, type HTMLAttributes } from 'react';
-import { Alert, Button, Card, Form, Modal, Popconfirm, Space, Table, Tag, Typography, message } from 'antd';
+import { Alert, App, Button, Card, Form, Modal, Space, Table, Tag, Typography, message, type ButtonProps } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { CopyOutlined, PlusOutlined } from '@ant-design/icons';
 import { errorText } from '../../shared/api';
@@ -26,7 +26,12 @@ export function TerminalsCard({ station }: { station: Station }) {
   const t = useT(dict);
   const { lang } = useLang();
   const { api, can } = useSession();
-  const list = useLoad(() => api.request<{ items: Terminal[] }>('GET', `/api/v1/stations/${station.id}/terminals`).then((r) => r.items), [api, station.id]);
+  const mayList = can('GET', '/api/v1/stations/:id/terminals');
+  const list = useLoad(
+    () => (mayList ? api.request<{ items: Terminal[] }>('GET', `/api/v1/stations/${station.id}/terminals`).then((r) => r.items) : Promise.resolve([] as Terminal[])),
+    [api, station.id, mayList],
+  );
+  const { modal } = App.useApp();
   const [registered, setRegistered] = useState<RegisteredTerminal | null>(null);
   const [registering, setRegistering] = useState(false);
   const [registerError, setRegisterError] = useState<unknown>();
@@ -68,7 +73,7 @@ export function TerminalsCard({ station }: { station: Station }) {
 
   const columns: ColumnsType<Terminal> = useMemo(
     () => [
-      { title: t('terminalId'), dataIndex: 'terminalId', render: (v: string) => <span style={mono}>{v}</span> },
+      { title: t('terminalId'), dataIndex: 'terminalId', render: (v: string) => <span className="fc-num">{v}</span> },
       {
         title: t('status'),
         dataIndex: 'status',
@@ -82,23 +87,24 @@ export function TerminalsCard({ station }: { station: Station }) {
         render: (_: unknown, term) => {
           const disabling = term.status === 'active';
           if (disabling ? !mayDisable : !mayEnable) return null;
+          // A confirmation dialog rather than a popover: it takes the focus, Enter confirms and Esc cancels.
+          const ask = () =>
+            modal.confirm({
+              title: t(disabling ? 'confirmDisableTerminal' : 'confirmEnableTerminal', { id: term.terminalId }),
+              okText: t('confirm'),
+              cancelText: t('cancel'),
+              okButtonProps: { danger: disabling, 'data-testid': 'terminal-toggle-confirm' } as ButtonProps,
+              onOk: () => toggle(term),
+            });
           return (
-            <Popconfirm
-              title={t(disabling ? 'confirmDisableTerminal' : 'confirmEnableTerminal', { id: term.terminalId })}
-              okText={t('confirm')}
-              cancelText={t('cancel')}
-              okButtonProps={{ danger: disabling, 'data-testid': 'terminal-toggle-confirm' } as any}
-              onConfirm={() => toggle(term)}
-            >
-              <Button size="small" danger={disabling} loading={toggling === term.terminalId} data-testid="terminal-toggle">
-                {disabling ? t('disableTerminal') : t('enableTerminal')}
-              </Button>
-            </Popconfirm>
+            <Button size="small" danger={disabling} loading={toggling === term.terminalId} onClick={ask} data-testid="terminal-toggle">
+              {disabling ? t('disableTerminal') : t('enableTerminal')}
+            </Button>
           );
         },
       },
     ],
-    [t, mayDisable, mayEnable, toggling],
+    [t, mayDisable, mayEnable, toggling, modal],
   );
 
   return (
