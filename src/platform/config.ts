@@ -28,6 +28,8 @@ export interface Config {
   /** How long after a loss report the balance may move to a replacement card. */
   readonly lossTransferWaitMs: number;
   readonly terminalClockSkewMs: number;
+  /** How long after a price change a sale at the previous price is still accepted (a fill that began before it). */
+  readonly priceChangeGraceMs: number;
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
   readonly timeZone: string;
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     anonymousCardsReportableLost: bool(env, 'FUELCARD_ANON_REPORTABLE_LOST', false),
     lossTransferWaitMs: int(env, 'FUELCARD_LOSS_WAIT_HOURS', 24, 0, 24 * 60) * 3_600_000,
     terminalClockSkewMs: int(env, 'FUELCARD_TERMINAL_SKEW_S', 300, 1, 3600) * 1000,
+    priceChangeGraceMs: int(env, 'FUELCARD_PRICE_CHANGE_GRACE_S', 300, 0, 3600) * 1000,
     dbPoolSize: int(env, 'FUELCARD_DB_POOL', 16, 1, 200),
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     timeZone,

@@ -10,4 +10,5 @@ export const salesError = defineErrors('sales', {
 /** Declines decided by the sale itself (the card's own are in cards/card.declines.ts). */
 export const SALE_DECLINES = {
   INSUFFICIENT_FUNDS: { iso: '116', zh: '余额不足', en: 'Insufficient funds' },
+  PRICE_MISMATCH: { iso: '902', zh: '单价与油站当前油价不符，请刷新油价', en: 'Unit price differs from the station’s price in force; refresh prices' },
 } as const satisfies Record<string, DeclineSpec>;

@@ -4,6 +4,7 @@ import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/i
 import { maskCardNo, publishWith } from '../platform/index.js';
 import { getAccounts, lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse, CARD_DECLINES, recordCardUse, type CardRow } from '../cards/index.js';
+import { checkSalePrice } from '../stations/index.js';
 import { salesError, SALE_DECLINES } from './sales.errors.js';
 
 export interface SaleRequest {
@@ -146,6 +147,10 @@ export async function decideSale(
     const balance = decision.pinVerified && decision.card ? spendable(await getAccounts(trx, decision.card.account_ids)) : null;
     return decline(decision.card, decision.declineCode, balance);
   }
+
+  // The price after the card's own checks, so a wrong PIN is still counted and answered as such.
+  const price = await checkSalePrice(deps.db, trx, { stationId: terminal.stationId, grade: req.grade, unitPrice: req.unitPrice, graceMs: deps.config.priceChangeGraceMs, at });
+  if (!price.ok) return decline(decision.card, 'PRICE_MISMATCH', null);
 
   // Lock the card's accounts (id order) and spend them in priority order.
   const accounts = await lockAccounts(trx, decision.accountIds);

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, actorOf, GradeCode, Id, StaffGroups } from '../platform/index.js';
-import { forecourtFor, getNozzles, listGrades, MAX_NOZZLES, pricesInForce, setNozzles, setPrice } from './forecourt.service.js';
+import { cancelPrice, forecourtFor, getNozzles, listGrades, MAX_NOZZLES, nextPrices, priceHistory, pricesInForce, setNozzles, setPrice } from './forecourt.service.js';
 
 const GradeSchema = Type.Object({
   code: Type.String(),
@@ -10,6 +11,7 @@ const GradeSchema = Type.Object({
   kind: Type.Union([Type.Literal('petrol'), Type.Literal('diesel')]),
 });
 const PriceSchema = Type.Object({
+  id: Type.Integer({ description: 'the price row; DELETE /api/v1/prices/{id} cancels a scheduled one' }),
   grade: Type.String(),
   unitPrice: Type.Integer({ description: 'fen per litre' }),
   effectiveFrom: Type.String(),
@@ -19,6 +21,11 @@ const NozzleSchema = Type.Object({ nozzle: Type.Integer({ minimum: 1, maximum: 9
 const NozzleList = Type.Object({ items: Type.Array(NozzleSchema) });
 const IdParams = Type.Object({ id: Id() });
 const bearer = [{ bearer: [] }];
+
+/** A version of what the forecourt answer says (nozzles, prices now and next, business day): equal bodies, equal tags. */
+const etagOf = (body: unknown) => `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
+const matches = (header: string | undefined, etag: string) =>
+  header !== undefined && header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag);
 
 export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): void {
   app.get(
@@ -41,11 +48,60 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
           'Without stationId: every national price in force (stationId null) and every station’s own price in force. ' +
           'With stationId: one price per grade for that station — its own if it has one, else the national one.',
         security: bearer,
-        querystring: Type.Object({ stationId: Type.Optional(Id()) }),
-        response: { 200: Type.Object({ items: Type.Array(PriceSchema) }) },
+        querystring: Type.Object({ stationId: Type.Optional(Id()) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ items: Type.Array(PriceSchema), next: Type.Array(PriceSchema, { description: 'the next scheduled price per grade (and scope), if any' }) }) },
       },
     },
-    async (req) => ({ items: await pricesInForce(deps.db, req.query.stationId) }),
+    async (req) => {
+      const items = await pricesInForce(deps.db, req.query.stationId);
+      return { items, next: await nextPrices(deps.db, req.query.stationId) };
+    },
+  );
+
+  app.get(
+    '/api/v1/prices/history',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['forecourt'],
+        summary: 'Price history of a grade / 油价历史',
+        description: 'Newest effectiveFrom first: the national rows, and with stationId that station’s own as well. Cancelled scheduled prices are not listed (see the audit log).',
+        security: bearer,
+        querystring: Type.Object(
+          { grade: GradeCode(), stationId: Type.Optional(Id()), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                ...PriceSchema.properties,
+                status: Type.Union([Type.Literal('scheduled'), Type.Literal('in_force'), Type.Literal('superseded')]),
+                createdBy: Type.String(),
+                createdAt: Type.String(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (req) => ({ items: await priceHistory(deps.db, { grade: req.query.grade, stationId: req.query.stationId, limit: req.query.limit }) }),
+  );
+
+  app.delete(
+    '/api/v1/prices/:id',
+    {
+      config: { access: access.roles('admin', 'operator') },
+      schema: {
+        tags: ['forecourt'],
+        summary: 'Cancel a scheduled price before it begins / 取消调价',
+        description: '409 PRICE_ALREADY_EFFECTIVE once it is in force. Audited as price.cancelled.',
+        security: bearer,
+        params: IdParams,
+        response: { 200: PriceSchema },
+      },
+    },
+    async (req) => cancelPrice(deps.db, actorOf(req), req.params.id),
   );
 
   app.post(
@@ -54,14 +110,17 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
       config: { access: access.roles('admin', 'operator') },
       schema: {
         tags: ['forecourt'],
-        summary: 'Set a price, national or for one station, in force at once / 调价（立即生效）',
-        description: 'The previous price is kept as history. A station’s own price takes precedence over the national one.',
+        summary: 'Set a price, national or for one station, at once or from a set time / 调价',
+        description:
+          'The previous price is kept as history. A station’s own price takes precedence over the national one. ' +
+          'effectiveFrom (ISO 8601, at most a minute in the past) schedules the change; absent: in force at once.',
         security: bearer,
         body: Type.Object(
           {
             grade: GradeCode(),
             unitPrice: Type.Integer({ minimum: 1, maximum: 99_999, description: 'fen per litre' }),
             stationId: Type.Optional(Type.Union([Id(), Type.Null()])),
+            effectiveFrom: Type.Optional(Type.String({ maxLength: 64, description: 'ISO 8601; absent: now' })),
           },
           { additionalProperties: false },
         ),
@@ -103,9 +162,12 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
       schema: {
         tags: ['pos'],
         summary: "The terminal's station, business day, nozzles and prices now (signed) / 终端获取油枪与油价",
-        description: 'unitPrice is null for a nozzle whose grade has no price yet: it cannot sell.',
+        description:
+          'unitPrice is null for a nozzle whose grade has no price yet: it cannot sell. nextUnitPrice/nextEffectiveFrom: the next scheduled change, or null. ' +
+          'The answer carries an ETag; If-None-Match with it answers 304 while nothing changed (the request is still signed).',
         security: [{ terminal: [] }],
         response: {
+          304: Type.Null({ description: 'Not modified: the If-None-Match tag is still current' }),
           200: Type.Object({
             terminalId: Type.String(),
             station: Type.Object({ id: Type.Integer(), name: Type.String() }),
@@ -117,12 +179,20 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
                 gradeName: Type.String(),
                 gradeNameEn: Type.String(),
                 unitPrice: Type.Union([Type.Integer(), Type.Null()]),
+                nextUnitPrice: Type.Union([Type.Integer(), Type.Null()]),
+                nextEffectiveFrom: Type.Union([Type.String(), Type.Null()]),
               }),
             ),
           }),
         },
       },
     },
-    async (req) => forecourtFor(deps.db, deps.config.timeZone, req.terminal!),
+    async (req, reply) => {
+      const body = await forecourtFor(deps.db, deps.config.timeZone, req.terminal!);
+      const etag = etagOf(body);
+      void reply.header('etag', etag).header('cache-control', 'no-cache');
+      if (matches(req.headers['if-none-match'], etag)) return reply.code(304).send(null);
+      return body;
+    },
   );
 }

@@ -5,6 +5,7 @@ import { expectError, newStation, ok, type TestTerminal } from '../../test/suppo
 import { businessDay, systemActor, type Role } from '../platform/index.js';
 import { priceInForce, setPrice } from './index.js';
 
+const NO_NEXT = { nextUnitPrice: null, nextEffectiveFrom: null };
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
@@ -210,16 +211,16 @@ describe('GET /api/v1/pos/forecourt', () => {
       station: { id: stationId, name: station.name },
       businessDay: businessDay(new Date(), server.config.timeZone),
       nozzles: [
-        { nozzle: 1, grade: '92#', gradeName: '92号汽油', gradeNameEn: 'Petrol 92', unitPrice: 745 },
-        { nozzle: 2, grade: '95#', gradeName: '95号汽油', gradeNameEn: 'Petrol 95', unitPrice: 788 },
+        { nozzle: 1, grade: '92#', gradeName: '92号汽油', gradeNameEn: 'Petrol 92', unitPrice: 745, ...NO_NEXT },
+        { nozzle: 2, grade: '95#', gradeName: '95号汽油', gradeNameEn: 'Petrol 95', unitPrice: 788, ...NO_NEXT },
         // No price for the grade yet: listed, but it cannot sell.
-        { nozzle: 3, grade: '-10#', gradeName: '-10号柴油', gradeNameEn: 'Diesel -10', unitPrice: null },
+        { nozzle: 3, grade: '-10#', gradeName: '-10号柴油', gradeNameEn: 'Diesel -10', unitPrice: null, ...NO_NEXT },
       ],
     });
     // A price change shows at the next call.
     ok(await postPrice({ grade: '92#', unitPrice: 750 }), 201);
     expect((await forecourt(terminal)).body.nozzles[0].unitPrice).toBe(750);
-    expect((await forecourt(other.terminal)).body.nozzles).toEqual([{ nozzle: 1, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: expect.any(Number) }]);
+    expect((await forecourt(other.terminal)).body.nozzles).toEqual([{ nozzle: 1, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: expect.any(Number), ...NO_NEXT }]);
   });
 
   it('answers only signed requests, each once', async () => {

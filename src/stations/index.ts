@@ -9,6 +9,10 @@ export {
   pricesInForce,
   priceInForce,
   setPrice,
+  cancelPrice,
+  nextPrices,
+  priceHistory,
+  type PriceHistoryItem,
   forecourtFor,
   MAX_NOZZLES,
   type Grade,
@@ -17,3 +21,4 @@ export {
   type Forecourt,
   type ForecourtNozzle,
 } from './forecourt.service.js';
+export { checkSalePrice, type PriceVerdict } from './price-check.js';

@@ -1,0 +1,109 @@
+import { sql } from 'kysely';
+import type { Executor } from '../platform/index.js';
+
+/**
+ * Price enforcement at sale time. A sale's unit price must be one the station's grade was sold
+ * at during the grace window before the sale (the price in force now, or one in force when a
+ * fill still running could have started). A grade with no price in that window is not enforced:
+ * stations without price data keep selling at the terminal's price.
+ *
+ * The rows a station's check needs (its own and the national ones from a little before the
+ * window, scheduled ones included) are cached per station, so a sale costs no query while the
+ * entry is fresh; any price change in this process drops every entry, another process's change
+ * shows within CACHE_MS (and the grace window accepts the old price meanwhile).
+ */
+
+interface PriceRow {
+  id: number;
+  stationId: number | null;
+  unitPrice: number;
+  effectiveMs: number;
+}
+interface Entry {
+  byGrade: Map<string, PriceRow[]>;
+  loadedAtMs: number;
+  generation: number;
+}
+
+const CACHE_MS = 30_000;
+let generation = 0;
+const caches = new WeakMap<object, Map<number, Entry>>();
+
+/** Called after a price change commits: every cached station is read again at its next sale. */
+export function pricesChanged(): void {
+  generation++;
+}
+
+/** The rows of one station (its own and the national ones) from the last one in force at `horizon` on, sorted newest first. */
+async function loadRows(db: Executor, stationId: number, horizon: Date): Promise<Map<string, PriceRow[]>> {
+  // One query on fuel_prices_in_force: per grade and scope, the row in force at the horizon and every later one.
+  const r = await sql<{ id: string; grade: string; station_id: string | null; unit_price: number; effective_from: Date }>`
+    select p.id, p.grade, p.station_id, p.unit_price, p.effective_from from fuel_prices p
+    where (p.station_id is null or p.station_id = ${stationId})
+      and p.effective_from >= coalesce((select q.effective_from from fuel_prices q
+        where q.grade = p.grade and (q.station_id = p.station_id or (q.station_id is null and p.station_id is null))
+          and q.effective_from <= ${horizon}
+        order by q.effective_from desc limit 1), '-infinity'::timestamptz)
+    order by p.grade, p.effective_from desc, p.id desc`.execute(db);
+  const byGrade = new Map<string, PriceRow[]>();
+  for (const row of r.rows) {
+    const list = byGrade.get(row.grade) ?? [];
+    list.push({ id: Number(row.id), stationId: row.station_id === null ? null : Number(row.station_id), unitPrice: row.unit_price, effectiveMs: row.effective_from.getTime() });
+    byGrade.set(row.grade, list);
+  }
+  return byGrade;
+}
+
+/** The station's price at `t` (its own before the national one), from rows sorted newest first. */
+function inForce(rows: readonly PriceRow[], t: number): number | null {
+  const own = rows.find((r) => r.stationId !== null && r.effectiveMs <= t);
+  if (own) return own.unitPrice;
+  return rows.find((r) => r.stationId === null && r.effectiveMs <= t)?.unitPrice ?? null;
+}
+
+export type PriceVerdict = { ok: true } | { ok: false; expected: number };
+
+/** Every price in force at some moment of [t − grace, t]; null when some moment had none (not enforced). */
+export function pricesInWindow(rows: readonly PriceRow[], t: number, graceMs: number): number[] | null {
+  const from = t - graceMs;
+  const seen = [inForce(rows, t), inForce(rows, from), ...rows.filter((r) => r.effectiveMs > from && r.effectiveMs <= t).map((r) => inForce(rows, r.effectiveMs))];
+  if (seen.some((p) => p === null)) return null;
+  return [...new Set(seen as number[])];
+}
+
+/**
+ * Whether a sale at `unitPrice` agrees with the station's price for the grade. `db` keys the cache;
+ * a miss is read through `trx` (the sale's transaction: a second pool connection could deadlock the
+ * pool under load). With `at` (data loaders selling in the past) the rows are read, not cached.
+ */
+export async function checkSalePrice(
+  db: object,
+  trx: Executor,
+  input: { stationId: number; grade: string; unitPrice: number; graceMs: number; at?: Date },
+): Promise<PriceVerdict> {
+  let byGrade: Map<string, PriceRow[]>;
+  const t = input.at?.getTime() ?? Date.now();
+  if (input.at) {
+    byGrade = await loadRows(trx, input.stationId, new Date(t - input.graceMs));
+  } else {
+    let cache = caches.get(db);
+    if (!cache) {
+      cache = new Map();
+      caches.set(db, cache);
+    }
+    let entry = cache.get(input.stationId);
+    if (!entry || entry.generation !== generation || t - entry.loadedAtMs >= CACHE_MS) {
+      const gen = generation;
+      // The horizon reaches back so that the entry answers for the grace window until it expires.
+      byGrade = await loadRows(trx, input.stationId, new Date(t - input.graceMs - CACHE_MS));
+      entry = { byGrade, loadedAtMs: t, generation: gen };
+      cache.set(input.stationId, entry);
+    }
+    byGrade = entry.byGrade;
+  }
+  const rows = byGrade.get(input.grade);
+  if (!rows) return { ok: true };
+  const allowed = pricesInWindow(rows, t, input.graceMs);
+  if (allowed === null || allowed.includes(input.unitPrice)) return { ok: true };
+  return { ok: false, expected: inForce(rows, t)! };
+}
