@@ -8,3 +8,4 @@ export { pinVerifyValue } from './card.pin.js';
 export { cardsError } from './cards.errors.js';
 export { findCardByNo, listCardsOfCustomer, type CardRow, type CardKind } from './cards.repository.js';
 export { allocateToSubCard, recallFromSubCard, type AllocationResult } from './cards.money.js';
+export { hotlist, hotlistVersion, type Hotlist } from './hotlist.js';

@@ -30,6 +30,9 @@ export interface Config {
   readonly terminalClockSkewMs: number;
   /** How long after a price change a sale at the previous price is still accepted (a fill that began before it). */
   readonly priceChangeGraceMs: number;
+  /** Offline floor limits a terminal downloads, in fen. */
+  readonly offlineFloorSale: number;
+  readonly offlineFloorDay: number;
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
   readonly timeZone: string;
@@ -192,6 +195,8 @@ export function loadConfig(env: Env = process.env): Config {
     lossTransferWaitMs: int(env, 'FUELCARD_LOSS_WAIT_HOURS', 24, 0, 24 * 60) * 3_600_000,
     terminalClockSkewMs: int(env, 'FUELCARD_TERMINAL_SKEW_S', 300, 1, 3600) * 1000,
     priceChangeGraceMs: int(env, 'FUELCARD_PRICE_CHANGE_GRACE_S', 300, 0, 3600) * 1000,
+    offlineFloorSale: int(env, 'FUELCARD_OFFLINE_FLOOR_SALE', 20_000, 0, 10_000_000),
+    offlineFloorDay: int(env, 'FUELCARD_OFFLINE_FLOOR_DAY', 50_000, 0, 100_000_000),
     dbPoolSize: int(env, 'FUELCARD_DB_POOL', 16, 1, 200),
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     timeZone,

@@ -3,6 +3,7 @@ import type { App, Config, Db, FieldCipher } from '../platform/index.js';
 import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
 import { createStation, getStation, listStations, listTerminals, registerTerminal, setTerminalStatus } from './stations.service.js';
 import { forgetTerminal } from './terminal-auth.js';
+import { offlineRoutes } from './offline.routes.js';
 import { forecourtRoutes } from './forecourt.routes.js';
 
 const StationSchema = Type.Object({
@@ -135,4 +136,5 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
   );
 
   forecourtRoutes(app, deps);
+  offlineRoutes(app, deps);
 }

@@ -1,0 +1,59 @@
+import { Type } from 'typebox';
+import type { App, Config, Db } from '../platform/index.js';
+import { access } from '../platform/index.js';
+import { hotlist, hotlistVersion } from '../cards/index.js';
+
+const signed = [{ terminal: [] }];
+const CardNos = Type.Array(Type.String({ description: '19-digit card number' }));
+const Version = Type.Integer({ minimum: 0, description: 'hot-list version; send it back as `since` for a delta' });
+
+/** What a terminal downloads to keep selling while it cannot reach the host. See docs/terminals.md. */
+export function offlineRoutes(app: App, deps: { db: Db; config: Config }): void {
+  app.get(
+    '/api/v1/pos/hotlist',
+    {
+      config: { access: access.terminal },
+      schema: {
+        tags: ['pos'],
+        summary: 'Hot-card list, full or delta since a version (signed) / 黑名单下载（全量或增量）',
+        description:
+          'Card numbers a terminal must refuse offline (lost, frozen, closed, replaced, and sub cards of a frozen master). ' +
+          'Without `since`, or when the server cannot compute a delta from it: `{version, full: true, cards}`. ' +
+          'Otherwise `{version, full: false, added, removed}`: apply both to the list held at `since`.',
+        security: signed,
+        querystring: Type.Object({ since: Type.Optional(Version) }, { additionalProperties: false }),
+        response: {
+          200: Type.Union([
+            Type.Object({ version: Version, full: Type.Literal(true), cards: CardNos }),
+            Type.Object({ version: Version, full: Type.Literal(false), added: CardNos, removed: CardNos }),
+          ]),
+        },
+      },
+    },
+    async (req) => hotlist(deps.db, req.query.since),
+  );
+
+  app.get(
+    '/api/v1/pos/offline-params',
+    {
+      config: { access: access.terminal },
+      schema: {
+        tags: ['pos'],
+        summary: 'Offline floor limits and the current hot-list version (signed) / 脱机参数',
+        security: signed,
+        response: {
+          200: Type.Object({
+            floorLimitPerSale: Type.Integer({ description: 'fen: the most one offline sale may be' }),
+            floorLimitPerCardPerDay: Type.Integer({ description: 'fen: the most one card may spend offline at this terminal per business day' }),
+            hotlistVersion: Version,
+          }),
+        },
+      },
+    },
+    async () => ({
+      floorLimitPerSale: deps.config.offlineFloorSale,
+      floorLimitPerCardPerDay: deps.config.offlineFloorDay,
+      hotlistVersion: await hotlistVersion(deps.db),
+    }),
+  );
+}
