@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
-import { GradeCode } from '../platform/index.js';
+import { GradeCode, Nullable } from '../platform/index.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Fen = (description: string) => Type.Integer({ minimum: 0, maximum: 1e12, description });
 
 export const LimitsSchema = Type.Object(

@@ -82,6 +82,9 @@ type StringOptions = NonNullable<Parameters<typeof Type.String>[0]>;
  * A row id (bigint identity) in a path, query or body. Bounded by the largest integer JSON and
  * JS read exactly, which is also far inside bigint: 99999999999999999999 is a 400, not a 22003.
  */
+/** A value or null ("no limit", "not set"). */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
 export const Id = (options: IntegerOptions = {}) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...options });
 
 /** Text without NUL, the one character PostgreSQL text (and jsonb) cannot hold. */

@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './db.js';
 export * from './errors.js';
 export * from './crypto.js';
+export * from './passwords.js';
 export * from './masking.js';
 export * from './rbac.js';
 export * from './audit.js';

@@ -1,9 +1,8 @@
 import { randomInt } from 'node:crypto';
-import argon2 from 'argon2';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor, CardholderPrincipal, Config, Db, Executor, FieldCipher, Trx } from '../platform/index.js';
-import { audit, blindIndex, randomToken, safeEqual, sha256Hex } from '../platform/index.js';
+import { audit, blindIndex, hashPassword, randomToken, safeEqual, sha256Hex, verifyPassword } from '../platform/index.js';
 import { getCustomer, normalisePhone } from '../customers/index.js';
 import { enqueueMessage, kickMessageDispatcher } from '../messaging/index.js';
 import { portalError } from './portal.errors.js';
@@ -36,10 +35,6 @@ export const PASSWORD_FAILURES_PER_ADDRESS_DAY = 20;
 export const PASSWORD_FAILURES_PER_PHONE_DAY = 100;
 const DAY_MS = 86_400_000;
 export const MIN_PASSWORD_LENGTH = 8;
-
-// The parameters of staff passwords (OWASP's argon2id baseline); staff does not export its hasher.
-const ARGON2 = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-let dummyHash: Promise<string> | null = null;
 
 /** Advisory lock namespace: one code request, code check or login per phone at a time. */
 const PHONE_LOCK = 7301010;
@@ -191,7 +186,7 @@ export async function setPasswordWithCode(
     await sql`update portal_codes set consumed_at = now() where id = ${row.id}`.execute(trx);
     const customerId = (await customersOfPhone(trx, key))[0];
     if (customerId === undefined) return { kind: 'invalid' };
-    const hash = await argon2.hash(input.password, ARGON2);
+    const hash = await hashPassword(input.password);
     await sql`insert into portal_accounts (phone_bidx, password_hash) values (${key}, ${hash})
       on conflict (phone_bidx) do update set password_hash = excluded.password_hash, password_set_at = now()`.execute(trx);
     await sql`update portal_sessions set revoked_at = now() where phone_bidx = ${key} and revoked_at is null`.execute(trx);
@@ -239,14 +234,8 @@ export async function login(deps: PortalDeps, input: { phone: string; password: 
 
     const account = (await sql<{ password_hash: string }>`select password_hash from portal_accounts where phone_bidx = ${key}`.execute(trx)).rows[0];
     const customerId = (await customersOfPhone(trx, key))[0];
-    let ok = false;
-    if (account && customerId !== undefined) {
-      ok = await argon2.verify(account.password_hash, input.password).catch(() => false);
-    } else {
-      // Same work for unknown phones and phones without a password, so timing does not tell them apart.
-      dummyHash ??= argon2.hash('not-a-real-password', ARGON2);
-      await argon2.verify(await dummyHash, input.password).catch(() => false);
-    }
+    // Unknown phones and phones without a password take the same time (verifyPassword with no hash).
+    const ok = await verifyPassword(account && customerId !== undefined ? account.password_hash : null, input.password);
     if (!ok || customerId === undefined) {
       await sql`insert into portal_login_failures (phone_bidx, ip) values (${key}, ${address})`.execute(trx);
       return { kind: 'wrong' };
@@ -298,7 +287,7 @@ export async function prunePortalAuth(db: Db): Promise<void> {
 export async function setPortalPassword(deps: { db: Db; config: Config }, actor: Actor, input: { phone: string; password: string }): Promise<void> {
   if ([...input.password].length < MIN_PASSWORD_LENGTH) throw portalError('PORTAL_PASSWORD_WEAK', { field: 'password', minLength: MIN_PASSWORD_LENGTH });
   const key = phoneKey(deps.config, normalisePhone(input.phone));
-  const hash = await argon2.hash(input.password, ARGON2);
+  const hash = await hashPassword(input.password);
   await deps.db.transaction().execute(async (trx) => {
     await lockPhone(trx, key);
     const customerId = (await customersOfPhone(trx, key))[0];

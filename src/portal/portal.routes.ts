@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../platform/index.js';
-import { access, actorOf, AppError, checkIdempotencyKey, parseTimeFilter } from '../platform/index.js';
+import { access, actorOf, AppError, checkIdempotencyKey, Nullable, parseTimeFilter } from '../platform/index.js';
 import { login, logout, portalCustomer, requestCode, setPasswordWithCode, type PortalDeps } from './portal.auth.js';
+import { StatementLineSchema } from '../statements/index.js';
 import { changeMyPin, myCards, myStatement, reportMyCardLost, setLowBalanceAlert } from './portal.cards.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const cardholder = [{ bearer: [] }];
 const tags = ['portal'];
 
@@ -34,25 +34,6 @@ const PortalCardSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-// The item shape of GET /api/v1/cards/{cardNo}/statement.
-const LineSchema = Type.Object({
-  type: Type.String(),
-  id: Type.String(),
-  at: Type.String(),
-  amount: Type.Integer(),
-  status: Type.String(),
-  cardNo: Type.String(),
-  stationId: Nullable(Type.Integer()),
-  terminalId: Nullable(Type.String()),
-  grade: Nullable(Type.String()),
-  volumeMl: Nullable(Type.Integer()),
-  unitPrice: Nullable(Type.Integer()),
-  channel: Nullable(Type.String()),
-  receiptNo: Nullable(Type.String()),
-  approvalCode: Nullable(Type.String()),
-  declineCode: Nullable(Type.String()),
-  balanceAfter: Nullable(Type.Integer()),
-});
 
 /** 429s carry Retry-After as well as details.retryAfterSeconds. */
 async function withRetryAfter<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
@@ -185,7 +166,7 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
+        response: { 200: Type.Object({ items: Type.Array(StatementLineSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
     async (req) =>

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, audit, FreeText, GradeCode, Id, maskCardNo, pageSize, StaffGroups } from '../platform/index.js';
+import { access, actorOf, audit, FreeText, GradeCode, Id, maskCardNo, Nullable, pageSize, StaffGroups } from '../platform/index.js';
 import { DECLINE_CODES, listSales, salesExport } from './reports.sales.js';
 import { listRecharges, rechargesExport } from './reports.recharges.js';
 import { auditExport, listAudit } from './reports.audit.js';
@@ -11,7 +11,6 @@ import { buildXlsx, exportFileName, XLSX_CONTENT_TYPE, type ExportColumn, type E
 
 export const MAX_REPORT_PAGE = 200;
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const bearer = [{ bearer: [] }];
 /** Audit is for administrators and risk control: it names staff, addresses and every change. */
 const AUDIT_READERS = ['admin', 'risk'] as const;

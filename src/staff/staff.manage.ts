@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Actor, Db, Role, Trx } from '../platform/index.js';
-import { audit, platformError } from '../platform/index.js';
+import { audit, hashPassword, platformError } from '../platform/index.js';
 import { getStation } from '../stations/index.js';
 import { staffError } from './staff.errors.js';
-import { hashPassword, type StaffUser } from './staff.service.js';
+import { type StaffUser } from './staff.service.js';
 
 export interface StaffChange {
   displayName?: string;

@@ -1,13 +1,9 @@
-import argon2 from 'argon2';
 import { sql } from 'kysely';
 import type { Actor, Db, Executor, Role, StaffPrincipal } from '../platform/index.js';
-import { audit, pgErrorCode, PgCode, platformError, randomToken, sha256Hex } from '../platform/index.js';
+import { audit, hashPassword, pgErrorCode, PgCode, platformError, randomToken, sha256Hex, verifyPassword } from '../platform/index.js';
 import { getStation } from '../stations/index.js';
 import { staffError } from './staff.errors.js';
 
-const ARGON2 = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-// A fixed hash to verify against when the user does not exist, so timing does not reveal usernames.
-let dummyHash: Promise<string> | null = null;
 
 export interface StaffUser {
   id: number;
@@ -19,9 +15,6 @@ export interface StaffUser {
   createdAt: string;
 }
 
-export async function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2);
-}
 
 export async function createStaff(
   db: Executor,
@@ -107,14 +100,8 @@ export async function login(
     const r = await sql<{ id: number; username: string; password_hash: string; role: Role; station_id: number | null; status: string }>`
       select id, username, password_hash, role, station_id, status from staff_users where username = ${input.username}`.execute(trx);
     const u = r.rows[0];
-    let ok = false;
-    if (u) {
-      ok = (await argon2.verify(u.password_hash, input.password).catch(() => false)) && u.status === 'active';
-    } else {
-      // Verify against a fixed hash anyway, so timing does not reveal which usernames exist.
-      dummyHash ??= hashPassword('not-a-real-password');
-      await argon2.verify(await dummyHash, input.password).catch(() => false);
-    }
+    // An unknown username takes as long as a wrong password (verifyPassword with no hash).
+    const ok = (await verifyPassword(u?.password_hash ?? null, input.password)) && u?.status === 'active';
     if (!u || !ok) {
       await sql`insert into audit_log (actor_id, actor_name, actor_role, action, target_type, target_id, ip, request_id)
         values (${u?.id ?? null}, ${input.username}, ${u?.role ?? 'system'}, 'auth.login_failed', 'login', ${input.username}, ${input.ip}, ${input.requestId})`.execute(trx);

@@ -1,2 +1,2 @@
-export { statementsRoutes } from './statements.routes.js';
+export { statementsRoutes, StatementLineSchema } from './statements.routes.js';
 export { cardStatement, type StatementLine } from './statements.service.js';

@@ -1,10 +1,9 @@
 import { Type } from 'typebox';
 import type { App, Db } from '../platform/index.js';
-import { access, Id, parseTimeFilter, StaffGroups } from '../platform/index.js';
+import { access, Id, Nullable, parseTimeFilter, StaffGroups } from '../platform/index.js';
 import { accountEntries, getAccount } from '../ledger/index.js';
 import { cardStatement } from './statements.service.js';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const bearer = [{ bearer: [] }];
 const Period = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
@@ -13,7 +12,8 @@ const Period = {
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 };
 
-const LineSchema = Type.Object({
+/** One line of a card's statement (staff and cardholder statements alike). */
+export const StatementLineSchema = Type.Object({
   type: Type.String(),
   id: Type.String(),
   at: Type.String(),
@@ -63,7 +63,7 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
           type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund')])),
           includeDeclined: Type.Optional(Type.Boolean()),
         }),
-        response: { 200: Type.Object({ items: Type.Array(LineSchema), nextCursor: Nullable(Type.String()) }) },
+        response: { 200: Type.Object({ items: Type.Array(StatementLineSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
     async (req) => cardStatement(deps.db, req.params.cardNo, { ...req.query, ...period(req.query) }),
