@@ -8,6 +8,7 @@ import { pruneNonces } from './stations/index.js';
 import { buildWeb, webIsBuilt } from './web/index.js';
 import { startMessageDispatcher } from './messaging/index.js';
 import { startPortalJobs } from './portal/index.js';
+import { startAuthorisationJobs } from './sales/index.js';
 import { backfillCustomerNameIndex } from './customers/index.js';
 
 async function main(): Promise<void> {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   if (names.filled > 0 || names.unreadable > 0) logger.info(names, 'customer name search index filled');
   await app.listen({ port: config.port, host: config.host });
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
-  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps)];
+  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps)];
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;

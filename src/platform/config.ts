@@ -33,6 +33,14 @@ export interface Config {
   /** Offline floor limits a terminal downloads, in fen. */
   readonly offlineFloorSale: number;
   readonly offlineFloorDay: number;
+  /** How long a pump authorisation (pre-auth or prepay) holds its money before the expiry job releases it. */
+  readonly holdExpiryMs: number;
+  /** A pre-auth without a requested amount holds this much (fen); no pre-auth holds more than preauthMaxAmount. */
+  readonly preauthDefaultAmount: number;
+  readonly preauthMaxAmount: number;
+  /** Stock variance tolerance: a difference beyond max(basis points of the volume sold, the minimum) raises an alert. */
+  readonly stockVarianceBp: number;
+  readonly stockVarianceMinMl: number;
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
   readonly timeZone: string;
@@ -197,6 +205,11 @@ export function loadConfig(env: Env = process.env): Config {
     priceChangeGraceMs: int(env, 'FUELCARD_PRICE_CHANGE_GRACE_S', 300, 0, 3600) * 1000,
     offlineFloorSale: int(env, 'FUELCARD_OFFLINE_FLOOR_SALE', 20_000, 0, 10_000_000),
     offlineFloorDay: int(env, 'FUELCARD_OFFLINE_FLOOR_DAY', 50_000, 0, 100_000_000),
+    holdExpiryMs: int(env, 'FUELCARD_HOLD_EXPIRY_MIN', 30, 1, 7 * 24 * 60) * 60_000,
+    preauthDefaultAmount: int(env, 'FUELCARD_PREAUTH_DEFAULT_FEN', 80_000, 100, 10_000_000),
+    preauthMaxAmount: int(env, 'FUELCARD_PREAUTH_MAX_FEN', 300_000, 100, 100_000_000),
+    stockVarianceBp: int(env, 'FUELCARD_STOCK_VARIANCE_BP', 50, 0, 10_000),
+    stockVarianceMinMl: int(env, 'FUELCARD_STOCK_VARIANCE_MIN_L', 50, 0, 100_000) * 1000,
     dbPoolSize: int(env, 'FUELCARD_DB_POOL', 16, 1, 200),
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     timeZone,

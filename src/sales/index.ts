@@ -1,3 +1,14 @@
 export { salesRoutes } from './sales.routes.js';
 export { authoriseSale, decideSale, getSale, toSaleRecord, type SaleRequest, type SaleAnswer, type SaleRecord, type SaleRow } from './sales.service.js';
 export { salesError, SALE_DECLINES } from './sales.errors.js';
+export { openShiftFor, lockTerminalRef, reversalOf, type ReversalRow } from './forecourt-locks.js';
+// ── pump authorisations, post-pay (issue 4) ──
+export { authorisationRoutes } from './authorisations.routes.js';
+export { postpayRoutes } from './postpay.routes.js';
+export { startAuthorisationJobs } from './authorisations.jobs.js';
+// ── reversals, voids, shifts, settlement (issue 4) ──
+export { reversalRoutes } from './reversals.routes.js';
+export { shiftRoutes } from './shifts.routes.js';
+export { settlementRoutes } from './settlement.routes.js';
+// ── offline batch upload (issue 4) ──
+export { offlineBatchRoutes } from './offline-batch.routes.js';

@@ -22,3 +22,13 @@ export {
   type ForecourtNozzle,
 } from './forecourt.service.js';
 export { checkSalePrice, type PriceVerdict } from './price-check.js';
+export { priceStoreItems, MAX_STORE_LINES, type StoreLine, type StorePricing } from './goods-price.js';
+// ── station network, goods, regional prices, price push (issue 4) ──
+export { goodsRoutes } from './goods.routes.js';
+export { priceStreamRoutes } from './price-stream.routes.js';
+// ── stock, finder, promotions (issue 4) ──
+export { stockRoutes } from './stock.routes.js';
+export { finderRoutes } from './finder.routes.js';
+export { promotionRoutes } from './promotions.routes.js';
+// ── offline whitelist (issue 4) ──
+export { whitelistRoutes } from './whitelist.routes.js';

@@ -36,7 +36,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', PORT: '0', ...env });
   const logger = createLogger('silent');
   await ensureAdmin(db.db, ADMIN_PASSWORD);
-  const { app, deps, routes } = await buildServer({ db: db.db, config, logger, pool: db.pool });
+  // FUELCARD_WEB_OUT: pages built elsewhere (vite's outDir), so parallel work need not rebuild web/dist.
+  const { app, deps, routes } = await buildServer({ db: db.db, config, logger, pool: db.pool, webDistDir: process.env.FUELCARD_WEB_OUT || undefined });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;

@@ -12,7 +12,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  */
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: run scripts/ensure-chromium.sh (npm test does)`);
-  if (!webIsBuilt()) throw new Error(`the web front ends are not built in ${WEB_DIST}: run npm run build:web (npm test does)`);
+  const dist = process.env.FUELCARD_WEB_OUT || WEB_DIST;
+  if (!webIsBuilt(dist)) throw new Error(`the web front ends are not built in ${dist}: run npm run build:web (npm test does)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

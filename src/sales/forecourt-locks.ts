@@ -1,0 +1,46 @@
+import { sql } from 'kysely';
+import type { Trx } from '../platform/index.js';
+
+/**
+ * The terminal's open shift, created when it has none (its first transaction after a close),
+ * taken FOR SHARE for the rest of the caller's transaction. Closing a shift updates its row, so
+ * a close waits for every sale still in flight in it, and a sale that waited for a close finds the
+ * row no longer open and starts the next shift: nothing slips into a closed shift.
+ */
+export async function openShiftFor(trx: Trx, terminal: { id: string; stationId: number }): Promise<number> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const open = await sql<{ id: number }>`select id from terminal_shifts where terminal_id = ${terminal.id} and closed_at is null for share`.execute(trx);
+    if (open.rows[0]) return open.rows[0].id;
+    // A concurrent first sale may create it first: either unique index makes this a no-op, and the next read finds it.
+    await sql`insert into terminal_shifts (terminal_id, station_id, shift_no)
+      select ${terminal.id}, ${terminal.stationId}, coalesce(max(shift_no), 0) + 1 from terminal_shifts where terminal_id = ${terminal.id}
+      on conflict do nothing`.execute(trx);
+  }
+  throw new Error(`no open shift could be found or created for terminal ${terminal.id}`);
+}
+
+/**
+ * Serialises everything that names one terminal reference (an original's Idempotency-Key or
+ * offline sequence): the original and its reversal may race, and whichever runs second must see
+ * the first. Held until the transaction ends.
+ */
+export async function lockTerminalRef(trx: Trx, terminalId: string, ref: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(7401, hashtext(${`${terminalId}\u0000${ref}`}))`.execute(trx);
+}
+
+export interface ReversalRow {
+  id: string;
+  kind: 'reversal' | 'void';
+  reason: string;
+  target: 'sale' | 'authorisation' | 'none';
+  sale_id: string | null;
+  authorisation_id: string | null;
+  created_at: Date;
+}
+
+/** The reversal or void recorded for a terminal reference, if any (call under lockTerminalRef). */
+export async function reversalOf(trx: Trx, terminalId: string, ref: string): Promise<ReversalRow | null> {
+  const r = await sql<ReversalRow>`select id, kind, reason, target, sale_id, authorisation_id, created_at from sale_reversals
+    where terminal_id = ${terminalId} and original_ref = ${ref}`.execute(trx);
+  return r.rows[0] ?? null;
+}
