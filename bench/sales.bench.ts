@@ -243,7 +243,13 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+// `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts).
+const suite = process.argv[2] ?? 'sales';
+if (suite !== 'sales' && suite !== 'finder') {
+  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder)`);
+  process.exit(2);
+}
+(suite === 'finder' ? import('./finder.js').then((m) => m.runFinderBench()) : main()).then(
   (code) => process.exit(code),
   (err: unknown) => {
     log(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -22,9 +22,9 @@ import { ledgerError } from '../src/ledger/index.js';
 import { staffError } from '../src/staff/index.js';
 import { customersError } from '../src/customers/index.js';
 import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITIONS, cardsError, type DeclineSpec } from '../src/cards/index.js';
-import { stationsError } from '../src/stations/index.js';
+import { promotionsError, stationsError, stockError, whitelistError } from '../src/stations/index.js';
 import { paymentsError } from '../src/payments/index.js';
-import { SALE_DECLINES, salesError } from '../src/sales/index.js';
+import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../src/sales/index.js';
 import { portalError } from '../src/portal/index.js';
 import { reportsError } from '../src/reports/index.js';
 import { webError } from '../src/web/index.js';
@@ -42,6 +42,11 @@ const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: 
   stationsError,
   paymentsError,
   salesError,
+  reversalsError,
+  offlineError,
+  whitelistError,
+  stockError,
+  promotionsError,
   reportsError,
   portalError,
   webError,
@@ -50,6 +55,7 @@ const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: 
 const DECLINE_TABLES: ReadonlyArray<{ module: string; table: Readonly<Record<string, DeclineSpec>> }> = [
   { module: 'cards', table: CARD_DECLINES },
   { module: 'sales', table: SALE_DECLINES },
+  { module: 'offline', table: OFFLINE_REJECTS },
 ];
 
 /** ISO 8583:1993 action codes (DE 39) that appear in the catalogue. */
@@ -73,6 +79,7 @@ const ISO_MEANINGS: Readonly<Record<string, string>> = {
   '912': 'issuer unavailable',
   '913': 'duplicate transmission',
   '916': 'MAC incorrect',
+  '923': 'request in progress',
 };
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -21,12 +21,14 @@ export interface Deps {
   config: Config;
   cipher: FieldCipher;
   logger: Logger;
+  /** The server's pool, when it has one: the price push channel takes its listening connection from the same server. */
+  pool?: import('pg').Pool;
 }
 
 /** Composition root for HTTP: platform first, then each module's routes. */
 export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool; webDistDir?: string }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
   if (input.pool) registerPoolMetrics(input.pool);
-  const deps: Deps = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys) };
+  const deps: Deps = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys), pool: input.pool };
   const { app, routes } = await createHttp({
     logger: input.logger,
     staffAuth: staffAuthenticator(deps.db),

@@ -21,6 +21,8 @@ export const CARD_DECLINES = {
   PIN_WRONG: { iso: '117', zh: '密码错误', en: 'Wrong PIN' },
   PIN_TRIES_EXCEEDED: { iso: '106', zh: '密码错误次数超限，已锁定', en: 'PIN tries exceeded; PIN locked' },
   GRADE_NOT_ALLOWED: { iso: '119', zh: '此卡不允许加该油品', en: 'This card may not buy this fuel grade' },
+  GOODS_NOT_ALLOWED: { iso: '119', zh: '此卡仅限加油，不能购买便利店商品', en: 'This card is restricted to fuel: store goods are refused' },
+  CARD_IN_ARREARS: { iso: '119', zh: '卡账户欠款（脱机或超时交易透支），请先充值还款', en: 'The card’s account is in arrears (an offline or late sale overdrew it); recharge to repay first' },
   LIMIT_SALE_AMOUNT: { iso: '121', zh: '超过单笔金额限额', en: 'Exceeds the per-sale amount limit' },
   LIMIT_SALE_VOLUME: { iso: '121', zh: '超过单笔加油量限额', en: 'Exceeds the per-sale volume limit' },
   LIMIT_FILL_INTERVAL: { iso: '123', zh: '距上次加油时间过短', en: 'Too soon after the previous fill' },

@@ -18,6 +18,11 @@ export interface CardLimits {
   allowedGrades: string[] | null;
 }
 
+/** Fuel only (a fleet restriction, cards.fuel_only): store goods are declined GOODS_NOT_ALLOWED. Read with the card's `c.*`. */
+export function isFuelOnly(card: CardRow): boolean {
+  return card.fuel_only === true;
+}
+
 export const LIMIT_COLUMNS = {
   saleAmount: 'limit_sale_amount',
   saleVolumeMl: 'limit_sale_volume',
@@ -73,11 +78,15 @@ export interface PeriodUsage {
   month: Usage;
 }
 
-/** Decline codes for limits, in the order they are checked. */
-export function limitDecline(card: CardRow, sale: { amount: number; volumeMl: number }, used: PeriodUsage | null, now: Date): string | null {
+/**
+ * Decline codes for limits, in the order they are checked. `fills` is 1 for a sale with fuel and 0
+ * for store goods alone, which neither count as a fill nor wait for the fill interval.
+ */
+export function limitDecline(card: CardRow, sale: { amount: number; volumeMl: number; fills?: number }, used: PeriodUsage | null, now: Date): string | null {
+  const fill = sale.fills ?? 1;
   if (card.limit_sale_amount !== null && sale.amount > card.limit_sale_amount) return 'LIMIT_SALE_AMOUNT';
   if (card.limit_sale_volume !== null && sale.volumeMl > card.limit_sale_volume) return 'LIMIT_SALE_VOLUME';
-  if (card.min_fill_interval_s !== null && card.last_sale_at !== null && now.getTime() - card.last_sale_at.getTime() < card.min_fill_interval_s * 1000) {
+  if (fill > 0 && card.min_fill_interval_s !== null && card.last_sale_at !== null && now.getTime() - card.last_sale_at.getTime() < card.min_fill_interval_s * 1000) {
     return 'LIMIT_FILL_INTERVAL';
   }
   if (!used) return null;
@@ -89,7 +98,50 @@ export function limitDecline(card: CardRow, sale: { amount: number; volumeMl: nu
   for (const [name, u, amount, volume, fills] of periods) {
     if (amount !== null && u.amount + sale.amount > amount) return `LIMIT_${name}_AMOUNT`;
     if (volume !== null && u.volumeMl + sale.volumeMl > volume) return `LIMIT_${name}_VOLUME`;
-    if (fills !== null && u.fills + 1 > fills) return `LIMIT_${name}_FILLS`;
+    if (fills !== null && u.fills + fill > fills) return `LIMIT_${name}_FILLS`;
   }
+  return null;
+}
+
+/**
+ * The most the amount limits still allow on one sale (null: no amount limit). A pre-authorisation
+ * holds no more than this, so a fleet card with a per-sale cap is approved for the cap (partially)
+ * rather than declined for asking the terminal's default.
+ */
+export function amountAllowance(card: CardRow, used: PeriodUsage | null): number | null {
+  const caps: number[] = [];
+  if (card.limit_sale_amount !== null) caps.push(card.limit_sale_amount);
+  if (used) {
+    if (card.limit_day_amount !== null) caps.push(card.limit_day_amount - used.day.amount);
+    if (card.limit_week_amount !== null) caps.push(card.limit_week_amount - used.week.amount);
+    if (card.limit_month_amount !== null) caps.push(card.limit_month_amount - used.month.amount);
+  }
+  return caps.length === 0 ? null : Math.max(0, Math.min(...caps));
+}
+
+type AmountLimits = Pick<CardRow, 'limit_sale_amount' | 'limit_day_amount' | 'limit_week_amount' | 'limit_month_amount'>;
+
+export function hasPeriodAmountLimits(card: AmountLimits): boolean {
+  return card.limit_day_amount !== null || card.limit_week_amount !== null || card.limit_month_amount !== null;
+}
+
+/**
+ * Recorded usage plus money the card's open pump authorisations still hold, counted as spent in
+ * every period: otherwise parallel holds on several nozzles, each within a day limit, would
+ * together spend past it once completed.
+ */
+export function withPending(used: PeriodUsage, pendingAmount: number): PeriodUsage {
+  if (pendingAmount === 0) return used;
+  const add = (u: Usage): Usage => ({ ...u, amount: u.amount + pendingAmount });
+  return { day: add(used.day), week: add(used.week), month: add(used.month) };
+}
+
+/** The amount limits alone (per sale, then day, week, month), in limitDecline's order and codes. */
+export function amountLimitDecline(card: AmountLimits, amount: number, used: PeriodUsage | null): string | null {
+  if (card.limit_sale_amount !== null && amount > card.limit_sale_amount) return 'LIMIT_SALE_AMOUNT';
+  if (!used) return null;
+  if (card.limit_day_amount !== null && used.day.amount + amount > card.limit_day_amount) return 'LIMIT_DAY_AMOUNT';
+  if (card.limit_week_amount !== null && used.week.amount + amount > card.limit_week_amount) return 'LIMIT_WEEK_AMOUNT';
+  if (card.limit_month_amount !== null && used.month.amount + amount > card.limit_month_amount) return 'LIMIT_MONTH_AMOUNT';
   return null;
 }

@@ -35,6 +35,8 @@ export interface CardRow {
   limit_month_fills: number | null;
   min_fill_interval_s: number | null;
   allowed_grades: string[] | null;
+  /** A fleet restriction: store goods are declined (GOODS_NOT_ALLOWED). */
+  fuel_only: boolean;
   last_sale_at: Date | null;
   /** A replacement for a lost card spends only from this time (the loss waiting period). */
   usable_from: Date | null;

@@ -18,6 +18,7 @@ export const LimitsSchema = Type.Object(
     monthFills: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 100000 }))),
     minFillIntervalSeconds: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 86400 * 7 }))),
     allowedGrades: Type.Optional(Nullable(Type.Array(GradeCode(), { maxItems: 30 }))),
+    fuelOnly: Type.Optional(Type.Boolean({ description: 'fuel only: store goods are declined GOODS_NOT_ALLOWED (absent = unchanged: a form that edits only the amounts cannot lift the restriction by omission)' })),
   },
   { additionalProperties: false },
 );
@@ -56,6 +57,7 @@ export const CardViewSchema = Type.Object({
     minFillIntervalSeconds: Nullable(Type.Integer()),
     allowedGrades: Nullable(Type.Array(Type.String())),
   }),
+  fuelOnly: Type.Boolean({ description: 'fuel only: store goods are declined GOODS_NOT_ALLOWED (set through PUT …/limits)' }),
   pinLocked: Type.Boolean(),
   lostAt: Nullable(Type.String()),
   usableFrom: Nullable(Type.String({ description: 'a replacement for a lost card buys fuel from this time; null = now' })),

@@ -7,7 +7,7 @@ import { cardsError } from './cards.errors.js';
 import { generateCardNo } from './card.numbers.js';
 import { checkPinFormat, pinMatches, pinVerifyValue } from './card.pin.js';
 import { CAPABILITIES, nextStatus, type CardOperation, type CardStatus } from './card.state.js';
-import { LIMIT_COLUMNS, limitsOf, type CardLimits } from './card.limits.js';
+import { isFuelOnly, LIMIT_COLUMNS, limitsOf, type CardLimits } from './card.limits.js';
 import { findCardById, findCardByNo, lockCardByNo, recordCardEvent, type CardKind, type CardRow } from './cards.repository.js';
 import { closeCardMoney } from './cards.money.js';
 import { lossWaitEnd, requireLossWaitOver } from './card.loss.js';
@@ -40,6 +40,8 @@ export interface CardView {
   available: number;
   accounts: CardAccountView[];
   limits: CardLimits;
+  /** Fuel only: store goods are declined (set with the limits). */
+  fuelOnly: boolean;
   pinLocked: boolean;
   lostAt: string | null;
   /** A replacement for a lost card can buy fuel from this time (the loss waiting period); null = now. */
@@ -81,6 +83,7 @@ export async function presentCard(db: Executor, card: CardRow, role: Role | 'sys
     available: views.reduce((s, a) => s + Math.max(0, a.available), 0),
     accounts: views,
     limits: limitsOf(card),
+    fuelOnly: isFuelOnly(card),
     pinLocked: card.pin_locked_until !== null && card.pin_locked_until > now,
     lostAt: card.lost_at?.toISOString() ?? null,
     usableFrom: card.usable_from !== null && card.usable_from > now ? card.usable_from.toISOString() : null,
@@ -356,15 +359,15 @@ export async function resetPin(deps: CardDeps, actor: Actor, cardNo: string, new
 }
 
 /** Replace all limits at once; in force for the next sale (sales read them under the card lock). */
-export async function setLimits(deps: CardDeps, actor: Actor, cardNo: string, limits: Partial<CardLimits>): Promise<CardView> {
+export async function setLimits(deps: CardDeps, actor: Actor, cardNo: string, limits: Partial<CardLimits> & { fuelOnly?: boolean }): Promise<CardView> {
   return deps.db.transaction().execute(async (trx) => {
     const card = await requireLockedCard(trx, cardNo);
     if (!CAPABILITIES[card.status].limits) throw cardsError('CARD_OPERATION_NOT_ALLOWED', { status: card.status, operation: 'limits' });
     const sets = Object.entries(LIMIT_COLUMNS).map(([k, col]) => sql`${sql.ref(col)} = ${(limits as Record<string, number | null | undefined>)[k] ?? null}`);
     const grades = limits.allowedGrades === undefined || limits.allowedGrades === null ? null : [...new Set(limits.allowedGrades)];
-    await sql`update cards set ${sql.join(sets)}, allowed_grades = ${grades}, updated_at = now() where id = ${card.id}`.execute(trx);
+    await sql`update cards set ${sql.join(sets)}, allowed_grades = ${grades}, fuel_only = ${limits.fuelOnly ?? isFuelOnly(card)}, updated_at = now() where id = ${card.id}`.execute(trx);
     await recordCardEvent(trx, card.id, 'limits', card.status, card.status, { limits });
-    await audit(trx, actor, { action: 'card.limits', targetType: 'card', targetId: maskCardNo(card.card_no), details: { before: limitsOf(card), after: limits } });
+    await audit(trx, actor, { action: 'card.limits', targetType: 'card', targetId: maskCardNo(card.card_no), details: { before: { ...limitsOf(card), fuelOnly: isFuelOnly(card) }, after: limits } });
     return presentCard(trx, (await findCardById(trx, card.id))!, actor.role);
   });
 }

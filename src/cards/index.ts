@@ -9,3 +9,4 @@ export { cardsError } from './cards.errors.js';
 export { findCardByNo, listCardsOfCustomer, type CardRow, type CardKind } from './cards.repository.js';
 export { allocateToSubCard, recallFromSubCard, type AllocationResult } from './cards.money.js';
 export { hotlist, hotlistVersion, type Hotlist } from './hotlist.js';
+export { releaseCardUse } from './card.usage-release.js';

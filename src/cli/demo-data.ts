@@ -75,22 +75,44 @@ export interface DemoStation {
   lng: number;
   /** Relative traffic: a ring-road station sells more than a side street one. */
   traffic: number;
+  /** 区/县 as the address names it. */
+  district: string;
+  phone: string;
+  /** null: open 24 hours. Otherwise every day from open to close (local time). */
+  hours: { open: string; close: string } | null;
+  services: ReadonlyArray<'store' | 'car_wash' | 'toilet' | 'ev_charging' | 'air' | 'restaurant' | 'atm' | 'lpg'>;
+}
+
+/** 省 and 市 of each demo city, as the stations' region records them (the province decides the province price list). */
+export const CITY_REGION: Readonly<Record<CityCode, { province: string; city: string }>> = {
+  BJ: { province: '北京市', city: '北京市' },
+  SH: { province: '上海市', city: '上海市' },
+  GZ: { province: '广东省', city: '广州市' },
+  SZ: { province: '广东省', city: '深圳市' },
+  CD: { province: '四川省', city: '成都市' },
+};
+
+/** A station's opening hours as the stations module stores them. */
+export function openingHoursOf(station: DemoStation): { always: true } | { always: false; weekly: Array<{ day: number; open: string; close: string }> } {
+  if (station.hours === null) return { always: true };
+  const { open, close } = station.hours;
+  return { always: false, weekly: [1, 2, 3, 4, 5, 6, 7].map((day) => ({ day, open, close })) };
 }
 
 export const DEMO_STATIONS: readonly DemoStation[] = [
-  { code: 'BJ001', city: 'BJ', name: '示范能源 北京朝阳北路加油站', address: '北京市朝阳区朝阳北路 101 号', lat: 39.9235, lng: 116.515, traffic: 3 },
-  { code: 'BJ002', city: 'BJ', name: '示范能源 北京西三环北路加油站', address: '北京市海淀区西三环北路 50 号', lat: 39.946, lng: 116.3105, traffic: 2 },
-  { code: 'BJ003', city: 'BJ', name: '示范能源 北京南四环西路加油站', address: '北京市丰台区南四环西路 188 号', lat: 39.833, lng: 116.287, traffic: 2 },
-  { code: 'SH001', city: 'SH', name: '示范能源 上海世纪大道加油站', address: '上海市浦东新区世纪大道 1200 号', lat: 31.229, lng: 121.527, traffic: 3 },
-  { code: 'SH002', city: 'SH', name: '示范能源 上海漕溪北路加油站', address: '上海市徐汇区漕溪北路 398 号', lat: 31.1885, lng: 121.4365, traffic: 2 },
-  { code: 'SH003', city: 'SH', name: '示范能源 上海沪闵路加油站', address: '上海市闵行区沪闵路 6088 号', lat: 31.112, lng: 121.383, traffic: 2 },
-  { code: 'GZ001', city: 'GZ', name: '示范能源 广州黄埔大道加油站', address: '广州市天河区黄埔大道西 638 号', lat: 23.126, lng: 113.335, traffic: 3 },
-  { code: 'GZ002', city: 'GZ', name: '示范能源 广州机场路加油站', address: '广州市白云区机场路 1688 号', lat: 23.188, lng: 113.264, traffic: 2 },
-  { code: 'SZ001', city: 'SZ', name: '示范能源 深圳深南大道加油站', address: '深圳市福田区深南大道 6008 号', lat: 22.5405, lng: 114.03, traffic: 3 },
-  { code: 'SZ002', city: 'SZ', name: '示范能源 深圳沙河西路加油站', address: '深圳市南山区沙河西路 3011 号', lat: 22.545, lng: 113.956, traffic: 2 },
-  { code: 'CD001', city: 'CD', name: '示范能源 成都天府大道加油站', address: '成都市武侯区天府大道北段 1700 号', lat: 30.57, lng: 104.066, traffic: 3 },
-  { code: 'CD002', city: 'CD', name: '示范能源 成都二环路东二段加油站', address: '成都市成华区二环路东二段 29 号', lat: 30.666, lng: 104.112, traffic: 2 },
-  { code: 'CD003', city: 'CD', name: '示范能源 成都双流物流园加油站', address: '成都市双流区西航港大道 2188 号', lat: 30.541, lng: 103.969, traffic: 1 },
+  { code: 'BJ001', city: 'BJ', name: '示范能源 北京朝阳北路加油站', address: '北京市朝阳区朝阳北路 101 号', lat: 39.9235, lng: 116.515, traffic: 3, district: '朝阳区', phone: '010-8576 2101', hours: null, services: ['store', 'car_wash', 'toilet', 'air', 'atm'] },
+  { code: 'BJ002', city: 'BJ', name: '示范能源 北京西三环北路加油站', address: '北京市海淀区西三环北路 50 号', lat: 39.946, lng: 116.3105, traffic: 2, district: '海淀区', phone: '010-6841 0050', hours: { open: '06:00', close: '23:00' }, services: ['store', 'toilet', 'ev_charging'] },
+  { code: 'BJ003', city: 'BJ', name: '示范能源 北京南四环西路加油站', address: '北京市丰台区南四环西路 188 号', lat: 39.833, lng: 116.287, traffic: 2, district: '丰台区', phone: '010-6375 0188', hours: null, services: ['store', 'toilet', 'air'] },
+  { code: 'SH001', city: 'SH', name: '示范能源 上海世纪大道加油站', address: '上海市浦东新区世纪大道 1200 号', lat: 31.229, lng: 121.527, traffic: 3, district: '浦东新区', phone: '021-5835 1200', hours: null, services: ['store', 'car_wash', 'toilet', 'ev_charging', 'atm'] },
+  { code: 'SH002', city: 'SH', name: '示范能源 上海漕溪北路加油站', address: '上海市徐汇区漕溪北路 398 号', lat: 31.1885, lng: 121.4365, traffic: 2, district: '徐汇区', phone: '021-6468 0398', hours: { open: '06:30', close: '22:30' }, services: ['store', 'toilet'] },
+  { code: 'SH003', city: 'SH', name: '示范能源 上海沪闵路加油站', address: '上海市闵行区沪闵路 6088 号', lat: 31.112, lng: 121.383, traffic: 2, district: '闵行区', phone: '021-6412 6088', hours: null, services: ['store', 'car_wash', 'toilet', 'air'] },
+  { code: 'GZ001', city: 'GZ', name: '示范能源 广州黄埔大道加油站', address: '广州市天河区黄埔大道西 638 号', lat: 23.126, lng: 113.335, traffic: 3, district: '天河区', phone: '020-3868 0638', hours: null, services: ['store', 'car_wash', 'toilet', 'restaurant', 'atm'] },
+  { code: 'GZ002', city: 'GZ', name: '示范能源 广州机场路加油站', address: '广州市白云区机场路 1688 号', lat: 23.188, lng: 113.264, traffic: 2, district: '白云区', phone: '020-8636 1688', hours: null, services: ['store', 'toilet', 'lpg'] },
+  { code: 'SZ001', city: 'SZ', name: '示范能源 深圳深南大道加油站', address: '深圳市福田区深南大道 6008 号', lat: 22.5405, lng: 114.03, traffic: 3, district: '福田区', phone: '0755-8391 6008', hours: null, services: ['store', 'car_wash', 'toilet', 'ev_charging', 'atm'] },
+  { code: 'SZ002', city: 'SZ', name: '示范能源 深圳沙河西路加油站', address: '深圳市南山区沙河西路 3011 号', lat: 22.545, lng: 113.956, traffic: 2, district: '南山区', phone: '0755-2661 3011', hours: { open: '06:00', close: '24:00' }, services: ['store', 'toilet', 'ev_charging'] },
+  { code: 'CD001', city: 'CD', name: '示范能源 成都天府大道加油站', address: '成都市武侯区天府大道北段 1700 号', lat: 30.57, lng: 104.066, traffic: 3, district: '武侯区', phone: '028-8532 1700', hours: null, services: ['store', 'car_wash', 'toilet', 'restaurant'] },
+  { code: 'CD002', city: 'CD', name: '示范能源 成都二环路东二段加油站', address: '成都市成华区二环路东二段 29 号', lat: 30.666, lng: 104.112, traffic: 2, district: '成华区', phone: '028-8431 0029', hours: { open: '06:00', close: '23:30' }, services: ['store', 'toilet'] },
+  { code: 'CD003', city: 'CD', name: '示范能源 成都双流物流园加油站', address: '成都市双流区西航港大道 2188 号', lat: 30.541, lng: 103.969, traffic: 1, district: '双流区', phone: '028-8580 2188', hours: null, services: ['store', 'toilet', 'air', 'restaurant', 'lpg'] },
 ];
 
 /** The grades the demo forecourts sell (codes of the fuel_grades table). */
@@ -107,18 +129,53 @@ export const PRICE_RISE: Readonly<Record<Grade, number>> = { '92#': 12, '95#': 1
 export const STATION_DISCOUNTS: Readonly<Record<string, Partial<Record<Grade, number>>>> = { CD003: { '0#': 15 } };
 
 /**
+ * Province price lists (省级油价): Guangdong adjusts its own prices at the next 24:00 after the
+ * seed, fen per litre above the national price then — the demo's scheduled regional change, seen
+ * as `next` on the Guangzhou and Shenzhen terminals.
+ */
+export const PROVINCE_PRICE_MARKUP: Readonly<Record<string, Partial<Record<Grade, number>>>> = { 广东省: { '92#': 6, '95#': 7, '98#': 8, '0#': 5 } };
+
+/** A station's pumps (加油机): two nozzles on each, named as the forecourt signs them. */
+export function pumpLayout(station: DemoStation): Array<{ pump: number; name: string }> {
+  const pumps = Math.ceil(nozzleLayout(station).length / 2);
+  return Array.from({ length: pumps }, (_, i) => ({ pump: i + 1, name: `${i + 1}号机` }));
+}
+
+/** Store goods categories and a dozen goods (便利店), fen per unit. */
+export const DEMO_GOODS_CATEGORIES = [
+  { code: 'DRINK', nameZh: '饮料', nameEn: 'Drinks' },
+  { code: 'SNACK', nameZh: '零食', nameEn: 'Snacks' },
+  { code: 'CARCARE', nameZh: '汽车用品', nameEn: 'Car care' },
+  { code: 'DAILY', nameZh: '日用品', nameEn: 'Daily goods' },
+] as const;
+export const DEMO_GOODS: ReadonlyArray<{ sku: string; category: (typeof DEMO_GOODS_CATEGORIES)[number]['code']; nameZh: string; nameEn: string; unitPrice: number }> = [
+  { sku: 'DRK-0001', category: 'DRINK', nameZh: '饮用天然水 550ml', nameEn: 'Mineral water 550 ml', unitPrice: 200 },
+  { sku: 'DRK-0002', category: 'DRINK', nameZh: '功能饮料 250ml', nameEn: 'Energy drink 250 ml', unitPrice: 600 },
+  { sku: 'DRK-0003', category: 'DRINK', nameZh: '茉莉花茶 500ml', nameEn: 'Jasmine tea 500 ml', unitPrice: 500 },
+  { sku: 'DRK-0004', category: 'DRINK', nameZh: '罐装可乐 330ml', nameEn: 'Cola 330 ml can', unitPrice: 300 },
+  { sku: 'SNK-0001', category: 'SNACK', nameZh: '红烧牛肉面（桶装）', nameEn: 'Braised beef instant noodles (cup)', unitPrice: 550 },
+  { sku: 'SNK-0002', category: 'SNACK', nameZh: '夹心饼干 97g', nameEn: 'Sandwich cookies 97 g', unitPrice: 850 },
+  { sku: 'SNK-0003', category: 'SNACK', nameZh: '牛奶巧克力 43g', nameEn: 'Milk chocolate 43 g', unitPrice: 990 },
+  { sku: 'CAR-0001', category: 'CARCARE', nameZh: '防冻玻璃水 -25℃ 2L', nameEn: 'Screenwash −25 °C 2 L', unitPrice: 2500 },
+  { sku: 'CAR-0002', category: 'CARCARE', nameZh: '全合成机油 5W-30 4L', nameEn: 'Synthetic engine oil 5W-30 4 L', unitPrice: 29_900 },
+  { sku: 'CAR-0003', category: 'CARCARE', nameZh: '无骨雨刮片 24 寸', nameEn: 'Wiper blade 24 in', unitPrice: 6800 },
+  { sku: 'DLY-0001', category: 'DAILY', nameZh: '车载抽纸', nameEn: 'In-car tissues', unitPrice: 1200 },
+  { sku: 'DLY-0002', category: 'DAILY', nameZh: '一次性口罩 10 只', nameEn: 'Face masks, pack of 10', unitPrice: 990 },
+];
+
+/**
  * A station's nozzles (油枪), numbered as its pump displays show them: busy stations have eight,
  * ordinary ones six, the truck stop more diesel. Every station sells every demo grade, so any
- * driver can fill anywhere.
+ * driver can fill anywhere. Two nozzles hang on each pump.
  */
-export function nozzleLayout(station: DemoStation): Array<{ nozzle: number; grade: Grade }> {
+export function nozzleLayout(station: DemoStation): Array<{ nozzle: number; grade: Grade; pump: number }> {
   const grades: Grade[] =
     station.code === 'CD003'
       ? ['0#', '0#', '0#', '92#', '95#', '98#']
       : station.traffic >= 3
         ? ['92#', '92#', '95#', '95#', '98#', '0#', '92#', '0#']
         : ['92#', '92#', '95#', '95#', '98#', '0#'];
-  return grades.map((grade, i) => ({ nozzle: i + 1, grade }));
+  return grades.map((grade, i) => ({ nozzle: i + 1, grade, pump: Math.floor(i / 2) + 1 }));
 }
 
 /** Sales by hour of day (Asia/Shanghai): morning and evening commutes, a lunchtime bump, quiet nights. */

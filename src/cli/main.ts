@@ -5,6 +5,7 @@ import { createStaff, ensureAdmin, setPassword } from '../staff/index.js';
 import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { cliActor } from './actor.js';
 import { CliUsageError, intOption, noMorePositionals, parseArgs, stringOption, usage } from './args.js';
+import { POS_SIM_HELP, processIo, runPosSim } from './pos-sim.js';
 import { DEMO_CARD_PIN, DEMO_DEFAULTS, DEMO_LIMITS, DEMO_LOGINS, DemoDataExistsError, seedDemo, type SeedSummary } from './seed-demo.js';
 
 const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command line
@@ -21,6 +22,7 @@ const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command
                                   on a database without staff it first creates admin, as the server's first start does
   ledger verify [--json]          核对账本不变式；通过退出码 0，否则 1
                                   prove the ledger invariants; exit code 0 when they hold, 1 when not
+${POS_SIM_HELP}
   help                            显示本帮助 / show this help
 
 数据库 / database: DATABASE_URL if set, else the embedded PostgreSQL in FUELCARD_DATA_DIR (default ./data).
@@ -281,12 +283,15 @@ export async function run(argv: string[]): Promise<number> {
   };
   try {
     if (command === undefined) throw usage('缺少命令', 'no command given');
+    // A terminal over HTTP needs no database, only the server's URL and the terminal's secret: the
+    // server's own configuration (and its validation) is none of its business.
+    const posSim = command === 'pos-sim';
     const handler = COMMANDS[command];
-    if (!handler) throw usage(`未知命令 "${command}"`, `unknown command "${command}"`);
-    const config = loadConfig();
+    if (!handler && !posSim) throw usage(`未知命令 "${command}"`, `unknown command "${command}"`);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    return await handler(config, rest, controller.signal);
+    if (posSim || !handler) return await runPosSim(rest, processIo(controller.signal));
+    return await handler(loadConfig(), rest, controller.signal);
   } catch (err) {
     if (err instanceof CliUsageError) {
       fail(err.code, `${err.zh} / ${err.en}`);

@@ -2,21 +2,22 @@ import { sql } from 'kysely';
 import type { Actor, Config, Db, Role, TerminalPrincipal, Trx } from '../platform/index.js';
 import { audit, businessDay, createFieldCipher, isAppError, pgErrorCode, PgCode } from '../platform/index.js';
 import { createStaff } from '../staff/index.js';
-import { createStation, listStations, registerTerminal, setNozzles, setPrice } from '../stations/index.js';
+import { createGoods, createGoodsCategory, createStation, listStations, registerTerminal, seedDemoStock, setNozzles, setPrice, setPumps } from '../stations/index.js';
 import { createCustomer } from '../customers/index.js';
 import { allocateToSubCard, generateCardNo, issueCard } from '../cards/index.js';
 import { rechargeAtCounter } from '../payments/index.js';
 import { authoriseSale, type SaleAnswer } from '../sales/index.js';
 import { verifyLedger, type VerifyReport } from '../ledger/index.js';
-import { bankReference, DEMO_STATIONS, Rng } from './demo-data.js';
+import { bankReference, CITY_REGION, DEMO_GOODS, DEMO_GOODS_CATEGORIES, DEMO_STATIONS, NATIONAL_PRICE, openingHoursOf, PROVINCE_PRICE_MARKUP, pumpLayout, Rng, type Grade } from './demo-data.js';
 import { setPortalPassword } from '../portal/index.js';
 import { buildPlan, DEMO_CARDHOLDER_PHONE, nextTopUp, type CardPlan, type PlanEvent, type SaleEvent } from './seed-plan.js';
 import { createProgress, silentProgress, type Progress } from './progress.js';
 
 /**
  * `fuelcard seed-demo`: a believable Chinese dataset for trying the platform — stations in
- * five cities with a terminal and nozzles each, national prices (with one adjustment in the
- * period and one station's own diesel price), demo staff for every back-office role, individual
+ * five cities (region, hours, services) with a terminal, pumps and nozzles each, national prices
+ * (with one adjustment in the period and one station's own diesel price) and a scheduled
+ * Guangdong price change, store goods, demo staff for every back-office role, individual
  * customers with personal cards, anonymous cards, a fleet with a master card and sub cards,
  * counter recharges and a few weeks of sales. Every step goes through the modules' use
  * cases (money only through the ledger), so `ledger verify` holds afterwards; the seed
@@ -77,9 +78,12 @@ export interface SeedSummary {
   seed: number;
   period: { from: string; to: string };
   stations: number;
+  pumps: number;
   nozzles: number;
-  /** Price rows written (the history the demo sales were made at). */
+  /** Price rows written (the history the demo sales were made at, and the scheduled province change). */
   prices: number;
+  goods: number;
+  tanks: number;
   /** Terminal secrets are shown once, here, so a POS simulator can sign requests for the demo. */
   terminals: Array<{ stationCode: string; terminalId: string; secret: string }>;
   /** The ready-made portal login and its card. */
@@ -164,8 +168,11 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     seed: plan.seed,
     period: { from: new Date(plan.startMs).toISOString(), to: new Date(plan.endMs).toISOString() },
     stations: 0,
+    pumps: 0,
     nozzles: 0,
+    tanks: 0,
     prices: 0,
+    goods: 0,
     terminals: [],
     cardholder: null,
     staff: 0,
@@ -182,7 +189,18 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   const stationIds = new Map<string, number>();
   for (const s of DEMO_STATIONS) {
     signal?.throwIfAborted();
-    const station = await createStation(db, actor, { code: s.code, name: s.name, address: s.address, lat: s.lat, lng: s.lng });
+    const station = await createStation(db, actor, {
+      code: s.code,
+      name: s.name,
+      address: s.address,
+      lat: s.lat,
+      lng: s.lng,
+      ...CITY_REGION[s.city],
+      district: s.district,
+      phone: s.phone,
+      openingHours: openingHoursOf(s),
+      services: [...s.services],
+    });
     const terminal = await registerTerminal(db, deps.cipher, actor, station.id);
     stationIds.set(s.code, station.id);
     terminals.set(s.code, { id: terminal.terminalId, stationId: station.id });
@@ -192,9 +210,10 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   }
 
   // Each forecourt's nozzles, and the price history the sales below were made at.
-  progress.phase('油枪与油价 nozzles & prices', DEMO_STATIONS.length + plan.prices.length);
+  progress.phase('加油机、油枪与油价 pumps, nozzles & prices', DEMO_STATIONS.length + plan.prices.length);
   for (const s of DEMO_STATIONS) {
     signal?.throwIfAborted();
+    summary.pumps += (await setPumps(db, actor, stationIds.get(s.code)!, pumpLayout(s))).items.length;
     summary.nozzles += (await setNozzles(db, actor, stationIds.get(s.code)!, plan.nozzles[s.code]!)).length;
     progress.tick();
   }
@@ -205,6 +224,35 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     summary.prices++;
     progress.tick();
   }
+  // The province's own list from the next 24:00 (Asia/Shanghai, UTC+8 all year): scheduled, so no
+  // demo sale was made at it, and the Guangdong terminals show it as their next price.
+  const nextMidnight = new Date((Math.floor((Date.now() + 8 * 3_600_000) / 86_400_000) + 1) * 86_400_000 - 8 * 3_600_000);
+  for (const [province, markup] of Object.entries(PROVINCE_PRICE_MARKUP)) {
+    for (const [grade, up] of Object.entries(markup) as Array<[Grade, number]>) {
+      await setPrice(db, actor, { grade, unitPrice: NATIONAL_PRICE[grade] + up, province }, { effectiveFrom: nextMidnight });
+      summary.prices++;
+    }
+  }
+
+  // The store catalogue every station sells from.
+  progress.phase('便利店商品 store goods', DEMO_GOODS.length);
+  const categoryIds = new Map<string, number>();
+  for (const c of DEMO_GOODS_CATEGORIES) categoryIds.set(c.code, (await createGoodsCategory(db, actor, c)).id);
+  for (const g of DEMO_GOODS) {
+    await createGoods(db, actor, { sku: g.sku, categoryId: categoryIds.get(g.category)!, nameZh: g.nameZh, nameEn: g.nameEn, unitPrice: g.unitPrice });
+    summary.goods++;
+    progress.tick();
+  }
+
+  // Tanks with gauge readings and a delivery, a low tank with its alert, and promotions, so the
+  // stock screens and the station finder have something to show.
+  progress.phase('油罐、库存与促销 tanks, stock & promotions', 1);
+  const stock = await seedDemoStock(
+    db,
+    DEMO_STATIONS.map((s) => ({ id: stationIds.get(s.code)!, grades: [...new Set(plan.nozzles[s.code]!.map((n) => n.grade))] })),
+  );
+  summary.tanks = stock.tanks;
+  progress.tick();
 
   // Demo staff, all or none.
   progress.phase('演示员工 demo staff', DEMO_LOGINS.length);
@@ -353,7 +401,7 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
     action: 'demo.seed',
     targetType: 'database',
     targetId: null,
-    details: { seed: plan.seed, stations: summary.stations, nozzles: summary.nozzles, prices: summary.prices, customers: summary.customers, cards: summary.cards, recharges: summary.recharges, allocations: summary.allocations, sales: summary.sales },
+    details: { seed: plan.seed, stations: summary.stations, pumps: summary.pumps, nozzles: summary.nozzles, prices: summary.prices, goods: summary.goods, customers: summary.customers, cards: summary.cards, recharges: summary.recharges, allocations: summary.allocations, sales: summary.sales },
   });
   progress.done(`完成 / done: ${summary.sales.approved + summary.sales.declined} 笔交易 sales`);
   if (!ledger.ok) {

@@ -93,7 +93,7 @@ export interface DemoPlan {
   startMs: number;
   endMs: number;
   /** Each demo station's nozzles, by station code. */
-  nozzles: Record<string, Array<{ nozzle: number; grade: Grade }>>;
+  nozzles: Record<string, Array<{ nozzle: number; grade: Grade; pump: number }>>;
   /** The price history the sales were made at, oldest first; the last of each grade and station is in force now. */
   prices: PricePlan[];
   customers: CustomerPlan[];

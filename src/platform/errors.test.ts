@@ -6,9 +6,9 @@ import { ledgerError } from '../ledger/index.js';
 import { staffError } from '../staff/index.js';
 import { customersError } from '../customers/index.js';
 import { CARD_DECLINES, cardsError } from '../cards/index.js';
-import { stationsError } from '../stations/index.js';
+import { promotionsError, stationsError, stockError, whitelistError } from '../stations/index.js';
 import { paymentsError } from '../payments/index.js';
-import { SALE_DECLINES, salesError } from '../sales/index.js';
+import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../sales/index.js';
 
 const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
   platformError,
@@ -19,8 +19,13 @@ const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
   stationsError,
   paymentsError,
   salesError,
+  reversalsError,
+  offlineError,
+  whitelistError,
+  stockError,
+  promotionsError,
 ];
-const DECLINES: Record<string, { iso: string; zh: string; en: string }> = { ...CARD_DECLINES, ...SALE_DECLINES };
+const DECLINES: Record<string, { iso: string; zh: string; en: string }> = { ...CARD_DECLINES, ...SALE_DECLINES, ...OFFLINE_REJECTS };
 
 describe('error catalogue', () => {
   const all = FACTORIES.flatMap((f) => Object.entries(f.table).map(([code, spec]) => ({ module: f.module, code, spec })));
@@ -45,10 +50,23 @@ describe('error catalogue', () => {
   });
 
   it('module codes carry their module prefix (platform codes excepted)', () => {
-    const prefix: Record<string, string> = { ledger: 'LEDGER_', staff: 'STAFF_', stations: '', cards: 'CARD', customers: 'CUSTOMER', payments: '', sales: 'SALE_' };
+    // The nouns a module's codes may start with: a code says whose refusal it is.
+    const prefixes: Record<string, string[]> = {
+      ledger: ['LEDGER_'],
+      staff: ['STAFF_'],
+      cards: ['CARD'],
+      customers: ['CUSTOMER'],
+      sales: ['SALE_', 'GOODS_', 'PUMP_SALE_', 'NOZZLE_', 'AUTHORISATION_', 'COMPLETION_'],
+      reversals: ['SALE_', 'VOID_', 'REVERSAL_', 'SHIFT_', 'SETTLEMENT_'],
+      offline: ['OFFLINE_'],
+      whitelist: ['WHITELIST_'],
+      stock: ['TANK_', 'DELIVERY_', 'STOCK_', 'STATION_'],
+      promotions: ['PROMOTION_'],
+    };
     for (const { module, code } of all) {
-      if (module === 'platform' || !prefix[module]) continue;
-      expect(code.startsWith(prefix[module]!), `${module}: ${code}`).toBe(true);
+      const allowed = prefixes[module];
+      if (module === 'platform' || !allowed) continue;
+      expect(allowed.some((p) => code.startsWith(p)), `${module}: ${code}`).toBe(true);
     }
   });
 

@@ -182,6 +182,12 @@ describe('walk: hostile values on every staff GET route', () => {
       accountId: () => String(accountId),
       saleId: () => saleId,
       terminalId: () => station.terminal.terminalId,
+      day: () => '2026-11-27',
+      authorisationId: () => '00000000-0000-4000-8000-000000000000',
+      pumpSaleId: () => '00000000-0000-4000-8000-000000000000',
+      batchId: () => '00000000-0000-4000-8000-000000000000',
+      sku: () => 'NO-SUCH-SKU',
+      code: () => '92#',
       id: () => (path.startsWith('/api/v1/stations/') ? String(station.stationId) : path.startsWith('/api/v1/customers/') ? String(customerId) : String(adminId)),
     };
     const v = byName[p.name];

@@ -20,9 +20,16 @@ export interface IdempotencyOptions {
 
 const KEY_PATTERN = /^[A-Za-z0-9_\-:.]{1,128}$/;
 
+/**
+ * Reserved: an offline sale's terminal reference is `offline:<seq>`, in the same namespace as the
+ * Idempotency-Keys that name online sales; an online key of that form would make the offline sale
+ * with that sequence look already posted.
+ */
+const RESERVED_PREFIX = 'offline:';
+
 export function checkIdempotencyKey(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
-  if (!KEY_PATTERN.test(key)) throw platformError('IDEMPOTENCY_KEY_INVALID', { header: 'Idempotency-Key' });
+  if (!KEY_PATTERN.test(key) || key.startsWith(RESERVED_PREFIX)) throw platformError('IDEMPOTENCY_KEY_INVALID', { header: 'Idempotency-Key' });
   return key;
 }
 

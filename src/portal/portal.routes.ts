@@ -162,7 +162,7 @@ export function portalRoutes(app: App, deps: PortalDeps): void {
         querystring: Type.Object({
           from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
           to: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive, ISO 8601' })),
-          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund')])),
+          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund'), Type.Literal('reversal')])),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),

@@ -33,7 +33,7 @@ export async function todayDashboard(db: Executor, timeZone: string): Promise<Da
   const [sales, recharges, cards] = await Promise.all([
     sql<{ day: string; status: string; decline_code: string | null; n: number; amount: number; volume_ml: number }>`
       select to_char(business_day, 'YYYY-MM-DD') as day, status, decline_code, count(*)::int as n,
-             sum(amount)::bigint as amount, sum(volume_ml)::bigint as volume_ml
+             sum(amount)::bigint as amount, coalesce(sum(volume_ml), 0)::bigint as volume_ml
         from sales
         where created_at >= ${startOf(first)} and created_at < ${startOf(tomorrow)}
         group by business_day, status, decline_code`.execute(db),

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Config, Db } from '../platform/index.js';
 import { access, actorOf, audit, FreeText, GradeCode, Id, maskCardNo, Nullable, pageSize, StaffGroups } from '../platform/index.js';
-import { DECLINE_CODES, listSales, salesExport } from './reports.sales.js';
+import { DECLINE_CODES, listSales, SALE_FLOWS, SALE_STATUSES, salesExport } from './reports.sales.js';
 import { listRecharges, rechargesExport } from './reports.recharges.js';
 import { auditExport, listAudit } from './reports.audit.js';
 import { todayDashboard } from './reports.dashboard.js';
@@ -30,9 +30,11 @@ const SalesFilters = {
   stationId: Type.Optional(Id()),
   terminalId: Type.Optional(Type.String({ pattern: '^T[0-9]{8}$' })),
   cardNo: Type.Optional(CardNo),
-  status: Type.Optional(Type.Union([Type.Literal('approved'), Type.Literal('declined')])),
+  status: Type.Optional(Type.Union(SALE_STATUSES.map((v) => Type.Literal(v)))),
   declineCode: Type.Optional(Type.Enum(DECLINE_CODES)),
   grade: Type.Optional(GradeCode()),
+  flow: Type.Optional(Type.Union(SALE_FLOWS.map((v) => Type.Literal(v)))),
+  flagged: Type.Optional(Type.Boolean({ description: 'only forced, flagged or station-liability sales' })),
 };
 const RechargesFilters = {
   ...Period,
@@ -55,12 +57,17 @@ const SaleItem = Type.Object({
   stationId: Type.Integer(),
   stationName: Type.String(),
   terminalId: Type.String(),
-  nozzle: Type.Integer(),
-  grade: Type.String(),
-  volumeMl: Type.Integer(),
-  unitPrice: Type.Integer(),
-  amount: Type.Integer(),
-  status: Type.String(),
+  nozzle: Nullable(Type.Integer()),
+  grade: Nullable(Type.String()),
+  volumeMl: Nullable(Type.Integer()),
+  unitPrice: Nullable(Type.Integer()),
+  amount: Type.Integer({ description: 'fen, fuel and store goods together' }),
+  goodsAmount: Type.Integer({ description: 'fen, the store goods part of amount' }),
+  flow: Type.String({ description: 'online | completion | postpay | offline' }),
+  forced: Type.Boolean(),
+  flags: Type.Array(Type.String()),
+  liability: Type.String({ description: 'programme | station' }),
+  status: Type.String({ description: 'approved | declined | reversed | voided' }),
   approvalCode: Nullable(Type.String()),
   declineCode: Nullable(Type.String()),
   balanceAfter: Nullable(Type.Integer()),

@@ -14,10 +14,20 @@ export interface SalesFilter extends Period {
   stationId?: number;
   terminalId?: string;
   cardNo?: string;
-  status?: 'approved' | 'declined';
+  status?: SaleStatus;
   declineCode?: string;
   grade?: string;
+  flow?: SaleFlow;
+  /** Only sales that need a look: forced, completed after expiry, offline overdraft or on a hot card. */
+  flagged?: boolean;
 }
+
+export const SALE_STATUSES = ['approved', 'declined', 'reversed', 'voided'] as const;
+export type SaleStatus = (typeof SALE_STATUSES)[number];
+export const SALE_FLOWS = ['online', 'completion', 'postpay', 'offline'] as const;
+export type SaleFlow = (typeof SALE_FLOWS)[number];
+const STATUS_ZH: Record<string, string> = { approved: '成功', declined: '拒绝', reversed: '已冲正', voided: '已撤销' };
+const FLOW_ZH: Record<string, string> = { online: '联机', completion: '预授权完成', postpay: '先加后付', offline: '脱机' };
 
 export interface SaleItem {
   saleId: string;
@@ -25,11 +35,17 @@ export interface SaleItem {
   stationId: number;
   stationName: string;
   terminalId: string;
-  nozzle: number;
-  grade: string;
-  volumeMl: number;
-  unitPrice: number;
+  /** Null on a store-only sale (no fuel part). */
+  nozzle: number | null;
+  grade: string | null;
+  volumeMl: number | null;
+  unitPrice: number | null;
   amount: number;
+  goodsAmount: number;
+  flow: string;
+  forced: boolean;
+  flags: string[];
+  liability: string;
   status: string;
   approvalCode: string | null;
   declineCode: string | null;
@@ -45,11 +61,16 @@ interface SaleRow {
   station_id: number;
   station_name: string;
   terminal_id: string;
-  nozzle: number;
-  grade: string;
-  volume_ml: number;
-  unit_price: number;
+  nozzle: number | null;
+  grade: string | null;
+  volume_ml: number | null;
+  unit_price: number | null;
   amount: number;
+  goods_amount: number;
+  flow: string;
+  forced: boolean;
+  flags: string[];
+  liability: string;
   status: string;
   approval_code: string | null;
   decline_code: string | null;
@@ -68,6 +89,8 @@ async function conditions(db: Executor, f: SalesFilter): Promise<Cond[] | null> 
   if (f.status !== undefined) conds.push(sql`s.status = ${f.status}`);
   if (f.declineCode !== undefined) conds.push(sql`s.decline_code = ${f.declineCode}`);
   if (f.grade !== undefined) conds.push(sql`s.grade = ${f.grade}`);
+  if (f.flow !== undefined) conds.push(sql`s.flow = ${f.flow}`);
+  if (f.flagged === true) conds.push(sql`(s.flags <> '{}' or s.forced or s.liability = 'station')`);
   if (f.cardNo !== undefined) {
     const ids = await cardLineageIds(db, f.cardNo);
     if (ids.length === 0) return null;
@@ -81,7 +104,7 @@ async function selectSales(db: Executor, conds: Cond[], cursor: string | null, l
   const all = after ? [...conds, sql`(s.created_at, s.id) < (${after.at}::timestamptz, ${after.id}::uuid)`] : conds;
   const r = await sql<SaleRow>`
     select s.id, s.card_no_masked, c.card_no, s.station_id, st.name as station_name, s.terminal_id, s.nozzle, s.grade,
-           s.volume_ml, s.unit_price, s.amount, s.status, s.approval_code, s.decline_code, s.balance_after,
+           s.volume_ml, s.unit_price, s.amount, s.goods_amount, s.flow, s.forced, s.flags, s.liability, s.status, s.approval_code, s.decline_code, s.balance_after,
            to_char(s.business_day, 'YYYY-MM-DD') as business_day, s.created_at,
            ${localTimeSql(sql`s.created_at`, timeZone)} as local_at,
            to_char(s.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
@@ -127,6 +150,11 @@ export async function listSales(
       volumeMl: s.volume_ml,
       unitPrice: s.unit_price,
       amount: s.amount,
+      goodsAmount: s.goods_amount,
+      flow: s.flow,
+      forced: s.forced,
+      flags: s.flags,
+      liability: s.liability,
       status: s.status,
       approvalCode: s.approval_code,
       declineCode: s.decline_code,
@@ -158,7 +186,10 @@ export async function salesExport(
     { header: '升数(L)', width: 10, format: '0.00', value: (s) => litres(s.volume_ml) },
     { header: '单价(元/L)', width: 11, format: '0.00', value: (s) => yuan(s.unit_price) },
     { header: '金额(元)', width: 12, format: '0.00', value: (s) => yuan(s.amount) },
-    { header: '状态', width: 8, value: (s) => (s.status === 'approved' ? '成功' : '拒绝') },
+    { header: '其中商品(元)', width: 12, format: '0.00', value: (s) => yuan(s.goods_amount) },
+    { header: '方式', width: 10, value: (s) => FLOW_ZH[s.flow] ?? s.flow },
+    { header: '状态', width: 8, value: (s) => STATUS_ZH[s.status] ?? s.status },
+    { header: '标记', width: 24, value: (s) => [...s.flags, ...(s.liability === 'station' ? ['station_liability'] : [])].join(' ') || null },
     { header: '授权码', width: 9, format: '@', value: (s) => s.approval_code },
     { header: '拒绝码', width: 22, value: (s) => s.decline_code },
     { header: '拒绝原因', width: 24, value: (s) => (s.decline_code === null ? null : (DECLINES[s.decline_code]?.zh ?? null)) },

@@ -117,7 +117,7 @@ async function download(path: string, role: Role = 'admin') {
   return { status: res.status, headers: res.headers, bytes, json: () => JSON.parse(bytes.toString('utf8')) };
 }
 
-const SALES_HEADERS = ['时间', '营业日', '交易号', '卡号', '油站', '终端', '油枪', '油品', '升数(L)', '单价(元/L)', '金额(元)', '状态', '授权码', '拒绝码', '拒绝原因', '交易后余额(元)'];
+const SALES_HEADERS = ['时间', '营业日', '交易号', '卡号', '油站', '终端', '油枪', '油品', '升数(L)', '单价(元/L)', '金额(元)', '其中商品(元)', '方式', '状态', '标记', '授权码', '拒绝码', '拒绝原因', '交易后余额(元)'];
 
 describe('sales listing', () => {
   // Five sales on five days of March 2024 (Beijing time), at two stations, on two cards.
@@ -145,7 +145,7 @@ describe('sales listing', () => {
     expect(body.items.map((s: any) => s.saleId)).toEqual([id.d2, id.s3, id.d1, id.s2, id.s1]);
     const s2 = body.items[3];
     expect(Object.keys(s2).sort()).toEqual(
-      ['saleId', 'cardNo', 'stationId', 'stationName', 'terminalId', 'nozzle', 'grade', 'volumeMl', 'unitPrice', 'amount', 'status', 'approvalCode', 'declineCode', 'balanceAfter', 'businessDay', 'createdAt'].sort(),
+      ['saleId', 'cardNo', 'stationId', 'stationName', 'terminalId', 'nozzle', 'grade', 'volumeMl', 'unitPrice', 'amount', 'goodsAmount', 'flow', 'forced', 'flags', 'liability', 'status', 'approvalCode', 'declineCode', 'balanceAfter', 'businessDay', 'createdAt'].sort(),
     );
     expect(s2).toMatchObject({
       saleId: id.s2,

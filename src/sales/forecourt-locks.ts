@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Trx } from '../platform/index.js';
+import { platformError } from '../platform/index.js';
 
 /**
  * The terminal's open shift, created when it has none (its first transaction after a close),
@@ -25,7 +26,7 @@ export async function openShiftFor(trx: Trx, terminal: { id: string; stationId: 
  * the first. Held until the transaction ends.
  */
 export async function lockTerminalRef(trx: Trx, terminalId: string, ref: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(7401, hashtext(${`${terminalId}\u0000${ref}`}))`.execute(trx);
+  await sql`select pg_advisory_xact_lock(7401, hashtext(${`${terminalId}\n${ref}`}))`.execute(trx);
 }
 
 export interface ReversalRow {
@@ -43,4 +44,21 @@ export async function reversalOf(trx: Trx, terminalId: string, ref: string): Pro
   const r = await sql<ReversalRow>`select id, kind, reason, target, sale_id, authorisation_id, created_at from sale_reversals
     where terminal_id = ${terminalId} and original_ref = ${ref}`.execute(trx);
   return r.rows[0] ?? null;
+}
+
+/**
+ * One terminal reference names one original: a reversal of it must undo exactly that. Each kind of
+ * original keeps its Idempotency-Key under its own scope (pos-sale, pos-completion,
+ * pos-authorisation, pos-pump-sale), and a retry on the same endpoint is answered from there
+ * before this is reached, so any original already recorded under the reference here is another
+ * one: 409 IDEMPOTENCY_KEY_REUSED. Call under lockTerminalRef, so two requests with one reference
+ * on two endpoints see each other.
+ */
+export async function refuseOtherOriginal(trx: Trx, terminalId: string, ref: string): Promise<void> {
+  const r = await sql<{ kind: string }>`select 'sale' as kind from sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
+    union all select 'authorisation' from pump_authorisations where terminal_id = ${terminalId} and terminal_ref = ${ref}
+    union all select 'pump_sale' from pump_sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
+    limit 1`.execute(trx);
+  const found = r.rows[0];
+  if (found) throw platformError('IDEMPOTENCY_KEY_REUSED', { key: ref, reason: `this terminal reference already names a ${found.kind.replace('_', ' ')}`, original: found.kind });
 }

@@ -12,3 +12,6 @@ export { shiftRoutes } from './shifts.routes.js';
 export { settlementRoutes } from './settlement.routes.js';
 // ── offline batch upload (issue 4) ──
 export { offlineBatchRoutes } from './offline-batch.routes.js';
+export { offlineError, OFFLINE_REJECTS } from './offline-batch.errors.js';
+export { reversalsError } from './reversals.errors.js';
+export { expireAuthorisations, AUTHORISATION_JOB_INTERVAL_MS } from './authorisations.jobs.js';

@@ -1,20 +1,43 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/index.js';
-import { maskCardNo, publishWith } from '../platform/index.js';
-import { getAccounts, lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
-import { authoriseCardUse, CARD_DECLINES, recordCardUse, type CardRow } from '../cards/index.js';
-import { checkSalePrice } from '../stations/index.js';
-import { salesError, SALE_DECLINES } from './sales.errors.js';
+import { businessDay, maskCardNo, platformError } from '../platform/index.js';
+import { getAccounts, lockAccounts, uuidFrom } from '../ledger/index.js';
+import { authoriseCardUse, recordCardUse } from '../cards/index.js';
+import { checkSalePrice, MAX_STORE_LINES, priceStoreItems, type StoreLine } from '../stations/index.js';
+import { lockTerminalRef, openShiftFor, refuseOtherOriginal, reversalOf } from './forecourt-locks.js';
+import { salesError } from './sales.errors.js';
+import {
+  declineInfo,
+  expectedFuelAmount,
+  fuelAmountMatches,
+  inArrears,
+  insertSale,
+  newApprovalCode,
+  openHeldAmount,
+  planSpend,
+  postDebits,
+  spendable,
+  stationFor,
+  type FuelPart,
+  type NewSale,
+  type SaleTransfer,
+} from './sale-parts.js';
 
 export interface SaleRequest {
   cardNo: string;
   pin: string;
-  grade: string;
-  volumeMl: number;
-  unitPrice: number;
+  /** The fuel part: grade, volumeMl, unitPrice and nozzle come together or not at all. */
+  grade?: string;
+  volumeMl?: number;
+  unitPrice?: number;
+  nozzle?: number;
+  /** The whole amount, fen: the fuel's (volume × price, rounded either way) plus the goods total. */
   amount: number;
-  nozzle: number;
+  /** Store goods (便利店商品), priced by the platform's catalogue. */
+  items?: Array<{ sku: string; quantity: number }>;
+  /** Pays an unpaid pump sale of this station (indoor post-pay): the fuel part comes from it. */
+  pumpSaleId?: string;
 }
 
 export interface SaleAnswer {
@@ -30,53 +53,35 @@ export interface SaleAnswer {
   balance: number | null;
 }
 
-/**
- * The amount must be volume × unit price to the fen: the exact value rounded down or up
- * (pumps round either way), never a fen more or less. Integer arithmetic in milli-fen:
- * volumeMl × unitPrice is at most 2·10^11, far inside a safe integer.
- */
-export function checkSaleAmount(req: SaleRequest): void {
-  const exactMilliFen = req.volumeMl * req.unitPrice;
-  if (Math.abs(req.amount * 1000 - exactMilliFen) >= 1000) {
-    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected: Math.round(exactMilliFen / 1000) });
+const FUEL_FIELDS = ['grade', 'volumeMl', 'unitPrice', 'nozzle'] as const;
+
+const invalid = (field: string, reason: string) => platformError('VALIDATION_FAILED', { field: `body.${field}`, reason });
+
+/** The request's parts: its fuel (all four fields or none), its goods, or the pump sale it pays. */
+export function saleShape(req: SaleRequest): { fuel: FuelPart | null; items: Array<{ sku: string; quantity: number }>; pumpSaleId: string | null } {
+  const present = FUEL_FIELDS.filter((f) => req[f] !== undefined);
+  const items = req.items ?? [];
+  if (items.length > MAX_STORE_LINES) throw invalid('items', `at most ${MAX_STORE_LINES} lines`);
+  if (req.pumpSaleId !== undefined) {
+    if (present.length > 0) throw invalid(present[0]!, 'a post-pay sale takes its fuel from the pump sale: leave the fuel fields out');
+    return { fuel: null, items, pumpSaleId: req.pumpSaleId };
   }
-}
-
-interface StationInfo {
-  settlementAccountId: number;
-  active: boolean;
-  fetchedAtMs: number;
-}
-// Per database (station ids are per database; tests and tools may serve several in one process).
-const stationCaches = new WeakMap<object, Map<number, StationInfo>>();
-const STATION_CACHE_MS = 30_000;
-
-/**
- * The station's settlement account and status, cached per database. A miss is read through the
- * sale's own transaction: taking a second pool connection while the transaction holds one would
- * deadlock the pool when as many sales as it has connections miss the cache at once (a cold start
- * under load).
- */
-async function stationFor(db: Db, trx: Trx, stationId: number): Promise<StationInfo> {
-  let stationCache = stationCaches.get(db);
-  if (!stationCache) {
-    stationCache = new Map();
-    stationCaches.set(db, stationCache);
+  if (present.length > 0 && present.length < FUEL_FIELDS.length) {
+    throw invalid(FUEL_FIELDS.find((f) => req[f] === undefined)!, 'grade, volumeMl, unitPrice and nozzle come together');
   }
-  const hit = stationCache.get(stationId);
-  if (hit && Date.now() - hit.fetchedAtMs < STATION_CACHE_MS) return hit;
-  const r = await sql<{ settlement_account_id: number; status: string }>`select settlement_account_id, status from stations where id = ${stationId}`.execute(trx);
-  const row = r.rows[0];
-  if (!row) throw salesError('SALE_STATION_CLOSED', { stationId });
-  const info = { settlementAccountId: row.settlement_account_id, active: row.status === 'active', fetchedAtMs: Date.now() };
-  stationCache.set(stationId, info);
-  return info;
+  if (present.length === 0 && items.length === 0) throw invalid('items', 'a sale needs a fuel part, store items or a pumpSaleId');
+  const fuel = present.length === 0 ? null : { grade: req.grade!, volumeMl: req.volumeMl!, unitPrice: req.unitPrice!, nozzle: req.nozzle! };
+  return { fuel, items, pumpSaleId: null };
 }
 
-const approvalCode = () => String(randomInt(0, 1_000_000)).padStart(6, '0');
-
-function declineInfo(code: string): { iso: string; zh: string; en: string } {
-  return (CARD_DECLINES as Record<string, { iso: string; zh: string; en: string }>)[code] ?? (SALE_DECLINES as Record<string, { iso: string; zh: string; en: string }>)[code] ?? { iso: '100', zh: '拒绝交易', en: 'Do not honour' };
+/** Store lines priced from the catalogue, or the request refused naming the line. */
+export async function priceGoods(trx: Trx, items: ReadonlyArray<{ sku: string; quantity: number }>): Promise<{ lines: StoreLine[]; total: number }> {
+  const priced = await priceStoreItems(trx, items);
+  if (!priced.ok) {
+    const index = items.findIndex((i) => i.sku === priced.sku);
+    throw salesError(priced.code, { field: `body.items.${index}.sku`, sku: priced.sku });
+  }
+  return { lines: priced.lines, total: priced.total };
 }
 
 /**
@@ -97,12 +102,41 @@ export async function authoriseSale(
   return decided.answer;
 }
 
+interface PumpSaleRow {
+  id: string;
+  nozzle: number;
+  grade: string;
+  volume_ml: number;
+  unit_price: number;
+  amount: number;
+  status: string;
+  created_at: Date;
+}
+
+/** The pump sale being paid, locked: two counters paying it at once find it paid once. */
+async function lockUnpaidPumpSale(trx: Trx, stationId: number, id: string): Promise<PumpSaleRow> {
+  const r = await sql<PumpSaleRow>`select id, nozzle, grade, volume_ml, unit_price, amount, status, created_at from pump_sales
+    where id = ${id} and station_id = ${stationId} for update`.execute(trx);
+  const row = r.rows[0];
+  if (!row) throw salesError('PUMP_SALE_NOT_FOUND', { field: 'body.pumpSaleId', pumpSaleId: id });
+  if (row.status !== 'unpaid') throw salesError('PUMP_SALE_NOT_UNPAID', { pumpSaleId: id, status: row.status });
+  return row;
+}
+
+async function databaseNow(trx: Trx): Promise<Date> {
+  const r = await sql<{ now: Date }>`select clock_timestamp() as now`.execute(trx);
+  return r.rows[0]!.now;
+}
+
 /**
  * authoriseSale in two steps. `decideSale` does every check and writes the sale record, the usage
  * and the outbox event; `debit` then posts the ledger transfers. The debits lock the station's
  * settlement account, which every sale at that station shares, so the caller runs them as the
  * very last statements before commit: the hot row's lock is held for one statement and the commit.
  * The accounts are locked and checked in decideSale, so the debits cannot be refused.
+ *
+ * Locks, in order: the terminal reference (against its reversal), the pump sale, the card, the
+ * card's accounts (id order), the settlement account last.
  */
 export async function decideSale(
   trx: Trx,
@@ -110,88 +144,123 @@ export async function decideSale(
   terminal: TerminalPrincipal,
   req: SaleRequest,
   at?: Date,
+  opts: { terminalRef?: string } = {},
 ): Promise<{ answer: SaleAnswer; debit?: (trx: Trx) => Promise<void> }> {
+  const shape = saleShape(req);
   const station = await stationFor(deps.db, trx, terminal.stationId);
   if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
+  const terminalRef = opts.terminalRef ?? null;
   const saleId = randomUUID();
-  const decision = await authoriseCardUse(trx, deps.config, req, at);
-  const now = decision.at;
 
-  const record = async (card: CardRow | null, outcome: { status: 'approved'; approvalCode: string; transfers: unknown[]; balance: number } | { status: 'declined'; code: string; balance: number | null }) => {
-    // The sale row and its outbox event in one statement.
-    const insertSale = sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
-        approval_code, decline_code, transfers, balance_after, business_day, created_at)
-      values (${saleId}, ${card?.id ?? null}, ${maskCardNo(req.cardNo)}, ${terminal.stationId}, ${terminal.id}, ${req.nozzle}, ${req.grade},
-        ${req.volumeMl}, ${req.unitPrice}, ${req.amount}, ${outcome.status},
-        ${outcome.status === 'approved' ? outcome.approvalCode : null}, ${outcome.status === 'declined' ? outcome.code : null},
-        ${JSON.stringify(outcome.status === 'approved' ? outcome.transfers : [])}::jsonb, ${outcome.balance}, ${decision.businessDay}::date, ${now})`;
-    await publishWith(trx, insertSale, `sale.${outcome.status}`, saleId, {
-      saleId,
-      cardId: card?.id ?? null,
-      stationId: terminal.stationId,
-      terminalId: terminal.id,
-      grade: req.grade,
-      volumeMl: req.volumeMl,
-      amount: req.amount,
-      ...(outcome.status === 'declined' ? { declineCode: outcome.code } : {}),
-    });
+  const sale: NewSale = {
+    saleId,
+    cardId: null,
+    cardNoMasked: maskCardNo(req.cardNo),
+    stationId: terminal.stationId,
+    terminalId: terminal.id,
+    fuel: shape.fuel,
+    amount: req.amount,
+    items: [],
+    goodsAmount: 0,
+    flow: shape.pumpSaleId ? 'postpay' : 'online',
+    terminalRef,
+    shiftId: 0,
+    authorisationId: null,
+    pumpSaleId: null,
+    businessDay: '',
+    at: at ?? new Date(0),
   };
-  const decline = async (card: CardRow | null, code: string, balance: number | null): Promise<{ answer: SaleAnswer }> => {
-    await record(card, { status: 'declined', code, balance });
+  const decline = async (code: string, balance: number | null): Promise<{ answer: SaleAnswer }> => {
+    await insertSale(trx, sale, { status: 'declined', code, balance });
     const info = declineInfo(code);
     return { answer: { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: req.amount, balance } };
   };
 
+  // A reversal recorded first for this reference: the late original is refused, nothing moves.
+  if (terminalRef !== null) {
+    await lockTerminalRef(trx, terminal.id, terminalRef);
+    await refuseOtherOriginal(trx, terminal.id, terminalRef);
+    if (await reversalOf(trx, terminal.id, terminalRef)) {
+      sale.shiftId = await openShiftFor(trx, terminal);
+      sale.at = at ?? (await databaseNow(trx));
+      sale.businessDay = businessDay(sale.at, deps.config.timeZone);
+      return decline('ALREADY_REVERSED', null);
+    }
+  }
+
+  const pumpSale = shape.pumpSaleId ? await lockUnpaidPumpSale(trx, terminal.stationId, shape.pumpSaleId) : null;
+  if (pumpSale) {
+    sale.fuel = { grade: pumpSale.grade, volumeMl: pumpSale.volume_ml, unitPrice: pumpSale.unit_price, nozzle: pumpSale.nozzle };
+    sale.pumpSaleId = pumpSale.id;
+  }
+  const goods = await priceGoods(trx, shape.items);
+  sale.items = goods.lines;
+  sale.goodsAmount = goods.total;
+  const fuel = sale.fuel;
+  const fuelAmount = req.amount - goods.total;
+  const amountOk = pumpSale ? fuelAmount === pumpSale.amount : fuel ? fuelAmountMatches(fuel.volumeMl, fuel.unitPrice, fuelAmount) : fuelAmount === 0;
+  if (!amountOk) {
+    const expected = (pumpSale ? pumpSale.amount : fuel ? expectedFuelAmount(fuel.volumeMl, fuel.unitPrice) : 0) + goods.total;
+    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected, goodsAmount: goods.total });
+  }
+  sale.shiftId = await openShiftFor(trx, terminal);
+
+  const decision = await authoriseCardUse(
+    trx,
+    deps.config,
+    {
+      cardNo: req.cardNo,
+      pin: req.pin,
+      grade: fuel?.grade ?? null,
+      volumeMl: fuel?.volumeMl ?? 0,
+      amount: req.amount,
+      goods: goods.lines.length > 0,
+      pendingAmount: (cardId) => openHeldAmount(trx, cardId),
+    },
+    at,
+  );
+  sale.at = decision.at;
+  sale.businessDay = decision.businessDay;
+  sale.cardId = decision.card?.id ?? null;
+
   if (!decision.ok) {
     // The balance is shown only to someone who knew the PIN.
     const balance = decision.pinVerified && decision.card ? spendable(await getAccounts(trx, decision.card.account_ids)) : null;
-    return decline(decision.card, decision.declineCode, balance);
+    return decline(decision.declineCode, balance);
   }
 
   // The price after the card's own checks, so a wrong PIN is still counted and answered as such.
-  const price = await checkSalePrice(deps.db, trx, { stationId: terminal.stationId, grade: req.grade, unitPrice: req.unitPrice, graceMs: deps.config.priceChangeGraceMs, at });
-  if (!price.ok) return decline(decision.card, 'PRICE_MISMATCH', null);
+  // A pump sale is priced as of when the pump delivered it, not when the customer reached the counter.
+  if (fuel) {
+    const price = await checkSalePrice(deps.db, trx, {
+      stationId: terminal.stationId,
+      grade: fuel.grade,
+      unitPrice: fuel.unitPrice,
+      graceMs: deps.config.priceChangeGraceMs,
+      at: pumpSale ? pumpSale.created_at : at,
+    });
+    if (!price.ok) return decline('PRICE_MISMATCH', null);
+  }
 
   // Lock the card's accounts (id order) and spend them in priority order.
   const accounts = await lockAccounts(trx, decision.accountIds);
   const total = spendable(accounts);
-  if (total < req.amount) return decline(decision.card, 'INSUFFICIENT_FUNDS', total);
+  if (inArrears(accounts)) return decline('CARD_IN_ARREARS', total);
+  if (total < req.amount) return decline('INSUFFICIENT_FUNDS', total);
 
-  let remaining = req.amount;
-  const transfers: Array<{ transferId: string; accountId: number; amount: number }> = [];
-  for (const account of accounts) {
-    if (remaining === 0) break;
-    const part = Math.min(remaining, Math.max(0, account.available));
-    if (part === 0) continue;
-    transfers.push({ transferId: uuidFrom(`sale:${saleId}:${account.id}`), accountId: account.id, amount: part });
-    remaining -= part;
-  }
-  await recordCardUse(trx, decision.card.id, req, decision.businessDay, now);
-  const code = approvalCode();
+  const transfers: SaleTransfer[] = planSpend(accounts, req.amount).map((p) => ({ ...p, transferId: uuidFrom(`sale:${saleId}:${p.accountId}`) }));
+  await recordCardUse(trx, decision.card.id, { amount: req.amount, volumeMl: fuel?.volumeMl ?? 0 }, decision.businessDay, decision.at);
+  const code = newApprovalCode();
   const balance = total - req.amount;
-  await record(decision.card, { status: 'approved', approvalCode: code, transfers, balance });
+  await insertSale(trx, sale, { status: 'approved', approvalCode: code, transfers, balance });
+  if (pumpSale) {
+    await sql`update pump_sales set status = 'paid', sale_id = ${saleId}, resolved_by = ${terminal.id}, resolved_at = ${decision.at}
+      where id = ${pumpSale.id}`.execute(trx);
+  }
   return {
     answer: { saleId, status: 'approved', approvalCode: code, actionCode: '000', amount: req.amount, balance },
-    debit: async (t: Trx) => {
-      for (const planned of transfers) {
-        const res = await transfer(t, {
-          id: planned.transferId,
-          debitAccountId: planned.accountId,
-          creditAccountId: station.settlementAccountId,
-          amount: planned.amount,
-          code: 'sale',
-          metadata: { saleId, terminalId: terminal.id, nozzle: req.nozzle },
-        });
-        // The accounts are locked and were checked: a refusal here is a broken invariant, not a decline.
-        if (!res.ok) throw new Error(`ledger refused a checked sale debit: ${res.code}`);
-      }
-    },
+    debit: (t: Trx) => postDebits(t, transfers, station.settlementAccountId, { saleId, terminalId: terminal.id, nozzle: fuel?.nozzle ?? null }),
   };
-}
-
-/** What a card's accounts can spend together: each account's available balance, none below zero. */
-function spendable(accounts: ReadonlyArray<{ available: number }>): number {
-  return accounts.reduce((sum, a) => sum + Math.max(0, a.available), 0);
 }
 
 export interface SaleRecord {
@@ -199,18 +268,30 @@ export interface SaleRecord {
   cardNo: string;
   stationId: number;
   terminalId: string;
-  nozzle: number;
-  grade: string;
-  volumeMl: number;
-  unitPrice: number;
+  nozzle: number | null;
+  grade: string | null;
+  volumeMl: number | null;
+  unitPrice: number | null;
   amount: number;
-  status: 'approved' | 'declined';
+  status: 'approved' | 'declined' | 'reversed' | 'voided';
   approvalCode: string | null;
   declineCode: string | null;
-  transfers: Array<{ transferId: string; accountId: number; amount: number }>;
+  transfers: SaleTransfer[];
   balanceAfter: number | null;
   businessDay: string;
   createdAt: string;
+  flow: 'online' | 'completion' | 'postpay' | 'offline';
+  items: StoreLine[];
+  goodsAmount: number;
+  forced: boolean;
+  flags: string[];
+  liability: 'programme' | 'station';
+  shiftId: number | null;
+  authorisationId: string | null;
+  pumpSaleId: string | null;
+  terminalRef: string | null;
+  offlineAt: string | null;
+  reversedAt: string | null;
 }
 
 export type SaleRow = {
@@ -218,19 +299,37 @@ export type SaleRow = {
   card_no_masked: string;
   station_id: number;
   terminal_id: string;
-  nozzle: number;
-  grade: string;
-  volume_ml: number;
-  unit_price: number;
+  nozzle: number | null;
+  grade: string | null;
+  volume_ml: number | null;
+  unit_price: number | null;
   amount: number;
-  status: 'approved' | 'declined';
+  status: SaleRecord['status'];
   approval_code: string | null;
   decline_code: string | null;
   transfers: SaleRecord['transfers'];
   balance_after: number | null;
   business_day: string;
   created_at: Date;
+  flow: SaleRecord['flow'];
+  items: StoreLine[];
+  goods_amount: number;
+  forced: boolean;
+  flags: string[];
+  liability: SaleRecord['liability'];
+  shift_id: number | null;
+  authorisation_id: string | null;
+  pump_sale_id: string | null;
+  terminal_ref: string | null;
+  offline_at: Date | null;
+  reversed_at: Date | null;
 };
+
+/** The columns toSaleRecord reads, for callers selecting from `sales s`. */
+export const SALE_COLUMNS = sql`s.id, s.card_no_masked, s.station_id, s.terminal_id, s.nozzle, s.grade, s.volume_ml, s.unit_price,
+  s.amount, s.status, s.approval_code, s.decline_code, s.transfers, s.balance_after,
+  to_char(s.business_day, 'YYYY-MM-DD') as business_day, s.created_at, s.flow, s.items, s.goods_amount, s.forced, s.flags,
+  s.liability, s.shift_id, s.authorisation_id, s.pump_sale_id, s.terminal_ref, s.offline_at, s.reversed_at`;
 
 export function toSaleRecord(r: SaleRow): SaleRecord {
   return {
@@ -250,6 +349,18 @@ export function toSaleRecord(r: SaleRow): SaleRecord {
     balanceAfter: r.balance_after,
     businessDay: r.business_day,
     createdAt: r.created_at.toISOString(),
+    flow: r.flow ?? 'online',
+    items: r.items ?? [],
+    goodsAmount: r.goods_amount ?? 0,
+    forced: r.forced ?? false,
+    flags: r.flags ?? [],
+    liability: r.liability ?? 'programme',
+    shiftId: r.shift_id ?? null,
+    authorisationId: r.authorisation_id ?? null,
+    pumpSaleId: r.pump_sale_id ?? null,
+    terminalRef: r.terminal_ref ?? null,
+    offlineAt: r.offline_at ? r.offline_at.toISOString() : null,
+    reversedAt: r.reversed_at ? r.reversed_at.toISOString() : null,
   };
 }
 
@@ -258,9 +369,7 @@ export function toSaleRecord(r: SaleRow): SaleRecord {
  * list), read from the card; the sale itself keeps only the mask (its number may be unknown).
  */
 export async function getSale(db: Executor, saleId: string, opts: { fullCardNo?: boolean } = {}): Promise<SaleRecord> {
-  const r = await sql<SaleRow & { card_no: string | null }>`select s.id, s.card_no_masked, s.station_id, s.terminal_id, s.nozzle, s.grade, s.volume_ml, s.unit_price,
-      s.amount, s.status, s.approval_code, s.decline_code, s.transfers, s.balance_after,
-      to_char(s.business_day, 'YYYY-MM-DD') as business_day, s.created_at, c.card_no
+  const r = await sql<SaleRow & { card_no: string | null }>`select ${SALE_COLUMNS}, c.card_no
     from sales s left join cards c on c.id = s.card_id where s.id = ${saleId}`.execute(db);
   const row = r.rows[0];
   if (!row) throw salesError('SALE_NOT_FOUND', { saleId });

@@ -60,7 +60,7 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
         params: Type.Object({ cardNo: Type.String({ pattern: '^[0-9]{19}$' }) }),
         querystring: Type.Object({
           ...Period,
-          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund')])),
+          type: Type.Optional(Type.Union([Type.Literal('sale'), Type.Literal('recharge'), Type.Literal('refund'), Type.Literal('reversal')])),
           includeDeclined: Type.Optional(Type.Boolean()),
         }),
         response: { 200: Type.Object({ items: Type.Array(StatementLineSchema), nextCursor: Nullable(Type.String()) }) },

@@ -4,7 +4,7 @@ import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor, maskCardNo, pageSize } 
 import { requireCard } from '../cards/index.js';
 
 export interface StatementLine {
-  type: 'sale' | 'recharge' | 'refund';
+  type: 'sale' | 'recharge' | 'refund' | 'reversal';
   id: string;
   at: string;
   /** Signed from the cardholder's view: recharges positive, sales and refunds negative (fen). */
@@ -26,7 +26,7 @@ export interface StatementLine {
 export interface StatementQuery {
   from?: Date;
   to?: Date;
-  type?: 'sale' | 'recharge' | 'refund';
+  type?: 'sale' | 'recharge' | 'refund' | 'reversal';
   includeDeclined?: boolean;
   limit?: number;
   cursor?: string;
@@ -70,11 +70,17 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       select c.replaces from cards c join lineage l on c.id = l.id where c.replaces is not null
     ), lines as (
       select 'sale' as type, s.id::text as id, s.created_at as at,
-             -- a declined sale moved nothing
-             case when s.status = 'approved' then -s.amount else 0 end as amount, s.status, c.card_no, s.station_id, s.terminal_id,
+             -- A declined sale moved nothing, nor did an offline sale the station bears (its hot list held the card).
+             -- A reversed or voided sale did move money: its own 'reversal' line gives it back.
+             case when s.status <> 'declined' and s.liability = 'programme' then -s.amount else 0 end as amount, s.status, c.card_no, s.station_id, s.terminal_id,
              s.grade, s.volume_ml, s.unit_price, null::text as channel, null::text as receipt_no, s.approval_code, s.decline_code, s.balance_after
         from sales s join cards c on c.id = s.card_id
-        where s.card_id in (select id from lineage) and (${q.includeDeclined === true} or s.status = 'approved')
+        where s.card_id in (select id from lineage) and (${q.includeDeclined === true} or s.status <> 'declined')
+      union all
+      select 'reversal', v.id::text, v.created_at, v.amount, v.kind, c.card_no, s.station_id, s.terminal_id,
+             s.grade, s.volume_ml, s.unit_price, null, null, s.approval_code, null, null
+        from sale_reversals v join sales s on s.id = v.sale_id join cards c on c.id = s.card_id
+        where s.card_id in (select id from lineage) and v.amount > 0
       union all
       select 'recharge', r.id::text, r.created_at, r.amount, 'completed', c.card_no, null, null, null, null, null, r.channel, r.receipt_no, null, null, r.balance_after
         from recharges r join cards c on c.id = r.card_id where r.card_id in (select id from lineage)

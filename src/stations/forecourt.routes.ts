@@ -1,41 +1,35 @@
-import { createHash } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, GradeCode, Id, StaffGroups } from '../platform/index.js';
-import { cancelPrice, forecourtFor, getNozzles, listGrades, MAX_NOZZLES, nextPrices, priceHistory, pricesInForce, setNozzles, setPrice } from './forecourt.service.js';
+import { access, actorOf, FreeText, GradeCode, Id, Nullable, StaffGroups } from '../platform/index.js';
+import { cancelPrice, forecourtFor, getNozzles, MAX_NOZZLES, nextPrices, priceHistory, pricesInForce, setNozzles, setPrice, type PriceTarget } from './forecourt.service.js';
+import { etagMatches, etagOf } from './etag.js';
+import { stationsError } from './stations.errors.js';
+import { gradeRoutes, pumpRoutes } from './network.routes.js';
 
-const GradeSchema = Type.Object({
-  code: Type.String(),
-  nameZh: Type.String(),
-  nameEn: Type.String(),
-  kind: Type.Union([Type.Literal('petrol'), Type.Literal('diesel')]),
-});
 const PriceSchema = Type.Object({
   id: Type.Integer({ description: 'the price row; DELETE /api/v1/prices/{id} cancels a scheduled one' }),
   grade: Type.String(),
   unitPrice: Type.Integer({ description: 'fen per litre' }),
   effectiveFrom: Type.String(),
-  stationId: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the national price' }),
+  stationId: Nullable(Type.Integer({ description: 'the station whose own price this is' })),
+  province: Nullable(Type.String({ description: 'the province whose price this is' })),
+  scope: Type.Union([Type.Literal('national'), Type.Literal('province'), Type.Literal('station')]),
 });
-const NozzleSchema = Type.Object({ nozzle: Type.Integer({ minimum: 1, maximum: 99 }), grade: GradeCode() }, { additionalProperties: false });
-const NozzleList = Type.Object({ items: Type.Array(NozzleSchema) });
+const NozzleSchema = Type.Object(
+  { nozzle: Type.Integer({ minimum: 1, maximum: 99 }), grade: GradeCode(), pump: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 99, description: 'one of the station’s pumps' }))) },
+  { additionalProperties: false },
+);
+const NozzleList = Type.Object({ items: Type.Array(Type.Object({ nozzle: Type.Integer(), grade: Type.String(), pump: Nullable(Type.Integer()) })) });
 const IdParams = Type.Object({ id: Id() });
 const bearer = [{ bearer: [] }];
+const Province = FreeText({ minLength: 1, maxLength: 40 });
 
-/** A version of what the forecourt answer says (nozzles, prices now and next, business day): equal bodies, equal tags. */
-const etagOf = (body: unknown) => `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 27)}"`;
-const matches = (header: string | undefined, etag: string) =>
-  header !== undefined && header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag);
+/** stationId or province from a query (the route refuses both). */
+const targetOf = (q: { stationId?: number; province?: string }): PriceTarget => (q.stationId !== undefined ? q.stationId : q.province !== undefined ? { province: q.province } : undefined);
 
 export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): void {
-  app.get(
-    '/api/v1/grades',
-    {
-      config: { access: access.roles(...StaffGroups.readers) },
-      schema: { tags: ['forecourt'], summary: 'Fuel grades / 油品', security: bearer, response: { 200: Type.Object({ items: Type.Array(GradeSchema) }) } },
-    },
-    async () => ({ items: await listGrades(deps.db) }),
-  );
+  gradeRoutes(app, deps);
+  pumpRoutes(app, deps);
 
   app.get(
     '/api/v1/prices',
@@ -45,16 +39,19 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
         tags: ['forecourt'],
         summary: 'Prices in force now / 当前油价',
         description:
-          'Without stationId: every national price in force (stationId null) and every station’s own price in force. ' +
-          'With stationId: one price per grade for that station — its own if it has one, else the national one.',
+          'Without a filter: every national, province and station price in force. ' +
+          'With stationId: one price per grade for that station — its own, else its province’s, else the national one. ' +
+          'With province: one per grade for that province’s stations without their own price. stationId and province are exclusive.',
         security: bearer,
-        querystring: Type.Object({ stationId: Type.Optional(Id()) }, { additionalProperties: false }),
+        querystring: Type.Object({ stationId: Type.Optional(Id()), province: Type.Optional(Province) }, { additionalProperties: false }),
         response: { 200: Type.Object({ items: Type.Array(PriceSchema), next: Type.Array(PriceSchema, { description: 'the next scheduled price per grade (and scope), if any' }) }) },
       },
     },
     async (req) => {
-      const items = await pricesInForce(deps.db, req.query.stationId);
-      return { items, next: await nextPrices(deps.db, req.query.stationId) };
+      if (req.query.stationId !== undefined && req.query.province !== undefined) throw stationsError('PRICE_SCOPE_CONFLICT', { field: 'querystring.province' });
+      const target = targetOf(req.query);
+      const items = await pricesInForce(deps.db, target);
+      return { items, next: await nextPrices(deps.db, target) };
     },
   );
 
@@ -65,10 +62,12 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
       schema: {
         tags: ['forecourt'],
         summary: 'Price history of a grade / 油价历史',
-        description: 'Newest effectiveFrom first: the national rows, and with stationId that station’s own as well. Cancelled scheduled prices are not listed (see the audit log).',
+        description:
+          'Newest effectiveFrom first: the national rows; with province that province’s too; with stationId its province’s and its own too. ' +
+          'Each row says its scope. Cancelled scheduled prices are not listed (see the audit log).',
         security: bearer,
         querystring: Type.Object(
-          { grade: GradeCode(), stationId: Type.Optional(Id()), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+          { grade: GradeCode(), stationId: Type.Optional(Id()), province: Type.Optional(Province), limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
           { additionalProperties: false },
         ),
         response: {
@@ -85,7 +84,10 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
         },
       },
     },
-    async (req) => ({ items: await priceHistory(deps.db, { grade: req.query.grade, stationId: req.query.stationId, limit: req.query.limit }) }),
+    async (req) => {
+      if (req.query.stationId !== undefined && req.query.province !== undefined) throw stationsError('PRICE_SCOPE_CONFLICT', { field: 'querystring.province' });
+      return { items: await priceHistory(deps.db, { grade: req.query.grade, target: targetOf(req.query), limit: req.query.limit }) };
+    },
   );
 
   app.delete(
@@ -110,9 +112,10 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
       config: { access: access.roles('admin', 'operator') },
       schema: {
         tags: ['forecourt'],
-        summary: 'Set a price, national or for one station, at once or from a set time / 调价',
+        summary: 'Set a price — national, for a province or for one station — at once or from a set time / 调价',
         description:
-          'The previous price is kept as history. A station’s own price takes precedence over the national one. ' +
+          'The previous price is kept as history. In force for a station: its own price, else its province’s, else the national one. ' +
+          'stationId and province are exclusive (400 PRICE_SCOPE_CONFLICT). ' +
           'effectiveFrom (ISO 8601, at most a minute in the past) schedules the change; absent: in force at once.',
         security: bearer,
         body: Type.Object(
@@ -120,6 +123,7 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
             grade: GradeCode(),
             unitPrice: Type.Integer({ minimum: 1, maximum: 99_999, description: 'fen per litre' }),
             stationId: Type.Optional(Type.Union([Id(), Type.Null()])),
+            province: Type.Optional(Nullable(Province)),
             effectiveFrom: Type.Optional(Type.String({ maxLength: 64, description: 'ISO 8601; absent: now' })),
           },
           { additionalProperties: false },
@@ -175,6 +179,7 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
             nozzles: Type.Array(
               Type.Object({
                 nozzle: Type.Integer(),
+                pump: Nullable(Type.Integer()),
                 grade: Type.String(),
                 gradeName: Type.String(),
                 gradeNameEn: Type.String(),
@@ -191,7 +196,7 @@ export function forecourtRoutes(app: App, deps: { db: Db; config: Config }): voi
       const body = await forecourtFor(deps.db, deps.config.timeZone, req.terminal!);
       const etag = etagOf(body);
       void reply.header('etag', etag).header('cache-control', 'no-cache');
-      if (matches(req.headers['if-none-match'], etag)) return reply.code(304).send(null);
+      if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).send(null);
       return body;
     },
   );

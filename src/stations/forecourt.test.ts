@@ -32,11 +32,11 @@ describe('fuel grades', () => {
   it('lists the seeded grades in pump order, to every reader role', async () => {
     const r = ok(await server.api('GET', '/api/v1/grades', { role: 'station_staff' }), 200);
     expect(r.items).toEqual([
-      { code: '92#', nameZh: '92号汽油', nameEn: 'Petrol 92', kind: 'petrol' },
-      { code: '95#', nameZh: '95号汽油', nameEn: 'Petrol 95', kind: 'petrol' },
-      { code: '98#', nameZh: '98号汽油', nameEn: 'Petrol 98', kind: 'petrol' },
-      { code: '0#', nameZh: '0号柴油', nameEn: 'Diesel 0', kind: 'diesel' },
-      { code: '-10#', nameZh: '-10号柴油', nameEn: 'Diesel -10', kind: 'diesel' },
+      { code: '92#', nameZh: '92号汽油', nameEn: 'Petrol 92', kind: 'petrol', active: true },
+      { code: '95#', nameZh: '95号汽油', nameEn: 'Petrol 95', kind: 'petrol', active: true },
+      { code: '98#', nameZh: '98号汽油', nameEn: 'Petrol 98', kind: 'petrol', active: true },
+      { code: '0#', nameZh: '0号柴油', nameEn: 'Diesel 0', kind: 'diesel', active: true },
+      { code: '-10#', nameZh: '-10号柴油', nameEn: 'Diesel -10', kind: 'diesel', active: true },
     ]);
     expectError(await server.api('GET', '/api/v1/grades', { role: 'cardholder' }), 403, 'FORBIDDEN');
     expectError(await server.api('GET', '/api/v1/grades', { role: null }), 401, 'UNAUTHENTICATED');
@@ -48,10 +48,10 @@ describe('station nozzles', () => {
     const { stationId } = await newStation(server);
     expect(ok(await server.api('GET', `/api/v1/stations/${stationId}/nozzles`, { role: 'finance' }), 200)).toEqual({ items: [] });
     const first = ok(await putNozzles(stationId, [{ nozzle: 3, grade: '95#' }, { nozzle: 1, grade: '92#' }, { nozzle: 2, grade: '92#' }, { nozzle: 12, grade: '0#' }]), 200);
-    expect(first.items).toEqual([{ nozzle: 1, grade: '92#' }, { nozzle: 2, grade: '92#' }, { nozzle: 3, grade: '95#' }, { nozzle: 12, grade: '0#' }]);
+    expect(first.items).toEqual([{ nozzle: 1, grade: '92#', pump: null }, { nozzle: 2, grade: '92#', pump: null }, { nozzle: 3, grade: '95#', pump: null }, { nozzle: 12, grade: '0#', pump: null }]);
     expect(ok(await server.api('GET', `/api/v1/stations/${stationId}/nozzles`, { role: 'station_staff' }), 200)).toEqual(first);
     const second = ok(await putNozzles(stationId, [{ nozzle: 1, grade: '98#' }, { nozzle: 99, grade: '-10#' }]), 200);
-    expect(second.items).toEqual([{ nozzle: 1, grade: '98#' }, { nozzle: 99, grade: '-10#' }]);
+    expect(second.items).toEqual([{ nozzle: 1, grade: '98#', pump: null }, { nozzle: 99, grade: '-10#', pump: null }]);
     expect(ok(await server.api('GET', `/api/v1/stations/${stationId}/nozzles`), 200)).toEqual(second);
     // The same list again changes nothing and writes no audit row.
     ok(await putNozzles(stationId, [{ nozzle: 99, grade: '-10#' }, { nozzle: 1, grade: '98#' }]), 200);
@@ -63,7 +63,7 @@ describe('station nozzles', () => {
 
   it('refuses duplicates, unknown grades and bad numbers, naming the item, and changes nothing', async () => {
     const { stationId } = await newStation(server);
-    const items = [{ nozzle: 1, grade: '92#' }];
+    const items = [{ nozzle: 1, grade: '92#', pump: null }];
     ok(await putNozzles(stationId, items), 200);
     const dup = await putNozzles(stationId, [{ nozzle: 4, grade: '92#' }, { nozzle: 5, grade: '95#' }, { nozzle: 4, grade: '95#' }]);
     expectError(dup, 400, 'NOZZLE_DUPLICATE');
@@ -71,7 +71,11 @@ describe('station nozzles', () => {
     const unknown = await putNozzles(stationId, [{ nozzle: 4, grade: '92#' }, { nozzle: 5, grade: '97#' }]);
     expectError(unknown, 400, 'GRADE_UNKNOWN');
     expect(unknown.body.error.details).toMatchObject({ field: 'body.items.1.grade', grade: '97#' });
-    for (const bad of [[{ nozzle: 0, grade: '92#' }], [{ nozzle: 100, grade: '92#' }], [{ nozzle: 1.5, grade: '92#' }], [{ nozzle: 1 }], [{ nozzle: 1, grade: '92#', pump: 1 }], [{ nozzle: 1, grade: '' }]]) {
+    // A pump the station does not have.
+    const stray = await putNozzles(stationId, [{ nozzle: 4, grade: '92#' }, { nozzle: 5, grade: '95#', pump: 1 }]);
+    expectError(stray, 400, 'PUMP_UNKNOWN');
+    expect(stray.body.error.details).toMatchObject({ field: 'body.items.1.pump', pump: 1 });
+    for (const bad of [[{ nozzle: 0, grade: '92#' }], [{ nozzle: 100, grade: '92#' }], [{ nozzle: 1.5, grade: '92#' }], [{ nozzle: 1 }], [{ nozzle: 1, grade: '92#', pump: 0 }], [{ nozzle: 1, grade: '92#', hose: 1 }], [{ nozzle: 1, grade: '' }]]) {
       expectError(await putNozzles(stationId, bad), 400, 'VALIDATION_FAILED');
     }
     expectError(await server.api('PUT', `/api/v1/stations/${stationId}/nozzles`, { body: { items, extra: true } }), 400, 'VALIDATION_FAILED');
@@ -115,7 +119,7 @@ describe('prices', () => {
   it('sets a national price in force at once, keeps the old one as history, and audits both', async () => {
     const before = Date.now();
     const p = ok(await postPrice({ grade: '92#', unitPrice: 733 }), 201);
-    expect(p).toMatchObject({ grade: '92#', unitPrice: 733, stationId: null });
+    expect(p).toMatchObject({ grade: '92#', unitPrice: 733, stationId: null, province: null, scope: 'national' });
     expect(Date.parse(p.effectiveFrom)).toBeGreaterThanOrEqual(before - 5_000);
     expect(Date.parse(p.effectiveFrom)).toBeLessThanOrEqual(Date.now() + 5_000);
     const q = ok(await postPrice({ grade: '92#', unitPrice: 745, stationId: null }, 'admin'), 201);
@@ -211,16 +215,16 @@ describe('GET /api/v1/pos/forecourt', () => {
       station: { id: stationId, name: station.name },
       businessDay: businessDay(new Date(), server.config.timeZone),
       nozzles: [
-        { nozzle: 1, grade: '92#', gradeName: '92号汽油', gradeNameEn: 'Petrol 92', unitPrice: 745, ...NO_NEXT },
-        { nozzle: 2, grade: '95#', gradeName: '95号汽油', gradeNameEn: 'Petrol 95', unitPrice: 788, ...NO_NEXT },
+        { nozzle: 1, pump: null, grade: '92#', gradeName: '92号汽油', gradeNameEn: 'Petrol 92', unitPrice: 745, ...NO_NEXT },
+        { nozzle: 2, pump: null, grade: '95#', gradeName: '95号汽油', gradeNameEn: 'Petrol 95', unitPrice: 788, ...NO_NEXT },
         // No price for the grade yet: listed, but it cannot sell.
-        { nozzle: 3, grade: '-10#', gradeName: '-10号柴油', gradeNameEn: 'Diesel -10', unitPrice: null, ...NO_NEXT },
+        { nozzle: 3, pump: null, grade: '-10#', gradeName: '-10号柴油', gradeNameEn: 'Diesel -10', unitPrice: null, ...NO_NEXT },
       ],
     });
     // A price change shows at the next call.
     ok(await postPrice({ grade: '92#', unitPrice: 750 }), 201);
     expect((await forecourt(terminal)).body.nozzles[0].unitPrice).toBe(750);
-    expect((await forecourt(other.terminal)).body.nozzles).toEqual([{ nozzle: 1, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: expect.any(Number), ...NO_NEXT }]);
+    expect((await forecourt(other.terminal)).body.nozzles).toEqual([{ nozzle: 1, pump: null, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: expect.any(Number), ...NO_NEXT }]);
   });
 
   it('answers only signed requests, each once', async () => {

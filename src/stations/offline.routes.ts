@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
 import { access } from '../platform/index.js';
 import { hotlist, hotlistVersion } from '../cards/index.js';
+import { recordListDownload, whitelistVersion } from './whitelist.service.js';
 
 const signed = [{ terminal: [] }];
 const CardNos = Type.Array(Type.String({ description: '19-digit card number' }));
@@ -30,7 +31,12 @@ export function offlineRoutes(app: App, deps: { db: Db; config: Config }): void 
         },
       },
     },
-    async (req) => hotlist(deps.db, req.query.since),
+    async (req) => {
+      const answer = await hotlist(deps.db, req.query.since);
+      // What the terminal was given, not only what it later claims: see docs/offline.md "Who bears the loss".
+      await recordListDownload(deps.db, req.terminal!.id, 'hotlist', answer.version);
+      return answer;
+    },
   );
 
   app.get(
@@ -39,21 +45,28 @@ export function offlineRoutes(app: App, deps: { db: Db; config: Config }): void 
       config: { access: access.terminal },
       schema: {
         tags: ['pos'],
-        summary: 'Offline floor limits and the current hot-list version (signed) / 脱机参数',
+        summary: 'Offline floor limits and the current hot-list and whitelist versions (signed) / 脱机参数',
+        description: 'When a version differs from the one the terminal holds, fetch a delta (GET /api/v1/pos/hotlist, GET /api/v1/pos/whitelist). See docs/offline.md.',
         security: signed,
         response: {
           200: Type.Object({
             floorLimitPerSale: Type.Integer({ description: 'fen: the most one offline sale may be' }),
             floorLimitPerCardPerDay: Type.Integer({ description: 'fen: the most one card may spend offline at this terminal per business day' }),
             hotlistVersion: Version,
+            whitelistVersion: Type.Integer({ minimum: 0, description: 'whitelist version; GET /api/v1/pos/whitelist?since=… when it differs' }),
           }),
         },
       },
     },
-    async () => ({
-      floorLimitPerSale: deps.config.offlineFloorSale,
-      floorLimitPerCardPerDay: deps.config.offlineFloorDay,
-      hotlistVersion: await hotlistVersion(deps.db),
-    }),
+    async () => {
+      // Both versions are the same kind of number (a snapshot's xmin), read one after the other.
+      const hot = await hotlistVersion(deps.db);
+      return {
+        floorLimitPerSale: deps.config.offlineFloorSale,
+        floorLimitPerCardPerDay: deps.config.offlineFloorDay,
+        hotlistVersion: hot,
+        whitelistVersion: await whitelistVersion(deps.db),
+      };
+    },
   );
 }

@@ -2,12 +2,13 @@ import { sql } from 'kysely';
 import type { Executor } from '../platform/index.js';
 
 /**
- * Price enforcement at sale time. A sale's unit price must be one the station's grade was sold
+ * Price enforcement at sale time (same precedence as prices.service: station > province > national).
+ * A sale's unit price must be one the station's grade was sold
  * at during the grace window before the sale (the price in force now, or one in force when a
  * fill still running could have started). A grade with no price in that window is not enforced:
  * stations without price data keep selling at the terminal's price.
  *
- * The rows a station's check needs (its own and the national ones from a little before the
+ * The rows a station's check needs (its own, its province's and the national ones from a little before the
  * window, scheduled ones included) are cached per station, so a sale costs no query while the
  * entry is fresh; any price change in this process drops every entry, another process's change
  * shows within CACHE_MS (and the grace window accepts the old price meanwhile).
@@ -15,6 +16,8 @@ import type { Executor } from '../platform/index.js';
 
 interface PriceRow {
   id: number;
+  /** 0: the station's own, 1: its province's, 2: national (lower wins). */
+  rank: number;
   stationId: number | null;
   unitPrice: number;
   effectiveMs: number;
@@ -34,31 +37,47 @@ export function pricesChanged(): void {
   generation++;
 }
 
-/** The rows of one station (its own and the national ones) from the last one in force at `horizon` on, sorted newest first. */
+/**
+ * The rows that can apply to one station (its own, its province's and the national ones) from the
+ * last one in force at `horizon` on, sorted newest first.
+ */
 async function loadRows(db: Executor, stationId: number, horizon: Date): Promise<Map<string, PriceRow[]>> {
-  // One query on fuel_prices_in_force: per grade and scope, the row in force at the horizon and every later one.
-  const r = await sql<{ id: string; grade: string; station_id: string | null; unit_price: number; effective_from: Date }>`
-    select p.id, p.grade, p.station_id, p.unit_price, p.effective_from from fuel_prices p
-    where (p.station_id is null or p.station_id = ${stationId})
-      and p.effective_from >= coalesce((select q.effective_from from fuel_prices q
-        where q.grade = p.grade and (q.station_id = p.station_id or (q.station_id is null and p.station_id is null))
-          and q.effective_from <= ${horizon}
-        order by q.effective_from desc limit 1), '-infinity'::timestamptz)
-    order by p.grade, p.effective_from desc, p.id desc`.execute(db);
+  // One query, one branch per scope so each uses its index (fuel_prices_station / fuel_prices_province /
+  // fuel_prices_in_force): per grade, the scope's row in force at the horizon and every later one.
+  const r = await sql<{ id: string; grade: string; station_id: string | null; province: string | null; unit_price: number; effective_from: Date }>`
+    with st as (select id, province from stations where id = ${stationId})
+    select p.id, p.grade, p.station_id, p.province, p.unit_price, p.effective_from from fuel_prices p, st
+    where p.station_id = st.id
+      and p.effective_from >= coalesce((select max(q.effective_from) from fuel_prices q
+        where q.station_id = st.id and q.grade = p.grade and q.effective_from <= ${horizon}), '-infinity'::timestamptz)
+    union all
+    select p.id, p.grade, p.station_id, p.province, p.unit_price, p.effective_from from fuel_prices p, st
+    where p.province = st.province and p.station_id is null
+      and p.effective_from >= coalesce((select max(q.effective_from) from fuel_prices q
+        where q.province = st.province and q.grade = p.grade and q.effective_from <= ${horizon}), '-infinity'::timestamptz)
+    union all
+    select p.id, p.grade, p.station_id, p.province, p.unit_price, p.effective_from from fuel_prices p
+    where p.station_id is null and p.province is null
+      and p.effective_from >= coalesce((select max(q.effective_from) from fuel_prices q
+        where q.station_id is null and q.province is null and q.grade = p.grade and q.effective_from <= ${horizon}), '-infinity'::timestamptz)
+    order by grade, effective_from desc, id desc`.execute(db);
   const byGrade = new Map<string, PriceRow[]>();
   for (const row of r.rows) {
     const list = byGrade.get(row.grade) ?? [];
-    list.push({ id: Number(row.id), stationId: row.station_id === null ? null : Number(row.station_id), unitPrice: row.unit_price, effectiveMs: row.effective_from.getTime() });
+    const rank = row.station_id !== null ? 0 : row.province !== null ? 1 : 2;
+    list.push({ id: Number(row.id), rank, stationId: row.station_id === null ? null : Number(row.station_id), unitPrice: row.unit_price, effectiveMs: row.effective_from.getTime() });
     byGrade.set(row.grade, list);
   }
   return byGrade;
 }
 
-/** The station's price at `t` (its own before the national one), from rows sorted newest first. */
+/** The station's price at `t` (its own, else its province's, else the national one), from rows sorted newest first. */
 function inForce(rows: readonly PriceRow[], t: number): number | null {
-  const own = rows.find((r) => r.stationId !== null && r.effectiveMs <= t);
-  if (own) return own.unitPrice;
-  return rows.find((r) => r.stationId === null && r.effectiveMs <= t)?.unitPrice ?? null;
+  for (const rank of [0, 1, 2]) {
+    const hit = rows.find((r) => r.rank === rank && r.effectiveMs <= t);
+    if (hit) return hit.unitPrice;
+  }
+  return null;
 }
 
 export type PriceVerdict = { ok: true } | { ok: false; expected: number };

@@ -38,7 +38,7 @@ describe('scheduled price changes', () => {
     expect(now).toMatchObject({ grade: '95#', unitPrice: 793, stationId });
     const midnight = inMinutes(90).toISOString();
     const scheduled = ok(await postPrice({ grade: '95#', unitPrice: 805, stationId, effectiveFrom: midnight }), 201);
-    expect(scheduled).toEqual({ id: expect.any(Number), grade: '95#', unitPrice: 805, stationId, effectiveFrom: midnight });
+    expect(scheduled).toEqual({ id: expect.any(Number), grade: '95#', unitPrice: 805, stationId, province: null, scope: 'station', effectiveFrom: midnight });
 
     const list = ok(await server.api('GET', `/api/v1/prices?stationId=${stationId}`, { role: 'finance' }), 200);
     expect(list.items.filter((p: any) => p.grade === '95#')).toEqual([now]);
@@ -88,7 +88,7 @@ describe('the POS forecourt: next price and ETag', () => {
     ok(await postPrice({ grade: '0#', unitPrice: 712, stationId }), 201);
     const first = await forecourt(terminal);
     expect(first.status).toBe(200);
-    expect(first.body.nozzles).toEqual([{ nozzle: 1, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: 712, nextUnitPrice: null, nextEffectiveFrom: null }]);
+    expect(first.body.nozzles).toEqual([{ nozzle: 1, pump: null, grade: '0#', gradeName: '0号柴油', gradeNameEn: 'Diesel 0', unitPrice: 712, nextUnitPrice: null, nextEffectiveFrom: null }]);
     expect(first.etag).toMatch(/^"[\w-]{27}"$/);
 
     const again = await forecourt(terminal, { 'if-none-match': first.etag! });

@@ -1,11 +1,49 @@
 import { Type } from 'typebox';
 import type { App, Config, Db, FieldCipher } from '../platform/index.js';
-import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
-import { createStation, getStation, listStations, listTerminals, registerTerminal, setTerminalStatus } from './stations.service.js';
+import { access, actorOf, FreeText, Id, Nullable, StaffGroups } from '../platform/index.js';
+import { createStation, getStation, listRegions, listStations, listTerminals, registerTerminal, setTerminalStatus, STATION_SERVICES, updateStation } from './stations.service.js';
+import { MAX_OPENING_WINDOWS } from './opening-hours.js';
 import { forgetTerminal } from './terminal-auth.js';
+import { closeTerminalStream } from './price-stream.routes.js';
 import { offlineRoutes } from './offline.routes.js';
 import { forecourtRoutes } from './forecourt.routes.js';
 
+const ServiceSchema = Type.Union(STATION_SERVICES.map((s) => Type.Literal(s)));
+// The shape only; what the times mean (HH:MM, 24:00 as a close, day 1–7) is checked by
+// openingHoursProblem, which names the field in 400 OPENING_HOURS_INVALID.
+const OpeningHoursSchema = Type.Object(
+  {
+    always: Type.Boolean({ description: 'true: open 24 hours every day (weekly absent)' }),
+    weekly: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            day: Type.Integer({ description: 'ISO weekday, 1 = Monday … 7 = Sunday' }),
+            open: Type.String({ maxLength: 5, description: 'HH:MM local time (FUELCARD_TZ)' }),
+            close: Type.String({ maxLength: 5, description: 'HH:MM, or 24:00; not after open = past midnight' }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: MAX_OPENING_WINDOWS },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+const Region = (description: string) => FreeText({ maxLength: 40, description });
+const Phone = Type.String({ pattern: '^[0-9+() -]{3,30}$', description: 'the station’s public phone number' });
+const ProfileFields = {
+  name: FreeText({ minLength: 1, maxLength: 100 }),
+  address: FreeText({ minLength: 1, maxLength: 300 }),
+  lat: Type.Number({ minimum: -90, maximum: 90 }),
+  lng: Type.Number({ minimum: -180, maximum: 180 }),
+  province: Region('省 (the province’s price list applies)'),
+  city: Region('市'),
+  district: Region('区/县'),
+  phone: Nullable(Phone),
+  openingHours: OpeningHoursSchema,
+  services: Type.Array(ServiceSchema, { maxItems: STATION_SERVICES.length * 2 }),
+};
 const StationSchema = Type.Object({
   id: Type.Integer(),
   code: Type.String(),
@@ -13,6 +51,12 @@ const StationSchema = Type.Object({
   address: Type.String(),
   lat: Type.Number(),
   lng: Type.Number(),
+  province: Type.String(),
+  city: Type.String(),
+  district: Type.String(),
+  phone: Nullable(Type.String()),
+  openingHours: Type.Object({ always: Type.Boolean(), weekly: Type.Optional(Type.Array(Type.Object({ day: Type.Integer(), open: Type.String(), close: Type.String() }))) }),
+  services: Type.Array(Type.String()),
   status: Type.String(),
   settlementAccountId: Type.Integer(),
   createdAt: Type.String(),
@@ -39,17 +83,75 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
         body: Type.Object(
           {
             code: Type.String({ pattern: '^[A-Za-z0-9_-]{2,20}$' }),
-            name: FreeText({ minLength: 1, maxLength: 100 }),
-            address: FreeText({ minLength: 1, maxLength: 300 }),
-            lat: Type.Number({ minimum: -90, maximum: 90 }),
-            lng: Type.Number({ minimum: -180, maximum: 180 }),
+            name: ProfileFields.name,
+            address: ProfileFields.address,
+            lat: ProfileFields.lat,
+            lng: ProfileFields.lng,
+            province: Type.Optional(ProfileFields.province),
+            city: Type.Optional(ProfileFields.city),
+            district: Type.Optional(ProfileFields.district),
+            phone: Type.Optional(ProfileFields.phone),
+            openingHours: Type.Optional(ProfileFields.openingHours),
+            services: Type.Optional(ProfileFields.services),
           },
           { additionalProperties: false },
         ),
         response: { 201: StationSchema },
       },
     },
-    async (req, reply) => reply.status(201).send(await createStation(deps.db, actorOf(req), req.body)),
+    async (req, reply) => reply.status(201).send(await createStation(deps.db, actorOf(req), req.body as Parameters<typeof createStation>[2])),
+  );
+
+  app.patch(
+    '/api/v1/stations/:id',
+    {
+      config: { access: access.roles('admin', 'operator') },
+      schema: {
+        tags: ['stations'],
+        summary: 'Edit a station: region, address, coordinates, hours, services, status / 修改油站信息',
+        description: 'Only the fields given change; audited as station.update with the changed fields before and after. A new province moves the station to that province’s price list at once.',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(ProfileFields.name),
+            address: Type.Optional(ProfileFields.address),
+            lat: Type.Optional(ProfileFields.lat),
+            lng: Type.Optional(ProfileFields.lng),
+            province: Type.Optional(ProfileFields.province),
+            city: Type.Optional(ProfileFields.city),
+            district: Type.Optional(ProfileFields.district),
+            phone: Type.Optional(ProfileFields.phone),
+            openingHours: Type.Optional(ProfileFields.openingHours),
+            services: Type.Optional(ProfileFields.services),
+            status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('closed')])),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: StationSchema },
+      },
+    },
+    async (req) => updateStation(deps.db, actorOf(req), req.params.id, req.body as Parameters<typeof updateStation>[3]),
+  );
+
+  app.get(
+    '/api/v1/stations/regions',
+    {
+      config: { access: access.roles(...StaffGroups.readers) },
+      schema: {
+        tags: ['stations'],
+        summary: 'Provinces and cities with stations / 油站所在省市',
+        security: bearer,
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({ province: Type.String(), stations: Type.Integer(), cities: Type.Array(Type.Object({ city: Type.String(), stations: Type.Integer() })) }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => ({ items: await listRegions(deps.db) }),
   );
 
   app.get(
@@ -60,11 +162,21 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
         tags: ['stations'],
         summary: 'List stations / 油站列表',
         security: bearer,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })), offset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) }),
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+            offset: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+            province: Type.Optional(FreeText({ minLength: 1, maxLength: 40 })),
+            city: Type.Optional(FreeText({ minLength: 1, maxLength: 40 })),
+            status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('closed')])),
+            q: Type.Optional(FreeText({ minLength: 1, maxLength: 100, description: 'part of the code, name or address' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ items: Type.Array(StationSchema), total: Type.Integer() }) },
       },
     },
-    async (req) => listStations(deps.db, { limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 }),
+    async (req) => listStations(deps.db, { ...req.query, limit: req.query.limit ?? 50, offset: req.query.offset ?? 0 }),
   );
 
   app.get(
@@ -116,6 +228,7 @@ export function stationsRoutes(app: App, deps: { db: Db; config: Config; cipher:
       async (req, reply) => {
         await setTerminalStatus(deps.db, actorOf(req), req.params.terminalId, status);
         forgetTerminal(deps.db, req.params.terminalId);
+        if (status === 'disabled') closeTerminalStream(deps.db, req.params.terminalId);
         return reply.status(204).send(null);
       },
     );

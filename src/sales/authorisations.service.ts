@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Config, Db, TerminalPrincipal, Trx } from '../platform/index.js';
+import { maskCardNo, platformError } from '../platform/index.js';
+import { getAccounts, hold, lockAccounts, uuidFrom } from '../ledger/index.js';
+import { authoriseCardUse } from '../cards/index.js';
+import { lockTerminalRef, openShiftFor, refuseOtherOriginal, reversalOf } from './forecourt-locks.js';
+import { salesError } from './sales.errors.js';
+import { declineInfo, inArrears, newApprovalCode, openHeldAmount, planSpend, spendable, stationFor } from './sale-parts.js';
+
+export type AuthorisationMode = 'preauth' | 'prepay';
+
+export interface AuthorisationRequest {
+  cardNo: string;
+  pin: string;
+  nozzle: number;
+  mode: AuthorisationMode;
+  /** fen; prepay: the preset (required); preauth: defaults to config.preauthDefaultAmount. */
+  amount?: number;
+}
+
+export interface AuthorisationAnswer {
+  /** null when declined: a declined authorisation holds nothing and is not kept as an authorisation. */
+  authorisationId: string | null;
+  status: 'approved' | 'declined';
+  approvalCode?: string;
+  declineCode?: string;
+  /** ISO 8583 action code: 000 approved, 002 approved for a partial amount (pre-auth), else the decline's. */
+  actionCode: string;
+  message?: string;
+  mode: AuthorisationMode;
+  nozzle: number;
+  grade: string;
+  requestedAmount: number;
+  heldAmount: number;
+  expiresAt: string | null;
+  balance: number | null;
+}
+
+/** One ledger hold of an authorisation, as pump_authorisations.holds records it (card priority order). */
+export interface AuthorisationHold {
+  transferId: string;
+  accountId: number;
+  amount: number;
+}
+
+/** A pre-auth is approved partially only down to this (fen): less would not start a pump. */
+export const MIN_PARTIAL_HOLD = 100;
+/**
+ * The ledger's own expiry of a hold comes this long after the authorisation's: the authorisation
+ * expiry job resolves it first (holds voided, status 'expired'), and the ledger's sweeper only
+ * backs it up if that job is not running.
+ */
+export const LEDGER_HOLD_MARGIN_MS = 15 * 60_000;
+
+/** The nozzle's grade and pump, or 404 NOZZLE_UNKNOWN. */
+export async function nozzleOf(trx: Trx, stationId: number, nozzle: number): Promise<{ grade: string; pump: number | null }> {
+  const r = await sql<{ grade: string; pump: number | null }>`select grade, pump from station_nozzles where station_id = ${stationId} and nozzle = ${nozzle}`.execute(trx);
+  const row = r.rows[0];
+  if (!row) throw salesError('NOZZLE_UNKNOWN', { field: 'body.nozzle', nozzle });
+  return row;
+}
+
+/**
+ * Pre-authorise (插卡即授权) or prepay (先付后加) a pump: the card is checked as for a sale, and the
+ * amount is held on its accounts in priority order, tied to the station and nozzle. The holds are
+ * placed by `last`, the hot settlement row's lock held only for the commit.
+ *
+ * Locks, in order: the terminal reference (against its reversal), the nozzle, the card, the card's
+ * accounts (id order), the settlement account last.
+ */
+export async function authorisePump(
+  trx: Trx,
+  deps: { db: Db; config: Config },
+  terminal: TerminalPrincipal,
+  req: AuthorisationRequest,
+  terminalRef: string,
+): Promise<{ answer: AuthorisationAnswer; last?: (trx: Trx) => Promise<void> }> {
+  const { config } = deps;
+  if (req.mode === 'prepay' && req.amount === undefined) {
+    throw platformError('VALIDATION_FAILED', { field: 'body.amount', reason: 'a prepay authorisation needs the preset amount' });
+  }
+  const requested = req.amount ?? config.preauthDefaultAmount;
+  if (requested > config.preauthMaxAmount) {
+    throw salesError('AUTHORISATION_AMOUNT_TOO_LARGE', { field: 'body.amount', max: config.preauthMaxAmount });
+  }
+  const station = await stationFor(deps.db, trx, terminal.stationId);
+  if (!station.active) throw salesError('SALE_STATION_CLOSED', { stationId: terminal.stationId });
+  const nozzle = await nozzleOf(trx, terminal.stationId, req.nozzle);
+
+  const base = { mode: req.mode, nozzle: req.nozzle, grade: nozzle.grade, requestedAmount: requested };
+  const decline = (code: string, balance: number | null): { answer: AuthorisationAnswer } => {
+    const info = declineInfo(code);
+    return {
+      answer: { authorisationId: null, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, ...base, heldAmount: 0, expiresAt: null, balance },
+    };
+  };
+
+  await lockTerminalRef(trx, terminal.id, terminalRef);
+  await refuseOtherOriginal(trx, terminal.id, terminalRef);
+  if (await reversalOf(trx, terminal.id, terminalRef)) return decline('ALREADY_REVERSED', null);
+
+  // One open authorisation per nozzle: the lock makes "is it free?" and the insert one step.
+  await sql`select pg_advisory_xact_lock(7403, hashtext(${`${terminal.stationId}:${req.nozzle}`}))`.execute(trx);
+  const open = await sql<{ id: string }>`select id from pump_authorisations where station_id = ${terminal.stationId} and nozzle = ${req.nozzle} and status = 'held'`.execute(trx);
+  if (open.rows.length > 0) return decline('NOZZLE_BUSY', null);
+
+  const partial = req.mode === 'preauth';
+  const decision = await authoriseCardUse(
+    trx,
+    config,
+    {
+      cardNo: req.cardNo,
+      pin: req.pin,
+      grade: nozzle.grade,
+      volumeMl: 0,
+      amount: requested,
+      // The card's other open holds count as spent: parallel holds on two nozzles cannot together pass a day limit.
+      pendingAmount: (cardId) => openHeldAmount(trx, cardId),
+      ...(partial ? { reduceAmountTo: MIN_PARTIAL_HOLD } : {}),
+    },
+  );
+  if (!decision.ok) {
+    const balance = decision.pinVerified && decision.card ? spendable(await getAccounts(trx, decision.card.account_ids)) : null;
+    return decline(decision.declineCode, balance);
+  }
+
+  const accounts = await lockAccounts(trx, decision.accountIds);
+  const total = spendable(accounts);
+  if (inArrears(accounts)) return decline('CARD_IN_ARREARS', total);
+  const held = partial ? Math.min(decision.amount, total) : requested;
+  if (total < held || held < Math.min(MIN_PARTIAL_HOLD, requested)) return decline('INSUFFICIENT_FUNDS', total);
+
+  const id = randomUUID();
+  const holds: AuthorisationHold[] = planSpend(accounts, held).map((p) => ({ ...p, transferId: uuidFrom(`auth:${id}:${p.accountId}`) }));
+  const approvalCode = newApprovalCode();
+  const shiftId = await openShiftFor(trx, terminal);
+  const row = await sql<{ expires_at: Date }>`insert into pump_authorisations (id, terminal_id, terminal_ref, station_id, pump, nozzle, grade, card_id,
+      card_no_masked, mode, requested_amount, held_amount, holds, status, approval_code, expires_at, business_day, shift_id, created_at)
+    values (${id}, ${terminal.id}, ${terminalRef}, ${terminal.stationId}, ${nozzle.pump}, ${req.nozzle}, ${nozzle.grade}, ${decision.card.id},
+      ${maskCardNo(decision.card.card_no)},
+      ${req.mode}, ${requested}, ${held}, ${JSON.stringify(holds)}::jsonb, 'held', ${approvalCode},
+      ${decision.at}::timestamptz + ${config.holdExpiryMs} * interval '1 millisecond', ${decision.businessDay}::date, ${shiftId}, ${decision.at})
+    returning expires_at`.execute(trx);
+  const expiresAt = row.rows[0]!.expires_at;
+  return {
+    answer: {
+      authorisationId: id,
+      status: 'approved',
+      approvalCode,
+      actionCode: held < requested ? '002' : '000',
+      ...base,
+      heldAmount: held,
+      expiresAt: expiresAt.toISOString(),
+      balance: total - held,
+    },
+    last: async (t: Trx) => {
+      for (const h of holds) {
+        const res = await hold(t, {
+          id: h.transferId,
+          debitAccountId: h.accountId,
+          creditAccountId: station.settlementAccountId,
+          amount: h.amount,
+          code: req.mode,
+          timeoutMs: config.holdExpiryMs + LEDGER_HOLD_MARGIN_MS,
+          metadata: { authorisationId: id, terminalId: terminal.id, nozzle: req.nozzle },
+        });
+        // The accounts are locked and were checked: a refusal is a broken invariant, not a decline.
+        if (!res.ok) throw new Error(`ledger refused a checked authorisation hold: ${res.code}`);
+      }
+    },
+  };
+}
