@@ -1,16 +1,14 @@
-import { AuditOutlined, EnvironmentOutlined, SafetyCertificateOutlined, ShoppingCartOutlined, TagsOutlined, TeamOutlined, WalletOutlined } from '@ant-design/icons';
+import { AuditOutlined, SafetyCertificateOutlined, ShoppingCartOutlined, TeamOutlined, WalletOutlined } from '@ant-design/icons';
 import type { AdminPage } from './pages';
 import { AuditPage } from './pages-b/audit';
 import { LedgerPage } from './pages-b/ledger';
-import { PricesPage } from './pages-b/prices';
 import { RechargesPage } from './pages-b/recharges';
 import { SalesPage } from './pages-b/sales';
 import { StaffPage } from './pages-b/staff';
-import { StationDetailPage, StationsPage } from './pages-b/stations';
 
 /**
- * The console's second half: sales and recharge lists, stations and terminals, prices, staff,
- * audit log and ledger verify. The shell shows each only to roles that may call `requires`.
+ * The console's second half: sales and recharge lists, staff,
+ * audit log and ledger verify (stations, prices and the rest of the forecourt are in pages-forecourt). The shell shows each only to roles that may call `requires`.
  */
 export const pagesB: AdminPage[] = [
   {
@@ -24,23 +22,6 @@ export const pagesB: AdminPage[] = [
     menu: { key: 'recharges', zh: '充值记录', en: 'Recharges', icon: <WalletOutlined />, order: 65 },
     requires: { method: 'GET', url: '/api/v1/recharges' },
     element: <RechargesPage />,
-  },
-  {
-    path: 'stations',
-    menu: { key: 'stations', zh: '油站与终端', en: 'Stations & terminals', icon: <EnvironmentOutlined />, order: 70 },
-    requires: { method: 'GET', url: '/api/v1/stations' },
-    element: <StationsPage />,
-  },
-  {
-    path: 'stations/:id',
-    requires: { method: 'GET', url: '/api/v1/stations/:id' },
-    element: <StationDetailPage />,
-  },
-  {
-    path: 'prices',
-    menu: { key: 'prices', zh: '油品价格', en: 'Fuel prices', icon: <TagsOutlined />, order: 75 },
-    requires: { method: 'GET', url: '/api/v1/prices' },
-    element: <PricesPage />,
   },
   {
     path: 'staff',

@@ -140,6 +140,9 @@ export function LoginPage() {
             >
               {t('firstTime')}
             </Link>
+            <Link to="/find" data-testid="finder-link">
+              {t('findStations')}
+            </Link>
           </div>
         </div>
         <p className="pt-footnote">{t('agreement')}</p>

@@ -274,6 +274,9 @@ function Line({ line, cardNo }: { line: StatementLine; cardNo: string }) {
     icon = <WalletOutlined />;
     const channel = line.channel ? (T[`channel_${line.channel}`] ? t(`channel_${line.channel}`) : line.channel) : null;
     title = channel ? `${t('lineRecharge')} · ${channel}` : t('lineRecharge');
+  } else if (line.type === 'reversal') {
+    icon = <RollbackOutlined />;
+    title = line.status === 'void' ? t('lineVoid') : t('lineReversal');
   } else {
     icon = <RollbackOutlined />;
     title = t('lineRefund');

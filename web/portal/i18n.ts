@@ -11,6 +11,8 @@ export const T: Dict = {
   // Tabs
   tabCards: { zh: '我的卡', en: 'My cards' },
   tabBills: { zh: '账单', en: 'Statement' },
+  tabFind: { zh: '寻站', en: 'Stations' },
+  findStations: { zh: '附近油站（无需登录）', en: 'Stations nearby (no sign-in)' },
   tabMe: { zh: '我的', en: 'Me' },
 
   // Sign in
@@ -142,6 +144,8 @@ export const T: Dict = {
   lineSale: { zh: '加油消费', en: 'Fuel purchase' },
   lineRecharge: { zh: '充值', en: 'Top-up' },
   lineRefund: { zh: '退款', en: 'Refund' },
+  lineReversal: { zh: '冲正退回', en: 'Reversed, money back' },
+  lineVoid: { zh: '撤销退回', en: 'Voided, money back' },
   balanceAfter: { zh: '余额 {amount}', en: 'Balance {amount}' },
   channel_cash: { zh: '现金', en: 'Cash' },
   channel_bank_transfer: { zh: '银行转账', en: 'Bank transfer' },

@@ -1,10 +1,10 @@
 import { useEffect, type ReactNode } from 'react';
 import { NavLink, useNavigate } from 'react-router-dom';
-import { CreditCardOutlined, FileTextOutlined, LeftOutlined, UserOutlined } from '@ant-design/icons';
+import { CreditCardOutlined, EnvironmentOutlined, FileTextOutlined, LeftOutlined, UserOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../shared/i18n';
 import { T } from './i18n';
 
-export type Tab = 'cards' | 'bills' | 'me';
+export type Tab = 'cards' | 'bills' | 'find' | 'me';
 
 /** The "EN / 中" pill in the top bar's right corner, where a mini-program keeps its capsule. */
 export function LangToggle() {
@@ -72,6 +72,7 @@ function TabBar({ active }: { active: Tab }) {
   const tabs: { key: Tab; to: string; label: string; icon: ReactNode }[] = [
     { key: 'cards', to: '/cards', label: t('tabCards'), icon: <CreditCardOutlined /> },
     { key: 'bills', to: '/bills', label: t('tabBills'), icon: <FileTextOutlined /> },
+    { key: 'find', to: '/find', label: t('tabFind'), icon: <EnvironmentOutlined /> },
     { key: 'me', to: '/me', label: t('tabMe'), icon: <UserOutlined /> },
   ];
   return (

@@ -8,6 +8,7 @@ import { LangProvider, useLang, useT } from '../shared/i18n';
 import { AlertPage } from './AlertPage';
 import { BillsPage } from './Bills';
 import { CardDetailPage, CardsPage } from './Cards';
+import { FinderPage } from './Finder';
 import { T } from './i18n';
 import { Page } from './layout';
 import { LoginPage } from './Login';
@@ -84,6 +85,8 @@ function PortalApp() {
       <Route path="/cards/:cardNo/loss" element={guard(<LossPage />)} />
       <Route path="/cards/:cardNo/alert" element={guard(<AlertPage />)} />
       <Route path="/bills" element={guard(<BillsPage />)} />
+      {/* Public: anyone may look for a station, signed in or not. */}
+      <Route path="/find" element={<FinderPage />} />
       <Route path="/me" element={guard(<MePage />)} />
       <Route path="*" element={<NotFound />} />
     </Routes>

@@ -6,9 +6,14 @@ import enUS from 'antd/locale/en_US';
 import { LangProvider, useLang, useT } from '../shared/i18n';
 import { SaleFlowProvider, SalesLogProvider, TerminalProvider, useSalesLog, useTerminal } from './session';
 import { signingAvailable } from './sign';
-import { T } from './texts';
+import { TF as T } from './textsForecourt';
+import { OfflineBanner } from './OfflineBanner';
+import { OfflineProvider, ShiftProvider } from './offline';
 import { PairPage } from './PairPage';
+import { PostpayPage } from './PostpayPage';
+import { PumpPage } from './PumpPage';
 import { SalePage } from './SalePage';
+import { ShiftPage } from './ShiftPage';
 import { TodayPage } from './TodayPage';
 
 export function App() {
@@ -17,13 +22,17 @@ export function App() {
       <Themed>
         <TerminalProvider>
           <SalesLogProvider>
-            <SaleFlowProvider>
-              <BrowserRouter basename="/pos">
-                <Layout>
-                  <PosRoutes />
-                </Layout>
-              </BrowserRouter>
-            </SaleFlowProvider>
+            <ShiftProvider>
+              <OfflineProvider>
+                <SaleFlowProvider>
+                  <BrowserRouter basename="/pos">
+                    <Layout>
+                      <PosRoutes />
+                    </Layout>
+                  </BrowserRouter>
+                </SaleFlowProvider>
+              </OfflineProvider>
+            </ShiftProvider>
           </SalesLogProvider>
         </TerminalProvider>
       </Themed>
@@ -49,6 +58,9 @@ function PosRoutes() {
     <Routes>
       <Route path="/pair" element={<PairPage />} />
       <Route path="/today" element={<TodayPage />} />
+      <Route path="/pump" element={creds ? <PumpPage /> : <Navigate to="/pair" replace />} />
+      <Route path="/postpay" element={creds ? <PostpayPage /> : <Navigate to="/pair" replace />} />
+      <Route path="/shift" element={creds ? <ShiftPage /> : <Navigate to="/pair" replace />} />
       <Route path="/" element={creds ? <SalePage /> : <Navigate to="/pair" replace />} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
@@ -96,6 +108,15 @@ function Layout({ children }: { children: ReactNode }) {
           <NavLink to="/" end>
             {t('navSale')}
           </NavLink>
+          <NavLink to="/pump" data-testid="nav-pump">
+            {t('navPump')}
+          </NavLink>
+          <NavLink to="/postpay" data-testid="nav-postpay">
+            {t('navPostpay')}
+          </NavLink>
+          <NavLink to="/shift" data-testid="nav-shift">
+            {t('navShift')}
+          </NavLink>
           <NavLink to="/today">
             {t('navToday')}
             {entries.length > 0 ? <span className="pos-badge">{entries.length}</span> : null}
@@ -121,6 +142,7 @@ function Layout({ children }: { children: ReactNode }) {
             action={<RepairButton label={t('repairNow')} />}
           />
         ) : null}
+        {creds ? <OfflineBanner /> : null}
         {children}
       </main>
     </div>

@@ -51,7 +51,7 @@ function ReceiptBody({ entry, paper }: { entry: SaleLogEntry; paper: Paper }) {
       </dl>
       <div className="pos-receipt-rule" />
       <div className="pos-receipt-small">
-        {t('receiptSaleId')}: <span data-field="saleId">{entry.saleId}</span>
+        {t('receiptSaleId')}: <span data-field="saleId">{entry.saleId ?? (entry.offlineSeq ? `offline:${entry.offlineSeq}` : '')}</span>
       </div>
       <div className="pos-receipt-foot">{t('receiptThanks')}</div>
     </div>

@@ -21,8 +21,10 @@ import {
   type SaleLogEntry,
 } from './session';
 import { jsonBody } from './sign';
-import { loadForecourt, REPAIR_CODES, type Forecourt } from './terminal';
-import { T } from './texts';
+import { REPAIR_CODES, type Forecourt } from './terminal';
+import { isUnreachable, loadForecourtCached } from './forecourtApi';
+import { useOffline, useShift } from './offline';
+import { TF as T } from './textsForecourt';
 
 /** POST /api/v1/pos/sales answers (docs/terminals.md). */
 interface SaleAnswer {
@@ -62,11 +64,13 @@ function classify(err: unknown): { retryable: boolean; uncertain: boolean } {
 export function SalePage() {
   const t = useT(T);
   const { lang } = useLang();
-  const { client, setStation, noteError, creds } = useTerminal();
+  const { client, setStation, noteError, creds, reachable } = useTerminal();
   const { upsert } = useSalesLog();
+  const offline = useOffline();
+  const shift = useShift();
   const { form, setForm, phase, setPhase } = useSaleFlow();
   const [fcTick, setFcTick] = useState(0);
-  const forecourt = useLoad(() => (client ? loadForecourt(client) : Promise.reject(new Error('not paired'))), [client, fcTick]);
+  const forecourt = useLoad(() => (client ? loadForecourtCached(client) : Promise.reject(new Error('not paired'))), [client, fcTick]);
   const [touched, setTouched] = useState(false);
   const [activeField, setActiveField] = useState<Field>('card');
 
@@ -194,6 +198,8 @@ export function SalePage() {
         answeredAt: new Date().toISOString(),
       });
       upsert(entry);
+      if (answer.status === 'approved')
+        shift.record({ ref: attempt.key, saleId: answer.saleId, flow: 'online', status: 'approved', amount: entry.amount, goodsAmount: 0, cardNo: attempt.draft.cardNo, at: entry.answeredAt ?? attempt.at, label: `${attempt.draft.grade} ${litresText(attempt.draft.volumeMl)} L` });
       // The PIN is not kept once the card has answered.
       setForm((f) => ({ ...f, pin: '' }));
       setPhase(answer.status === 'approved' ? { kind: 'approved', entry } : { kind: 'declined', entry });
@@ -217,7 +223,61 @@ export function SalePage() {
     }
   };
 
+  /**
+   * The sale approved (or refused) by the offline rules. An online attempt that may have gone
+   * through is reversed when the platform is back, whatever the offline answer: the customer pays
+   * by this offline sale or not at all.
+   */
+  const approveOffline = (draft: SaleDraft, key: string, at: string, uncertain: boolean) => {
+    if (uncertain) offline.queueReversal({ originalRef: key, reason: 'timeout', at: new Date().toISOString() });
+    const r = offline.approve({
+      cardNo: draft.cardNo,
+      grade: draft.grade,
+      gradeName: draft.gradeName,
+      gradeNameEn: draft.gradeNameEn,
+      volumeMl: draft.volumeMl,
+      unitPrice: draft.unitPrice,
+      amount: draft.amount,
+      nozzle: draft.nozzle,
+    });
+    const base: SaleLogEntry = {
+      key,
+      at,
+      terminalId: creds?.terminalId ?? '',
+      stationName: draft.stationName,
+      nozzle: draft.nozzle,
+      grade: draft.grade,
+      gradeName: draft.gradeName,
+      gradeNameEn: draft.gradeNameEn,
+      unitPrice: draft.unitPrice,
+      volumeMl: draft.volumeMl,
+      amount: draft.amount,
+      cardNo: draft.cardNo,
+      outcome: 'approved',
+      balance: null,
+      answeredAt: new Date().toISOString(),
+    };
+    setForm((f) => ({ ...f, pin: '' }));
+    if (r.ok) {
+      const entry: SaleLogEntry = { ...base, approvalCode: r.sale.approvalCode, offlineSeq: r.sale.seq, actionCode: '000' };
+      upsert(entry);
+      setPhase({ kind: 'approved', entry });
+      return;
+    }
+    const d = r.decision;
+    const text = T[`off_${d.code}`]!;
+    const vars = { floor: yuan(d.code === 'OVER_FLOOR_DAY' ? (d.floorDay ?? 0) : (d.floorSale ?? 0)), spent: yuan(d.spentToday ?? 0) };
+    const fill = (x: string) => x.replace('{floor}', vars.floor).replace('{spent}', vars.spent);
+    const entry: SaleLogEntry = { ...base, outcome: 'declined', declineCode: `OFFLINE_${d.code}`, message: `${fill(text.zh)} / ${fill(text.en)}` };
+    upsert(entry);
+    setPhase({ kind: 'declined', entry });
+  };
+
   const confirm = (draft: SaleDraft, key: string) => {
+    if (!reachable) {
+      approveOffline(draft, key, new Date().toISOString(), false);
+      return;
+    }
     const body = {
       cardNo: draft.cardNo,
       pin: draft.pin,
@@ -350,6 +410,11 @@ export function SalePage() {
           <h2 id="nozzles-title" className="pos-h2">
             {t('nozzles')}
           </h2>
+          {forecourt.data?.stale ? (
+            <span className="pos-stale" data-testid="pos-forecourt-stale">
+              {t('staleForecourt')}
+            </span>
+          ) : null}
           <Button icon={<ReloadOutlined />} onClick={() => setFcTick((x) => x + 1)} loading={forecourt.loading && !!forecourt.data} data-testid="pos-refresh-forecourt">
             {t('refreshPrices')}
           </Button>
@@ -547,7 +612,7 @@ export function SalePage() {
           </form>
         ) : null}
 
-        {phase.kind === 'review' ? <ReviewPanel draft={phase.draft} onConfirm={() => confirm(phase.draft, phase.key)} onBack={() => editAgain('card')} /> : null}
+        {phase.kind === 'review' ? <ReviewPanel draft={phase.draft} offline={!reachable} onConfirm={() => confirm(phase.draft, phase.key)} onBack={() => editAgain('card')} /> : null}
 
         {phase.kind === 'sending' ? (
           <div className="pos-card pos-sending" role="status" data-testid="pos-sending">
@@ -563,6 +628,7 @@ export function SalePage() {
             error={phase.error}
             retryable={phase.retryable}
             onRetry={() => void send(phase.pending)}
+            onOffline={isUnreachable(phase.error) ? () => approveOffline(phase.pending.draft, phase.pending.key, phase.pending.at, phase.pending.uncertain) : undefined}
             onAbandon={newSale}
             onEdit={() => editAgain(nextEmptyField(form))}
           />
@@ -571,8 +637,17 @@ export function SalePage() {
         {phase.kind === 'approved' ? (
           <div className="pos-approved" data-testid="pos-approved">
             <div className="pos-approved-head">
-              <CheckCircleFilled aria-hidden="true" /> {t('approved')} · {yuan(phase.entry.amount)}
+              <CheckCircleFilled aria-hidden="true" /> {phase.entry.offlineSeq ? t('offlineApproved') : t('approved')} · {yuan(phase.entry.amount)}
             </div>
+            {phase.entry.offlineSeq ? (
+              <Alert
+                type="warning"
+                showIcon
+                className="pos-gap"
+                data-testid="pos-offline-approved"
+                title={`${t('offlineSeq')} ${phase.entry.offlineSeq} · ${t('offlineNoPin')}`}
+              />
+            ) : null}
             <Receipt entry={phase.entry} autoFocusPrint afterPrint={() => document.getElementById('pos-next-sale')?.focus()} />
             <div className="pos-actions">
               <Button id="pos-next-sale" type="primary" size="large" onClick={newSale} data-testid="pos-new-sale">
@@ -620,7 +695,7 @@ function Keypad({ onKey, target }: { onKey: (key: string) => void; target: strin
   );
 }
 
-function ReviewPanel({ draft, onConfirm, onBack }: { draft: SaleDraft; onConfirm: () => void; onBack: () => void }) {
+function ReviewPanel({ draft, offline, onConfirm, onBack }: { draft: SaleDraft; offline: boolean; onConfirm: () => void; onBack: () => void }) {
   const t = useT(T);
   const { lang } = useLang();
   const ref = useRef<HTMLButtonElement>(null);
@@ -654,10 +729,11 @@ function ReviewPanel({ draft, onConfirm, onBack }: { draft: SaleDraft; onConfirm
           {yuan(draft.amount)}
         </dd>
       </dl>
+      {offline ? <Alert type="warning" showIcon title={t('offlineReviewHint')} data-testid="pos-review-offline" /> : null}
       <p className="pos-muted">{t('reviewHint')}</p>
       <div className="pos-actions">
         <Button ref={ref} type="primary" size="large" onClick={onConfirm} className="pos-sell" data-testid="pos-confirm">
-          {t('confirmSell')}
+          {offline ? t('offlineConfirm') : t('confirmSell')}
         </Button>
         <Button size="large" onClick={onBack} data-testid="pos-back">
           {t('backToEdit')}
@@ -672,6 +748,7 @@ function FailedPanel({
   error,
   retryable,
   onRetry,
+  onOffline,
   onAbandon,
   onEdit,
 }: {
@@ -679,6 +756,7 @@ function FailedPanel({
   error: unknown;
   retryable: boolean;
   onRetry: () => void;
+  onOffline?: () => void;
   onAbandon: () => void;
   onEdit: () => void;
 }) {
@@ -723,6 +801,11 @@ function FailedPanel({
             {t('backToEdit')}
           </Button>
         )}
+        {onOffline ? (
+          <Button size="large" onClick={onOffline} data-testid="pos-offline-approve">
+            {t('offlineApprove')}
+          </Button>
+        ) : null}
         {noAnswer ? (
           <Popconfirm title={t('abandonConfirm')} onConfirm={onAbandon} okText={t('abandon')} cancelText={t('cancel')} okButtonProps={{ danger: true, size: 'large' }} cancelButtonProps={{ size: 'large' }}>
             <Button size="large" danger data-testid="pos-abandon">

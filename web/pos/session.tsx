@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import { ApiError } from '../shared/api';
+import { isUnreachable } from './forecourtApi';
 import {
   createTerminalClient,
   forgetCredentials,
@@ -22,6 +23,9 @@ interface TerminalState {
   needsRepair: boolean;
   /** Every signed call's failure goes through here, so a refused pairing is noticed wherever it happens. */
   noteError: (err: unknown) => void;
+  /** False once a call could not reach the platform (network error, 5xx, timeout): the POS sells offline until a probe succeeds. */
+  reachable: boolean;
+  setReachable: (v: boolean) => void;
   /** Checks the credentials with GET /api/v1/pos/ping and keeps them on this device when they work. */
   pair: (terminalId: string, secret: string) => Promise<{ ping: PingAnswer; offset: number }>;
   unpair: () => void;
@@ -33,10 +37,12 @@ export function TerminalProvider({ children }: { children: ReactNode }) {
   const [creds, setCreds] = useState<TerminalCredentials | null>(loadCredentials);
   const [station, setStation] = useState<{ id: number; name: string } | null>(null);
   const [needsRepair, setNeedsRepair] = useState(false);
+  const [reachable, setReachable] = useState(true);
   const client = useMemo(() => (creds ? createTerminalClient(creds) : null), [creds]);
 
   const noteError = useCallback((err: unknown) => {
     if (err instanceof ApiError && REPAIR_CODES.has(err.code)) setNeedsRepair(true);
+    if (isUnreachable(err)) setReachable(false);
   }, []);
 
   const pair = useCallback(async (terminalId: string, secret: string) => {
@@ -58,8 +64,8 @@ export function TerminalProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const value = useMemo(
-    () => ({ creds, client, station, setStation, needsRepair, noteError, pair, unpair }),
-    [creds, client, station, needsRepair, noteError, pair, unpair],
+    () => ({ creds, client, station, setStation, needsRepair, noteError, reachable, setReachable, pair, unpair }),
+    [creds, client, station, needsRepair, noteError, reachable, pair, unpair],
   );
   return <TerminalContext.Provider value={value}>{children}</TerminalContext.Provider>;
 }
@@ -93,6 +99,8 @@ export interface SaleLogEntry {
   message?: string;
   /** Why a sale got no business answer: an error code, NETWORK or TIMEOUT. */
   errorCode?: string;
+  /** Approved by the terminal alone (offline): its sequence number in the offline journal. */
+  offlineSeq?: number;
   balance?: number | null;
   /** When the answer arrived (the receipt's time). */
   answeredAt?: string;

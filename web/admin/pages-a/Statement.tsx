@@ -11,7 +11,7 @@ import { useStations } from '../pages-b/common';
 import type { Page, StatementItem } from './types';
 
 const PAGE = 20;
-type TypeFilter = 'all' | 'sale' | 'recharge' | 'refund';
+type TypeFilter = 'all' | 'sale' | 'recharge' | 'refund' | 'reversal';
 
 /**
  * The card's statement, newest first, paged by the server's cursor ("load more" appends the next
@@ -67,7 +67,7 @@ export function StatementPanel({ cardNo, refreshKey }: { cardNo: string; refresh
           onChange={setType}
           style={{ width: 160 }}
           aria-label={t('stmtType')}
-          options={(['all', 'sale', 'recharge', 'refund'] as TypeFilter[]).map((v) => ({ value: v, label: t(`stmt_${v}`) }))}
+          options={(['all', 'sale', 'recharge', 'refund', 'reversal'] as TypeFilter[]).map((v) => ({ value: v, label: t(`stmt_${v}`) }))}
           data-testid="statement-type"
         />
         <Checkbox checked={declined} onChange={(e) => setDeclined(e.target.checked)} data-testid="statement-declined">
@@ -97,7 +97,7 @@ export function StatementPanel({ cardNo, refreshKey }: { cardNo: string; refresh
         locale={{ emptyText: loading ? t('loading') : t('noStatement') }}
         columns={[
           { title: t('time'), dataIndex: 'at', render: (v: string) => <span className="fc-num">{dateTime(v)}</span> },
-          { title: t('stmtType'), dataIndex: 'type', render: (v: string, r) => <Tag style={{ whiteSpace: 'nowrap' }} color={v === 'recharge' ? 'green' : v === 'refund' ? 'orange' : 'blue'}>{t(`stmt_${v}`)}{r.channel ? ` · ${via(r)}` : ''}</Tag> },
+          { title: t('stmtType'), dataIndex: 'type', render: (v: string, r) => <Tag style={{ whiteSpace: 'nowrap' }} color={v === 'recharge' || v === 'reversal' ? 'green' : v === 'refund' ? 'orange' : 'blue'}>{t(`stmt_${v}`)}{r.channel ? ` · ${via(r)}` : ''}</Tag> },
           {
             title: t('amount'),
             dataIndex: 'amount',

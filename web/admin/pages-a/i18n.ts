@@ -264,6 +264,7 @@ export const A: Dict = {
   stmt_all: { zh: '全部类型', en: 'All types' },
   stmt_sale: { zh: '加油', en: 'Sale' },
   stmt_recharge: { zh: '充值', en: 'Recharge' },
+  stmt_reversal: { zh: '冲正/撤销退回', en: 'Reversal / void' },
   stmt_refund: { zh: '退款', en: 'Refund' },
   stmtStatus_approved: { zh: '成功', en: 'Approved' },
   stmtStatus_completed: { zh: '已入账', en: 'Credited' },

@@ -1,0 +1,154 @@
+import { useCallback, useMemo, type CSSProperties } from 'react';
+import { useSearchParams } from 'react-router-dom';
+import { Select, Tag } from 'antd';
+import dayjs, { type Dayjs } from 'dayjs';
+import { useLang, useT } from '../../shared/i18n';
+import { useLoad } from '../../shared/ui';
+import { useSession } from '../session';
+import type { Station } from '../pages-b/common';
+import { fc, SERVICES, WEEKDAYS } from './i18n';
+
+export type OpeningHours = { always: true } | { always: false; weekly: { day: number; open: string; close: string }[] };
+
+/** A station as the network API answers it (issue 4 adds the region, phone, hours and services). */
+export interface NetStation extends Station {
+  province: string;
+  city: string;
+  district: string;
+  phone: string | null;
+  openingHours: OpeningHours;
+  services: string[];
+}
+
+const TZ = 'Asia/Shanghai';
+
+/** Today's business day in the operator's zone, whatever the browser's zone: "2026-11-28". */
+export function cstToday(): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+}
+
+/**
+ * Pickers show wall-clock fields; the console means them in China time (the operator's zone),
+ * so a date-time picked is sent with +08:00 whatever the browser's own zone is.
+ */
+export function cstWallToIso(d: Dayjs): string {
+  return new Date(`${d.format('YYYY-MM-DDTHH:mm')}:00+08:00`).toISOString();
+}
+
+/** Now, as China wall-clock fields (for the pickers' default and "not in the past" checks). */
+export function cstNowWall(): Dayjs {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date());
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return dayjs(`${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}`);
+}
+
+/** 调价 takes effect at 24:00 as a rule: the next midnight in China. */
+export function nextMidnightWall(): Dayjs {
+  return cstNowWall().add(1, 'day').startOf('day');
+}
+
+/** Stations for pickers (one page of 200, the console's station registry is short). */
+export function useNetStations() {
+  const { api, can } = useSession();
+  const allowed = can('GET', '/api/v1/stations');
+  return useLoad(
+    () => (allowed ? api.request<{ items: NetStation[] }>('GET', '/api/v1/stations', { query: { limit: 200 } }).then((r) => r.items) : Promise.resolve([] as NetStation[])),
+    [api, allowed],
+  );
+}
+
+export function StationSelect({ value, onChange, testId, allowClear = true, style }: { value?: number; onChange?: (v: number | undefined) => void; testId: string; allowClear?: boolean; style?: CSSProperties }) {
+  const t = useT(fc);
+  const stations = useNetStations();
+  return (
+    <Select
+      value={value}
+      onChange={(v) => onChange?.(v ?? undefined)}
+      allowClear={allowClear}
+      showSearch={{ optionFilterProp: 'label' }}
+      placeholder={allowClear ? t('anyStation') : t('chooseStation')}
+      loading={stations.loading}
+      options={(stations.data ?? []).map((s) => ({ value: s.id, label: `${s.code} ${s.name}` }))}
+      style={{ minWidth: 220, ...style }}
+      data-testid={testId}
+      aria-label={t('station')}
+    />
+  );
+}
+
+export function stationLabel(stations: NetStation[] | undefined, id: number | null | undefined): string {
+  if (id === null || id === undefined) return '—';
+  const s = stations?.find((x) => x.id === id);
+  return s ? `${s.code} ${s.name}` : `#${id}`;
+}
+
+/** A tab kept in the address (?tab=…), so a tab is a link and Back returns to it. */
+export function useTab(keys: readonly string[], fallback: string): [string, (k: string) => void] {
+  const [params, setParams] = useSearchParams();
+  const raw = params.get('tab');
+  const tab = raw && keys.includes(raw) ? raw : fallback;
+  const set = useCallback(
+    (k: string) =>
+      setParams(
+        (prev) => {
+          const n = new URLSearchParams();
+          if (k !== fallback) n.set('tab', k);
+          // Other tabs' filters do not carry over.
+          void prev;
+          return n;
+        },
+        { replace: false },
+      ),
+    [setParams, fallback],
+  );
+  return [tab, set];
+}
+
+export function ServiceTags({ services }: { services: string[] }) {
+  const { lang } = useLang();
+  if (!services.length) return <>—</>;
+  return (
+    <span>
+      {services.map((s) => (
+        <Tag key={s} style={{ marginBottom: 2 }}>
+          {SERVICES[s] ? (lang === 'en' ? SERVICES[s].en : SERVICES[s].zh) : s}
+        </Tag>
+      ))}
+    </span>
+  );
+}
+
+/** "24 小时" or "周一 07:00–22:00；…" */
+export function HoursText({ hours }: { hours: OpeningHours | null | undefined }) {
+  const t = useT(fc);
+  const w = useT(WEEKDAYS);
+  const text = useMemo(() => {
+    if (!hours || hours.always) return t('always');
+    return [...hours.weekly]
+      .sort((a, b) => a.day - b.day || a.open.localeCompare(b.open))
+      .map((x) => `${w(String(x.day))} ${x.open}–${x.close}${x.close <= x.open && x.close !== '24:00' ? t('overnight') : ''}`)
+      .join('；');
+  }, [hours, t, w]);
+  return <span>{text}</span>;
+}
+
+export function FlagTags({ flags, liability }: { flags?: string[] | null; liability?: string | null }) {
+  const t = useT(fc);
+  return (
+    <span>
+      {(flags ?? []).map((f) => (
+        <Tag key={f} color="orange" data-testid="flag" data-flag={f}>
+          {t(`flag_${f}`)}
+        </Tag>
+      ))}
+      {liability === 'station' && <Tag color="red">{t('liability_station')}</Tag>}
+    </span>
+  );
+}
+
+/** The region as people write it: 上海市 浦东新区. */
+export function regionText(s: Pick<NetStation, 'province' | 'city' | 'district'>): string {
+  const parts = [s.province, s.city, s.district].filter((x) => x && x.trim());
+  // A municipality is its own province and city: 上海市 上海市 → 上海市.
+  return parts.filter((p, i) => parts.indexOf(p) === i).join(' ') || '—';
+}
