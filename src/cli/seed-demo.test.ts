@@ -66,6 +66,18 @@ describe('seed-demo', () => {
     expect(priced.rows[0]!.n).toBeGreaterThanOrEqual(2); // before and after the adjustment
   });
 
+  it('closes each demo terminal’s shift, balanced, so the first real shift holds only what happens next', async () => {
+    const r = await sql<{ terminal_id: string; open: number; closed: number; unbalanced: number; in_open: number }>`
+      select t.id as terminal_id,
+             (select count(*)::int from terminal_shifts s where s.terminal_id = t.id and s.closed_at is null) as open,
+             (select count(*)::int from terminal_shifts s where s.terminal_id = t.id and s.closed_at is not null) as closed,
+             (select count(*)::int from terminal_shifts s where s.terminal_id = t.id and s.differences <> '[]'::jsonb) as unbalanced,
+             (select count(*)::int from sales x join terminal_shifts s on s.id = x.shift_id where x.terminal_id = t.id and s.closed_at is null) as in_open
+        from terminals t`.execute(tdb.db);
+    expect(r.rows.length).toBe(summary.terminals.length);
+    for (const t of r.rows) expect(t, t.terminal_id).toMatchObject({ open: 0, closed: 1, unbalanced: 0, in_open: 0 });
+  });
+
   it('writes the audit log as the system, for what it changed', async () => {
     const a = await sql<{ action: string; actor_role: string }>`select distinct action, actor_role from audit_log`.execute(tdb.db);
     const actions = a.rows.map((x) => x.action);

@@ -6,7 +6,7 @@ import { createGoods, createGoodsCategory, createStation, listStations, register
 import { createCustomer } from '../customers/index.js';
 import { allocateToSubCard, generateCardNo, issueCard } from '../cards/index.js';
 import { rechargeAtCounter } from '../payments/index.js';
-import { authoriseSale, type SaleAnswer } from '../sales/index.js';
+import { authoriseSale, closeShift, currentShift, type SaleAnswer } from '../sales/index.js';
 import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { bankReference, CITY_REGION, DEMO_GOODS, DEMO_GOODS_CATEGORIES, DEMO_STATIONS, NATIONAL_PRICE, openingHoursOf, PROVINCE_PRICE_MARKUP, pumpLayout, Rng, type Grade } from './demo-data.js';
 import { setPortalPassword } from '../portal/index.js';
@@ -393,6 +393,16 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   // console's dashboard counts cards issued today.
   await sql`update cards c set created_at = coalesce((select min(r.created_at) from recharges r where r.card_id = c.id), ${new Date(plan.startMs)}::timestamptz) - interval '30 minutes'
     where c.id in (select id from cards where card_no = any(${[...cardNos, holderCard.cardNo]}::text[]))`.execute(db);
+
+  // The demo's weeks of sales happened in shifts long since closed: close each terminal's, balanced,
+  // so the first shift someone closes on a fresh install holds only what they did.
+  for (const t of summary.terminals) {
+    const terminal = { id: t.terminalId, stationId: stationIds.get(t.stationCode)! };
+    await db.transaction().execute(async (trx) => {
+      const open = await currentShift(trx, terminal);
+      await closeShift(trx, terminal, { cashier: 'seed-demo', endOfDay: true, declared: open.computed }, config.timeZone);
+    });
+  }
 
   progress.phase('核对账本 ledger verify', 1);
   const ledger = await verifyLedger(db);

@@ -15,3 +15,4 @@ export { offlineBatchRoutes } from './offline-batch.routes.js';
 export { offlineError, OFFLINE_REJECTS } from './offline-batch.errors.js';
 export { reversalsError } from './reversals.errors.js';
 export { expireAuthorisations, AUTHORISATION_JOB_INTERVAL_MS } from './authorisations.jobs.js';
+export { closeShift, currentShift, type ShiftView } from './shifts.service.js';
