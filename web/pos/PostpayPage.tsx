@@ -1,18 +1,25 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { Alert, Button, Empty, Input, Popconfirm, type InputRef } from 'antd';
-import { CheckCircleFilled, MinusOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
-import { ApiError, errorText, newIdempotencyKey } from '../shared/api';
-import { dateTime, digitsOnly, groupCardNo, luhnValid } from '../shared/format';
+import { Button, Empty, Popconfirm, type InputRef } from 'antd';
+import { MinusOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
+import { newIdempotencyKey } from '../shared/api';
+import { dateTime } from '../shared/format';
 import { useLang, useT } from '../shared/i18n';
 import { unitPrice as priceText, yuan } from '../shared/money';
 import { LoadState, useLoad } from '../shared/ui';
-import { explainDecline } from './declines';
+import { AnswerPanel, CardPinFields, cardPinCheck, DeclineCodeRow, RetryAlert, useRetryable } from './forecourtParts';
 import { posApi, type Goods, type PumpSale, type SaleAnswer } from './forecourtApi';
 import { useShift } from './offline';
 import { litresText, maskCardNo } from './saleMath';
 import { useTerminal } from './session';
 import { cartTotal, cartLines, setQuantity, type Cart } from './cart';
 import { TF } from './textsForecourt';
+
+interface PostpayAttempt {
+  key: string;
+  body: { cardNo: string; pin: string; pumpSaleId: string; items?: Array<{ sku: string; quantity: number }> };
+  ps: PumpSale;
+  gAmount: number;
+}
 
 /** 先加后付: the pump's unpaid fills, paid here by card, with store goods on the same sale if the customer wants. */
 export function PostpayPage() {
@@ -28,9 +35,7 @@ export function PostpayPage() {
   const [cardNo, setCardNo] = useState('');
   const [pin, setPin] = useState('');
   const [touched, setTouched] = useState(false);
-  const [sending, setSending] = useState(false);
   const [answer, setAnswer] = useState<(SaleAnswer & { pumpSale: PumpSale; goodsAmount: number }) | null>(null);
-  const [failure, setFailure] = useState<{ error: unknown; key: string; body: unknown } | null>(null);
   const cardRef = useRef<InputRef>(null);
   useEffect(() => {
     if (unpaid.error) noteError(unpaid.error);
@@ -38,28 +43,21 @@ export function PostpayPage() {
 
   const catalogue: Goods[] = goods.data?.items ?? [];
   const goodsAmount = cartTotal(cart, catalogue);
-  const cardOk = cardNo.length === 19 && luhnValid(cardNo);
-  const pinOk = /^\d{6}$/.test(pin);
+  const { cardOk, pinOk, cardError, pinError } = cardPinCheck(t, touched, cardNo, pin);
 
-  const send = async (key: string, body: { cardNo: string; pin: string; pumpSaleId: string; items?: Array<{ sku: string; quantity: number }> }, ps: PumpSale, gAmount: number) => {
-    if (!client || sending) return;
-    setSending(true);
-    setFailure(null);
-    try {
-      const a = await posApi.sale(client, key, body);
-      setAnswer({ ...a, pumpSale: ps, goodsAmount: gAmount });
-      setPin('');
-      if (a.status === 'approved') {
-        shift.record({ ref: key, saleId: a.saleId, flow: 'postpay', status: 'approved', amount: a.amount, goodsAmount: gAmount, cardNo: body.cardNo, at: new Date().toISOString(), label: `${ps.grade} ${litresText(ps.volumeMl)} L` });
-        setTick((x) => x + 1);
-      }
-    } catch (err) {
-      noteError(err);
-      setFailure({ error: err, key, body });
-    } finally {
-      setSending(false);
+  const { sending, failure, send, fail, clearFailure } = useRetryable(async (client, { key, body, ps, gAmount }: PostpayAttempt) => {
+    const a = await posApi.sale(client, key, body);
+    setAnswer({ ...a, pumpSale: ps, goodsAmount: gAmount });
+    setPin('');
+    if (a.status === 'approved') {
+      shift.record({ ref: key, saleId: a.saleId, flow: 'postpay', status: 'approved', amount: a.amount, goodsAmount: gAmount, cardNo: body.cardNo, at: new Date().toISOString(), label: `${ps.grade} ${litresText(ps.volumeMl)} L` });
+      setTick((x) => x + 1);
     }
-  };
+  });
+
+  // The same request again (same key and body), for the fill and goods now on screen.
+  const last = failure?.attempt ?? null;
+  const retry = last && picked ? () => void send({ ...last, ps: picked, gAmount: goodsAmount }) : undefined;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -68,7 +66,7 @@ export function PostpayPage() {
       return;
     }
     const items = cartLines(cart);
-    void send(newIdempotencyKey(), { cardNo, pin, pumpSaleId: picked.pumpSaleId, ...(items.length ? { items } : {}) }, picked, goodsAmount);
+    void send({ key: newIdempotencyKey(), body: { cardNo, pin, pumpSaleId: picked.pumpSaleId, ...(items.length ? { items } : {}) }, ps: picked, gAmount: goodsAmount });
   };
 
   const settleCash = async (ps: PumpSale) => {
@@ -78,8 +76,7 @@ export function PostpayPage() {
       if (picked?.pumpSaleId === ps.pumpSaleId) setPicked(null);
       setTick((x) => x + 1);
     } catch (err) {
-      noteError(err);
-      setFailure({ error: err, key: '', body: null });
+      fail(err);
     }
   };
 
@@ -90,60 +87,48 @@ export function PostpayPage() {
     setCardNo('');
     setPin('');
     setTouched(false);
-    setFailure(null);
+    clearFailure();
   };
 
   if (answer) {
     const approved = answer.status === 'approved';
-    const why = approved ? null : explainDecline(answer.declineCode, answer.message, lang);
     return (
-      <section className={approved ? 'pos-approved' : 'pos-decline'} data-testid={approved ? 'pos-postpay-approved' : 'pos-postpay-declined'} role="status">
-        <div className={approved ? 'pos-approved-head' : 'pos-decline-head'}>
-          {approved ? <CheckCircleFilled aria-hidden="true" /> : null} {approved ? t('paid') : t('declined')} · {yuan(answer.amount)}
-        </div>
-        {why ? (
+      <AnswerPanel
+        answer={answer}
+        testPrefix="pos-postpay"
+        title={
           <>
-            <p className="pos-decline-reason" data-testid="pos-postpay-decline-reason">
-              {why.reason}
-            </p>
-            <p>{why.advice}</p>
+            {approved ? t('paid') : t('declined')} · {yuan(answer.amount)}
           </>
-        ) : null}
-        <dl className="pos-kv pos-kv-big">
-          <dt>{t('receiptCard')}</dt>
-          <dd>{maskCardNo(cardNo)}</dd>
-          <dt>{t('fuelPart')}</dt>
-          <dd>
-            {answer.pumpSale.grade} {litresText(answer.pumpSale.volumeMl)} L · {yuan(answer.pumpSale.amount)}
-          </dd>
-          <dt>{t('goodsPart')}</dt>
-          <dd>{yuan(answer.goodsAmount)}</dd>
-          <dt>{t('total')}</dt>
-          <dd data-testid="pos-postpay-amount">{yuan(answer.amount)}</dd>
-          {approved ? (
-            <>
-              <dt>{t('approvalCode')}</dt>
-              <dd>{answer.approvalCode}</dd>
-            </>
-          ) : (
-            <>
-              <dt>{t('declineCode')}</dt>
-              <dd>
-                <code>{answer.declineCode}</code>
-              </dd>
-            </>
-          )}
-          <dt>{t('receiptBalance')}</dt>
-          <dd>{yuan(answer.balance)}</dd>
-          <dt>{t('receiptTerminal')}</dt>
-          <dd>{creds?.terminalId}</dd>
-        </dl>
-        <div className="pos-actions">
-          <Button type="primary" size="large" autoFocus onClick={reset} data-testid="pos-postpay-next">
-            {t('next')}
-          </Button>
-        </div>
-      </section>
+        }
+        advice
+        reasonTestId="pos-postpay-decline-reason"
+        onNext={reset}
+        nextTestId="pos-postpay-next"
+      >
+        <dt>{t('receiptCard')}</dt>
+        <dd>{maskCardNo(cardNo)}</dd>
+        <dt>{t('fuelPart')}</dt>
+        <dd>
+          {answer.pumpSale.grade} {litresText(answer.pumpSale.volumeMl)} L · {yuan(answer.pumpSale.amount)}
+        </dd>
+        <dt>{t('goodsPart')}</dt>
+        <dd>{yuan(answer.goodsAmount)}</dd>
+        <dt>{t('total')}</dt>
+        <dd data-testid="pos-postpay-amount">{yuan(answer.amount)}</dd>
+        {approved ? (
+          <>
+            <dt>{t('approvalCode')}</dt>
+            <dd>{answer.approvalCode}</dd>
+          </>
+        ) : (
+          <DeclineCodeRow code={answer.declineCode} />
+        )}
+        <dt>{t('receiptBalance')}</dt>
+        <dd>{yuan(answer.balance)}</dd>
+        <dt>{t('receiptTerminal')}</dt>
+        <dd>{creds?.terminalId}</dd>
+      </AnswerPanel>
     );
   }
 
@@ -243,63 +228,14 @@ export function PostpayPage() {
             </ul>
           )}
         </div>
-        <div className="pos-field">
-          <label htmlFor="postpay-card">{t('cardNo')}</label>
-          <Input
-            id="postpay-card"
-            ref={cardRef}
-            size="large"
-            inputMode="numeric"
-            autoComplete="off"
-            value={groupCardNo(cardNo)}
-            onChange={(e) => setCardNo(digitsOnly(e.target.value).slice(0, 19))}
-            status={touched && !cardOk ? 'error' : undefined}
-            data-testid="pos-postpay-card"
-          />
-          <div className="pos-field-error" role="alert">
-            {touched && !cardOk ? (cardNo.length !== 19 ? t('cardNoLength', { n: cardNo.length }) : t('cardNoLuhn')) : ''}
-          </div>
-        </div>
-        <div className="pos-field">
-          <label htmlFor="postpay-pin">{t('pin')}</label>
-          <Input.Password
-            id="postpay-pin"
-            size="large"
-            inputMode="numeric"
-            autoComplete="off"
-            visibilityToggle={false}
-            value={pin}
-            maxLength={6}
-            onChange={(e) => setPin(digitsOnly(e.target.value).slice(0, 6))}
-            status={touched && !pinOk ? 'error' : undefined}
-            data-testid="pos-postpay-pin"
-          />
-          <div className="pos-field-error" role="alert">
-            {touched && !pinOk ? t('pinInvalid') : ''}
-          </div>
-        </div>
+        <CardPinFields idPrefix="postpay" testPrefix="pos-postpay" cardRef={cardRef} cardNo={cardNo} onCardNo={setCardNo} pin={pin} onPin={setPin} cardError={cardError} pinError={pinError} />
         <div className="pos-summary" data-testid="pos-postpay-summary">
           <div>
             {t('fuelPart')} {yuan(picked?.amount ?? 0)} + {t('goodsPart')} {yuan(goodsAmount)}
           </div>
           <div className="pos-summary-amount">{yuan((picked?.amount ?? 0) + goodsAmount)}</div>
         </div>
-        {failure ? (
-          <Alert
-            type="error"
-            showIcon
-            data-testid="pos-postpay-error"
-            title={errorText(failure.error, lang)}
-            description={failure.error instanceof ApiError ? <code>{failure.error.code}</code> : undefined}
-            action={
-              failure.key && picked ? (
-                <Button onClick={() => void send(failure.key, failure.body as Parameters<typeof send>[1], picked, goodsAmount)} data-testid="pos-postpay-retry">
-                  {t('retrySame')}
-                </Button>
-              ) : undefined
-            }
-          />
-        ) : null}
+        {failure ? <RetryAlert error={failure.error} testPrefix="pos-postpay" onRetry={retry} /> : null}
         <div className="pos-actions">
           <Button type="primary" size="large" htmlType="submit" className="pos-sell" loading={sending} data-testid="pos-postpay-submit">
             {sending ? t('paying') : t('payByCard')}

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Alert, Button, Empty, Input, Popconfirm, Segmented, Spin, Tag, type InputRef } from 'antd';
-import { CheckCircleFilled, ReloadOutlined } from '@ant-design/icons';
-import { ApiError, errorText, newIdempotencyKey } from '../shared/api';
-import { dateTime, digitsOnly, groupCardNo, luhnValid } from '../shared/format';
+import { ReloadOutlined } from '@ant-design/icons';
+import { errorText, newIdempotencyKey } from '../shared/api';
+import { dateTime } from '../shared/format';
 import { useLang, useT } from '../shared/i18n';
 import { parseYuan, unitPrice as priceText, yuan } from '../shared/money';
 import { LoadState, useLoad } from '../shared/ui';
-import { explainDecline } from './declines';
+import { AnswerPanel, CardPinFields, cardPinCheck, DeclineCodeRow, RetryAlert, useRetryable } from './forecourtParts';
 import { loadForecourtCached, posApi, type AuthorisationAnswer, type OpenAuthorisation, type SaleAnswer } from './forecourtApi';
 import { useShift } from './offline';
 import { quote, sanitizeDecimal } from './quote';
@@ -159,41 +159,27 @@ interface Attempt<B> {
 
 function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () => void }) {
   const t = useT(TF);
-  const { lang } = useLang();
-  const { client, creds, noteError } = useTerminal();
+  const { creds } = useTerminal();
   const [mode, setMode] = useState<Mode>('preauth');
   const [nozzle, setNozzle] = useState<number | null>(null);
   const [cardNo, setCardNo] = useState('');
   const [pin, setPin] = useState('');
   const [amountText, setAmountText] = useState('');
   const [touched, setTouched] = useState(false);
-  const [sending, setSending] = useState(false);
   const [answer, setAnswer] = useState<AuthorisationAnswer | null>(null);
-  const [failure, setFailure] = useState<{ error: unknown; attempt: Attempt<Parameters<typeof posApi.authorise>[2]> } | null>(null);
   const cardRef = useRef<InputRef>(null);
 
-  const cardOk = cardNo.length === 19 && luhnValid(cardNo);
-  const pinOk = /^\d{6}$/.test(pin);
+  const { cardOk, pinOk, cardError, pinError } = cardPinCheck(t, touched, cardNo, pin);
   const amount = amountText.trim() === '' ? null : parseYuan(amountText);
   const amountOk = mode === 'prepay' ? amount !== null && amount > 0 : amountText.trim() === '' || (amount !== null && amount > 0);
 
-  const send = async (attempt: Attempt<Parameters<typeof posApi.authorise>[2]>) => {
-    if (!client || sending) return;
-    setSending(true);
-    setFailure(null);
-    try {
-      const a = await posApi.authorise(client, attempt.key, attempt.body);
-      if (a.status === 'approved' && creds) saveRef(creds.terminalId, a.authorisationId, attempt.key);
-      setAnswer(a);
-      setPin('');
-      onAuthorised();
-    } catch (err) {
-      noteError(err);
-      setFailure({ error: err, attempt });
-    } finally {
-      setSending(false);
-    }
-  };
+  const { sending, failure, retry, send, clearFailure } = useRetryable(async (client, attempt: Attempt<Parameters<typeof posApi.authorise>[2]>) => {
+    const a = await posApi.authorise(client, attempt.key, attempt.body);
+    if (a.status === 'approved' && creds) saveRef(creds.terminalId, a.authorisationId, attempt.key);
+    setAnswer(a);
+    setPin('');
+    onAuthorised();
+  });
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -207,7 +193,7 @@ function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () =
 
   const again = () => {
     setAnswer(null);
-    setFailure(null);
+    clearFailure();
     setNozzle(null);
     setCardNo('');
     setPin('');
@@ -218,64 +204,46 @@ function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () =
 
   if (answer) {
     const approved = answer.status === 'approved';
-    const why = approved ? null : explainDecline(answer.declineCode, answer.message, lang);
     return (
-      <section className={approved ? 'pos-approved' : 'pos-decline'} data-testid={approved ? 'pos-auth-approved' : 'pos-auth-declined'} role="status">
-        <div className={approved ? 'pos-approved-head' : 'pos-decline-head'}>
-          {approved ? <CheckCircleFilled aria-hidden="true" /> : null} {approved ? t('authApproved') : t('declined')}
-        </div>
-        {why ? (
+      <AnswerPanel
+        answer={answer}
+        testPrefix="pos-auth"
+        title={approved ? t('authApproved') : t('declined')}
+        advice
+        reasonTestId="pos-auth-decline-reason"
+        extra={approved && answer.actionCode === '002' ? <Alert type="warning" showIcon title={t('authPartial')} /> : null}
+        onNext={again}
+        nextTestId="pos-auth-next"
+      >
+        <dt>{t('receiptNozzle')}</dt>
+        <dd>
+          {answer.nozzle} · {answer.grade} · {t(`mode_${answer.mode}`)}
+        </dd>
+        <dt>{t('requested')}</dt>
+        <dd>{yuan(answer.requestedAmount)}</dd>
+        {approved ? (
           <>
-            <p className="pos-decline-reason" data-testid="pos-auth-decline-reason">
-              {why.reason}
-            </p>
-            <p>{why.advice}</p>
+            <dt>{t('held')}</dt>
+            <dd data-testid="pos-auth-held-amount">{yuan(answer.heldAmount)}</dd>
+            <dt>{t('approvalCode')}</dt>
+            <dd>{answer.approvalCode}</dd>
+            <dt>{t('expiresAt')}</dt>
+            <dd>{dateTime(answer.expiresAt)}</dd>
+          </>
+        ) : (
+          <DeclineCodeRow code={answer.declineCode} testId="pos-auth-decline-code" />
+        )}
+        {answer.balance !== null ? (
+          <>
+            <dt>{t('balanceNow')}</dt>
+            <dd>{yuan(answer.balance)}</dd>
           </>
         ) : null}
-        {approved && answer.actionCode === '002' ? <Alert type="warning" showIcon title={t('authPartial')} /> : null}
-        <dl className="pos-kv pos-kv-big">
-          <dt>{t('receiptNozzle')}</dt>
-          <dd>
-            {answer.nozzle} · {answer.grade} · {t(`mode_${answer.mode}`)}
-          </dd>
-          <dt>{t('requested')}</dt>
-          <dd>{yuan(answer.requestedAmount)}</dd>
-          {approved ? (
-            <>
-              <dt>{t('held')}</dt>
-              <dd data-testid="pos-auth-held-amount">{yuan(answer.heldAmount)}</dd>
-              <dt>{t('approvalCode')}</dt>
-              <dd>{answer.approvalCode}</dd>
-              <dt>{t('expiresAt')}</dt>
-              <dd>{dateTime(answer.expiresAt)}</dd>
-            </>
-          ) : (
-            <>
-              <dt>{t('declineCode')}</dt>
-              <dd>
-                <code data-testid="pos-auth-decline-code">{answer.declineCode}</code>
-              </dd>
-            </>
-          )}
-          {answer.balance !== null ? (
-            <>
-              <dt>{t('balanceNow')}</dt>
-              <dd>{yuan(answer.balance)}</dd>
-            </>
-          ) : null}
-        </dl>
-        <div className="pos-actions">
-          <Button type="primary" size="large" autoFocus onClick={again} data-testid="pos-auth-next">
-            {t('next')}
-          </Button>
-        </div>
-      </section>
+      </AnswerPanel>
     );
   }
 
   const nozzleError = touched && nozzle === null ? t('pickNozzleFirst') : '';
-  const cardError = touched && !cardOk ? (cardNo.length !== 19 ? t('cardNoLength', { n: cardNo.length }) : t('cardNoLuhn')) : '';
-  const pinError = touched && !pinOk ? t('pinInvalid') : '';
   const amountError = (touched || amountText !== '') && !amountOk ? (mode === 'prepay' && amountText.trim() === '' ? t('quantityRequired') : t('amountInvalid')) : '';
 
   return (
@@ -313,41 +281,7 @@ function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () =
         ))}
       </div>
       {nozzleError ? <div className="pos-field-error" role="alert">{nozzleError}</div> : null}
-      <div className="pos-field">
-        <label htmlFor="auth-card">{t('cardNo')}</label>
-        <Input
-          id="auth-card"
-          ref={cardRef}
-          size="large"
-          inputMode="numeric"
-          autoComplete="off"
-          value={groupCardNo(cardNo)}
-          onChange={(e) => setCardNo(digitsOnly(e.target.value).slice(0, 19))}
-          status={cardError ? 'error' : undefined}
-          data-testid="pos-auth-card"
-        />
-        <div className="pos-field-error" role="alert">
-          {cardError}
-        </div>
-      </div>
-      <div className="pos-field">
-        <label htmlFor="auth-pin">{t('pin')}</label>
-        <Input.Password
-          id="auth-pin"
-          size="large"
-          inputMode="numeric"
-          autoComplete="off"
-          visibilityToggle={false}
-          value={pin}
-          maxLength={6}
-          onChange={(e) => setPin(digitsOnly(e.target.value).slice(0, 6))}
-          status={pinError ? 'error' : undefined}
-          data-testid="pos-auth-pin"
-        />
-        <div className="pos-field-error" role="alert">
-          {pinError}
-        </div>
-      </div>
+      <CardPinFields idPrefix="auth" testPrefix="pos-auth" cardRef={cardRef} cardNo={cardNo} onCardNo={setCardNo} pin={pin} onPin={setPin} cardError={cardError} pinError={pinError} />
       <div className="pos-field">
         <label htmlFor="auth-amount">{mode === 'prepay' ? t('presetAmount') : t('holdAmount')}</label>
         <Input
@@ -366,20 +300,7 @@ function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () =
           {amountError}
         </div>
       </div>
-      {failure ? (
-        <Alert
-          type="error"
-          showIcon
-          data-testid="pos-auth-error"
-          title={errorText(failure.error, lang)}
-          description={failure.error instanceof ApiError ? <code>{failure.error.code}</code> : undefined}
-          action={
-            <Button onClick={() => void send(failure.attempt)} data-testid="pos-auth-retry">
-              {t('retrySame')}
-            </Button>
-          }
-        />
-      ) : null}
+      {failure ? <RetryAlert error={failure.error} testPrefix="pos-auth" onRetry={retry} /> : null}
       <div className="pos-actions">
         <Button type="primary" size="large" htmlType="submit" className="pos-sell" loading={sending} data-testid="pos-auth-submit">
           {sending ? t('authorising') : t('authorise')}
@@ -391,38 +312,24 @@ function AuthoriseForm({ fc, onAuthorised }: { fc: Forecourt; onAuthorised: () =
 
 function CompletionPanel({ auth, fc, onDone }: { auth: OpenAuthorisation; fc: Forecourt; onDone: () => void }) {
   const t = useT(TF);
-  const { lang } = useLang();
-  const { client, noteError } = useTerminal();
   const shift = useShift();
   const price = fc.nozzles.find((n) => n.nozzle === auth.nozzle)?.unitPrice ?? null;
   const [qtyMode, setQtyMode] = useState<'volume' | 'amount'>('volume');
   const [text, setText] = useState('');
   const [touched, setTouched] = useState(false);
-  const [sending, setSending] = useState(false);
   const [answer, setAnswer] = useState<SaleAnswer | null>(null);
-  const [failure, setFailure] = useState<{ error: unknown; attempt: Attempt<{ volumeMl: number; unitPrice: number; amount: number }> } | null>(null);
   const inputRef = useRef<InputRef>(null);
   useEffect(() => inputRef.current?.focus(), []);
 
   const q = quote(qtyMode, text, price);
   const overHold = q.ok && q.amount > auth.heldAmount;
 
-  const send = async (attempt: Attempt<{ volumeMl: number; unitPrice: number; amount: number }>) => {
-    if (!client || sending) return;
-    setSending(true);
-    setFailure(null);
-    try {
-      const a = await posApi.complete(client, auth.authorisationId, attempt.key, attempt.body);
-      setAnswer(a);
-      if (a.status === 'approved')
-        shift.record({ ref: attempt.key, saleId: a.saleId, flow: 'completion', status: 'approved', amount: a.amount, goodsAmount: 0, cardNo: auth.cardNo, at: new Date().toISOString(), label: `${auth.grade} ${litresText(attempt.body.volumeMl)} L` });
-    } catch (err) {
-      noteError(err);
-      setFailure({ error: err, attempt });
-    } finally {
-      setSending(false);
-    }
-  };
+  const { sending, failure, retry, send } = useRetryable(async (client, attempt: Attempt<{ volumeMl: number; unitPrice: number; amount: number }>) => {
+    const a = await posApi.complete(client, auth.authorisationId, attempt.key, attempt.body);
+    setAnswer(a);
+    if (a.status === 'approved')
+      shift.record({ ref: attempt.key, saleId: a.saleId, flow: 'completion', status: 'approved', amount: a.amount, goodsAmount: 0, cardNo: auth.cardNo, at: new Date().toISOString(), label: `${auth.grade} ${litresText(attempt.body.volumeMl)} L` });
+  });
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -435,42 +342,25 @@ function CompletionPanel({ auth, fc, onDone }: { auth: OpenAuthorisation; fc: Fo
 
   if (answer) {
     const approved = answer.status === 'approved';
-    const why = approved ? null : explainDecline(answer.declineCode, answer.message, lang);
     return (
-      <section className={approved ? 'pos-approved' : 'pos-decline'} data-testid={approved ? 'pos-completion-approved' : 'pos-completion-declined'} role="status">
-        <div className={approved ? 'pos-approved-head' : 'pos-decline-head'}>
-          {approved ? <CheckCircleFilled aria-hidden="true" /> : null} {approved ? t('completed') : t('declined')}
-        </div>
-        {why ? <p className="pos-decline-reason">{why.reason}</p> : null}
-        <dl className="pos-kv pos-kv-big">
-          <dt>{t('receiptCard')}</dt>
-          <dd>{auth.cardNo}</dd>
-          <dt>{t('receiptAmount')}</dt>
-          <dd data-testid="pos-completion-amount">{yuan(answer.amount)}</dd>
-          {approved ? (
-            <>
-              <dt>{t('released')}</dt>
-              <dd data-testid="pos-completion-released">{yuan(Math.max(0, auth.heldAmount - answer.amount))}</dd>
-              <dt>{t('approvalCode')}</dt>
-              <dd>{answer.approvalCode}</dd>
-              <dt>{t('receiptBalance')}</dt>
-              <dd>{yuan(answer.balance)}</dd>
-            </>
-          ) : (
-            <>
-              <dt>{t('declineCode')}</dt>
-              <dd>
-                <code>{answer.declineCode}</code>
-              </dd>
-            </>
-          )}
-        </dl>
-        <div className="pos-actions">
-          <Button type="primary" size="large" autoFocus onClick={onDone} data-testid="pos-completion-done">
-            {t('next')}
-          </Button>
-        </div>
-      </section>
+      <AnswerPanel answer={answer} testPrefix="pos-completion" title={approved ? t('completed') : t('declined')} onNext={onDone} nextTestId="pos-completion-done">
+        <dt>{t('receiptCard')}</dt>
+        <dd>{auth.cardNo}</dd>
+        <dt>{t('receiptAmount')}</dt>
+        <dd data-testid="pos-completion-amount">{yuan(answer.amount)}</dd>
+        {approved ? (
+          <>
+            <dt>{t('released')}</dt>
+            <dd data-testid="pos-completion-released">{yuan(Math.max(0, auth.heldAmount - answer.amount))}</dd>
+            <dt>{t('approvalCode')}</dt>
+            <dd>{answer.approvalCode}</dd>
+            <dt>{t('receiptBalance')}</dt>
+            <dd>{yuan(answer.balance)}</dd>
+          </>
+        ) : (
+          <DeclineCodeRow code={answer.declineCode} />
+        )}
+      </AnswerPanel>
     );
   }
 
@@ -535,20 +425,7 @@ function CompletionPanel({ auth, fc, onDone }: { auth: OpenAuthorisation; fc: Fo
           <span className="pos-muted">—</span>
         )}
       </div>
-      {failure ? (
-        <Alert
-          type="error"
-          showIcon
-          data-testid="pos-completion-error"
-          title={errorText(failure.error, lang)}
-          description={failure.error instanceof ApiError ? <code>{failure.error.code}</code> : undefined}
-          action={
-            <Button onClick={() => void send(failure.attempt)} data-testid="pos-completion-retry">
-              {t('retrySame')}
-            </Button>
-          }
-        />
-      ) : null}
+      {failure ? <RetryAlert error={failure.error} testPrefix="pos-completion" onRetry={retry} /> : null}
       <div className="pos-actions">
         <Button type="primary" size="large" htmlType="submit" className="pos-sell" loading={sending} data-testid="pos-completion-submit">
           {t('completeSubmit')}

@@ -1,14 +1,14 @@
-import { useState, type HTMLAttributes, type ReactElement } from 'react';
+import { useState, type ReactElement } from 'react';
 import { Link } from 'react-router-dom';
-import { Select, Space, Table, Tabs, Tag } from 'antd';
+import { Select, Tabs, Tag } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
 import { litres, unitPrice, yuan } from '../../shared/money';
 import { useSession } from '../session';
 import { CardNo } from '../ui';
-import { EmptyText, ListError, MoreFooter, PageHeader, gradeName, mono, useCursorList, useGrades, type Page } from '../pages-b/common';
-import { FlagTags, stationLabel, StationSelect, useNetStations, useTab } from './common';
+import { PageHeader, gradeName, mono, useCursorList, useGrades, type Page } from '../pages-b/common';
+import { FlagTags, stationLabel, StationSelect, useNetStations, useTab, CursorTable, FilterBar } from './common';
 import { fc } from './i18n';
 
 interface Authorisation {
@@ -97,23 +97,24 @@ export function AuthorisationsPage() {
   );
 }
 
-function useStationFilter() {
+/** One tab's list: 50 at a time from `path`, for the station picked (if any) and the tab's own filters. */
+function useStationList<T>(path: string, filters: Record<string, string | boolean | undefined>) {
+  const { api } = useSession();
   const [stationId, setStationId] = useState<number>();
-  return { stationId, el: <StationSelect value={stationId} onChange={setStationId} testId="auth-filter-station" /> };
+  const list = useCursorList<T>(
+    (cursor) => api.request<Page<T>>('GET', path, { query: { stationId, ...filters, limit: 50, cursor } }),
+    JSON.stringify([stationId, filters]),
+  );
+  return { list, el: <StationSelect value={stationId} onChange={setStationId} testId="auth-filter-station" /> };
 }
 
 function Holds() {
   const t = useT(fc);
   const { lang } = useLang();
-  const { api } = useSession();
   const grades = useGrades();
   const stations = useNetStations();
-  const f = useStationFilter();
   const [status, setStatus] = useState<string | undefined>('held');
-  const list = useCursorList<Authorisation>(
-    (cursor) => api.request<Page<Authorisation>>('GET', '/api/v1/authorisations', { query: { stationId: f.stationId, status, limit: 50, cursor } }),
-    `${f.stationId}:${status}`,
-  );
+  const { list, el } = useStationList<Authorisation>('/api/v1/authorisations', { status });
   const columns: ColumnsType<Authorisation> = [
     { title: t('createdAt'), dataIndex: 'createdAt', render: time },
     { title: t('station'), dataIndex: 'stationId', render: (v: number) => stationLabel(stations.data, v) },
@@ -128,8 +129,8 @@ function Holds() {
   ];
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
-        {f.el}
+      <FilterBar>
+        {el}
         <Select
           style={{ width: 180 }}
           allowClear
@@ -139,46 +140,31 @@ function Holds() {
           options={['held', 'completed', 'forced', 'reversed', 'expired'].map((s) => ({ value: s, label: t(`auth_${s}`) }))}
           data-testid="auth-filter-status"
         />
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<Authorisation>
+      </FilterBar>
+      <CursorTable<Authorisation>
+        list={list}
+        testId="auth"
         rowKey="authorisationId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
         columns={columns}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(a) => ({ 'data-testid': 'auth-row', 'data-status': a.status, 'data-nozzle': a.nozzle }) as HTMLAttributes<HTMLElement>}
+        row={(a) => ({ 'data-testid': 'auth-row', 'data-status': a.status, 'data-nozzle': a.nozzle })}
       />
-      <MoreFooter list={list} testId="auth" />
     </>
   );
 }
 
 function Flagged() {
   const t = useT(fc);
-  const { api, can } = useSession();
-  const f = useStationFilter();
-  const list = useCursorList<FlaggedSale>(
-    (cursor) => api.request<Page<FlaggedSale>>('GET', '/api/v1/sales', { query: { stationId: f.stationId, flagged: true, limit: 50, cursor } }),
-    String(f.stationId),
-  );
+  const { can } = useSession();
+  const { list, el } = useStationList<FlaggedSale>('/api/v1/sales', { flagged: true });
   const maySale = can('GET', '/api/v1/sales');
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>{f.el}</Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<FlaggedSale>
+      <FilterBar>{el}</FilterBar>
+      <CursorTable<FlaggedSale>
+        list={list}
+        testId="flagged"
         rowKey="saleId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(s) => ({ 'data-testid': 'flagged-row', 'data-sale-id': s.saleId }) as HTMLAttributes<HTMLElement>}
+        row={(s) => ({ 'data-testid': 'flagged-row', 'data-sale-id': s.saleId })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', render: time },
           { title: t('station'), key: 'station', render: (_: unknown, s) => s.stationName ?? `#${s.stationId}` },
@@ -191,7 +177,6 @@ function Flagged() {
           ...(maySale ? [{ title: t('sale'), key: 'open', render: (_: unknown, s: FlaggedSale) => <Link to={`/sales?sale=${s.saleId}`}>{t('open')}</Link> }] : []),
         ]}
       />
-      <MoreFooter list={list} testId="flagged" />
     </>
   );
 }
@@ -199,31 +184,21 @@ function Flagged() {
 function PumpSales() {
   const t = useT(fc);
   const { lang } = useLang();
-  const { api } = useSession();
   const grades = useGrades();
   const stations = useNetStations();
-  const f = useStationFilter();
   const [status, setStatus] = useState<string | undefined>('unpaid');
-  const list = useCursorList<PumpSale>(
-    (cursor) => api.request<Page<PumpSale>>('GET', '/api/v1/pump-sales', { query: { stationId: f.stationId, status, limit: 50, cursor } }),
-    `${f.stationId}:${status}`,
-  );
+  const { list, el } = useStationList<PumpSale>('/api/v1/pump-sales', { status });
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
-        {f.el}
+      <FilterBar>
+        {el}
         <Select style={{ width: 160 }} allowClear placeholder={t('anyStatus')} value={status} onChange={setStatus} options={['unpaid', 'paid', 'paid_other', 'abandoned'].map((s) => ({ value: s, label: t(`ps_${s}`) }))} />
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<PumpSale>
+      </FilterBar>
+      <CursorTable<PumpSale>
+        list={list}
+        testId="pump-sales"
         rowKey="pumpSaleId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(p) => ({ 'data-testid': 'pump-sale-row', 'data-status': p.status }) as HTMLAttributes<HTMLElement>}
+        row={(p) => ({ 'data-testid': 'pump-sale-row', 'data-status': p.status })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', render: time },
           { title: t('station'), dataIndex: 'stationId', render: (v: number) => stationLabel(stations.data, v) },
@@ -235,37 +210,26 @@ function PumpSales() {
           { title: t('status'), dataIndex: 'status', render: (v: string) => <Tag color={v === 'unpaid' ? 'gold' : v === 'abandoned' ? 'red' : 'green'}>{t(`ps_${v}`)}</Tag> },
         ]}
       />
-      <MoreFooter list={list} testId="pump-sales" />
     </>
   );
 }
 
 function Reversals() {
   const t = useT(fc);
-  const { api } = useSession();
   const stations = useNetStations();
-  const f = useStationFilter();
   const [kind, setKind] = useState<string>();
-  const list = useCursorList<Reversal>(
-    (cursor) => api.request<Page<Reversal>>('GET', '/api/v1/reversals', { query: { stationId: f.stationId, kind, limit: 50, cursor } }),
-    `${f.stationId}:${kind}`,
-  );
+  const { list, el } = useStationList<Reversal>('/api/v1/reversals', { kind });
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
-        {f.el}
+      <FilterBar>
+        {el}
         <Select style={{ width: 120 }} allowClear placeholder={t('rev_kind')} value={kind} onChange={setKind} options={['reversal', 'void'].map((s) => ({ value: s, label: t(`rev_${s}`) }))} />
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<Reversal>
+      </FilterBar>
+      <CursorTable<Reversal>
+        list={list}
+        testId="reversals"
         rowKey="reversalId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(r) => ({ 'data-testid': 'reversal-row', 'data-kind': r.kind }) as HTMLAttributes<HTMLElement>}
+        row={(r) => ({ 'data-testid': 'reversal-row', 'data-kind': r.kind })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', render: time },
           { title: t('rev_kind'), dataIndex: 'kind', render: (v: string) => <Tag color={v === 'void' ? 'purple' : 'volcano'}>{t(`rev_${v}`)}</Tag> },
@@ -278,7 +242,6 @@ function Reversals() {
           { title: t('cashier'), dataIndex: 'cashier', render: (v: string | null) => v ?? '—' },
         ]}
       />
-      <MoreFooter list={list} testId="reversals" />
     </>
   );
 }

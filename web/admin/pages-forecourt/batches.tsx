@@ -1,7 +1,6 @@
 import { useState, type HTMLAttributes } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Card, Descriptions, Input, Space, Table, Tag } from 'antd';
-import { ArrowLeftOutlined } from '@ant-design/icons';
+import { Card, Descriptions, Input, Table, Tag } from 'antd';
 import { ApiError } from '../../shared/api';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
@@ -9,8 +8,8 @@ import { litres, yuan } from '../../shared/money';
 import { LoadState, useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { CardNo, LocalResult } from '../ui';
-import { EmptyText, ListError, MoreFooter, PageHeader, gradeName, mono, useCursorList, useGrades, type Page } from '../pages-b/common';
-import { FlagTags, stationLabel, StationSelect, useNetStations } from './common';
+import { EmptyText, PageHeader, gradeName, mono, useCursorList, useGrades, type Page } from '../pages-b/common';
+import { FlagTags, stationLabel, StationSelect, useNetStations, BackLink, CursorTable, FilterBar } from './common';
 import { fc } from './i18n';
 
 interface Summary {
@@ -75,20 +74,15 @@ export function BatchesPage() {
   return (
     <div>
       <PageHeader title={t('batchesTitle')} />
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <StationSelect value={stationId} onChange={setStationId} testId="batches-filter-station" />
         <Input.Search placeholder="T00000001" allowClear maxLength={9} style={{ width: 180 }} onSearch={(v) => setTerminalId(v.trim().toUpperCase() || undefined)} aria-label={t('terminal')} />
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<Batch>
+      </FilterBar>
+      <CursorTable<Batch>
+        list={list}
+        testId="batches"
         rowKey="batchId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(b) => ({ 'data-testid': 'batch-row', 'data-batch-no': b.batchNo }) as HTMLAttributes<HTMLElement>}
+        row={(b) => ({ 'data-testid': 'batch-row', 'data-batch-no': b.batchNo })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', render: time },
           { title: t('batchNo'), dataIndex: 'batchNo', render: (v: string, b) => <Link to={`/offline-batches/${b.batchId}`} data-testid="batch-open">{v}</Link> },
@@ -102,7 +96,6 @@ export function BatchesPage() {
           { title: t('stationLiability'), key: 'liability', align: 'right', render: (_: unknown, b) => num(b.summary.stationLiability, true) },
         ]}
       />
-      <MoreFooter list={list} testId="batches" />
     </div>
   );
 }
@@ -119,11 +112,7 @@ export function BatchDetailPage() {
 
   return (
     <div>
-      <div style={{ marginBottom: 8 }}>
-        <Link to="/offline-batches">
-          <ArrowLeftOutlined /> {t('backToBatches')}
-        </Link>
-      </div>
+      <BackLink to="/offline-batches">{t('backToBatches')}</BackLink>
       <LoadState value={batch}>
         {(b) => {
           const saleBySeq = new Map(b.sales.map((s) => [s.seq, s]));

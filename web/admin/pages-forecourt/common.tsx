@@ -1,11 +1,13 @@
-import { useCallback, useMemo, type CSSProperties } from 'react';
-import { useSearchParams } from 'react-router-dom';
-import { Select, Tag } from 'antd';
+import { useCallback, useMemo, useState, type CSSProperties, type HTMLAttributes, type Key, type ReactNode } from 'react';
+import { Link, useSearchParams } from 'react-router-dom';
+import { Modal, Select, Space, Table, Tag } from 'antd';
+import type { ColumnsType } from 'antd/es/table';
+import { ArrowLeftOutlined } from '@ant-design/icons';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useLang, useT } from '../../shared/i18n';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
-import type { Station } from '../pages-b/common';
+import { EmptyText, ListError, MoreFooter, type Station, type useCursorList } from '../pages-b/common';
 import { fc, SERVICES, WEEKDAYS } from './i18n';
 
 export type OpeningHours = { always: true } | { always: false; weekly: { day: number; open: string; close: string }[] };
@@ -151,4 +153,108 @@ export function regionText(s: Pick<NetStation, 'province' | 'city' | 'district'>
   const parts = [s.province, s.city, s.district].filter((x) => x && x.trim());
   // A municipality is its own province and city: 上海市 上海市 → 上海市.
   return parts.filter((p, i) => parts.indexOf(p) === i).join(' ') || '—';
+}
+
+/** The bar of filters above a list. */
+export function FilterBar({ children, style }: { children: ReactNode; style?: CSSProperties }) {
+  return (
+    <Space wrap style={{ marginBottom: 12, ...style }}>
+      {children}
+    </Space>
+  );
+}
+
+/** "← back to the list" above a detail page. */
+export function BackLink({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  return (
+    <div style={{ marginBottom: 8 }} className={className}>
+      <Link to={to}>
+        <ArrowLeftOutlined /> {children}
+      </Link>
+    </div>
+  );
+}
+
+type RowAttrs<T> = (row: T) => Record<string, unknown>;
+
+/** The console's compact, unpaged table; each row carries its test attributes. */
+export function ListTable<T extends object>({
+  rowKey,
+  columns,
+  items,
+  loading,
+  emptyText,
+  row,
+}: {
+  rowKey: (keyof T & string) | ((row: T) => string);
+  columns: ColumnsType<T>;
+  items: readonly T[];
+  loading: boolean;
+  emptyText?: string;
+  row: RowAttrs<T>;
+}) {
+  return (
+    <Table<T>
+      rowKey={rowKey as string | ((row: T) => Key)}
+      size="small"
+      pagination={false}
+      loading={loading}
+      dataSource={items as T[]}
+      scroll={{ x: 'max-content' }}
+      columns={columns}
+      locale={{ emptyText: loading ? ' ' : <EmptyText text={emptyText} /> }}
+      onRow={(r) => row(r) as HTMLAttributes<HTMLElement>}
+    />
+  );
+}
+
+/** A cursor-paged list: its error, its table and its "more" footer. */
+export function CursorTable<T extends object>({
+  list,
+  testId,
+  ...table
+}: {
+  list: ReturnType<typeof useCursorList<T>>;
+  testId: string;
+  rowKey: (keyof T & string) | ((row: T) => string);
+  columns: ColumnsType<T>;
+  emptyText?: string;
+  row: RowAttrs<T>;
+}) {
+  return (
+    <>
+      <ListError error={list.error} onRetry={list.reload} />
+      <ListTable<T> {...table} items={list.items} loading={list.loading} />
+      <MoreFooter list={list} testId={testId} />
+    </>
+  );
+}
+
+/** A form's send: busy while it runs, and the error it ended with (handed on to onError too). */
+export function useSending() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const run = async (fn: () => Promise<void>, onError?: (err: unknown) => void) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (err) {
+      setError(err);
+      onError?.(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
+/** The console's form dialog: submits its form on OK, spins while busy, and forgets its fields when closed. */
+export function FormModal({ title, onCancel, onOk, busy, submitTestId, okText, width, children }: { title: ReactNode; onCancel: () => void; onOk: () => void; busy: boolean; submitTestId: string; okText?: string; width?: number; children: ReactNode }) {
+  const t = useT(fc);
+  return (
+    <Modal open {...(width ? { width } : {})} title={title} onCancel={onCancel} onOk={onOk} okText={okText ?? t('save')} cancelText={t('cancel')} confirmLoading={busy} destroyOnHidden okButtonProps={{ 'data-testid': submitTestId } as any}>
+      {children}
+    </Modal>
+  );
 }

@@ -1,12 +1,12 @@
 import { useState, type HTMLAttributes } from 'react';
-import { App, Button, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag } from 'antd';
+import { App, Button, Form, Input, Select, Switch, Table, Tabs, Tag } from 'antd';
 import { PlusOutlined, SearchOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../../shared/i18n';
 import { parseYuan, yuan } from '../../shared/money';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
-import { EmptyText, ListError, MoreFooter, PageHeader, SubmitError, markFieldError, mono, useCursorList, useIdempotencyKey, type Page } from '../pages-b/common';
-import { useTab } from './common';
+import { EmptyText, ListError, PageHeader, SubmitError, markFieldError, mono, useCursorList, useIdempotencyKey, type Page } from '../pages-b/common';
+import { useTab, CursorTable, FilterBar, FormModal, useSending } from './common';
 import { fc } from './i18n';
 
 interface Category {
@@ -69,7 +69,7 @@ function GoodsList() {
 
   return (
     <>
-      <Space wrap style={{ marginBottom: 12, justifyContent: 'space-between', width: '100%' }}>
+      <FilterBar style={{ justifyContent: 'space-between', width: '100%' }}>
         <Form form={form} layout="inline" onFinish={(v) => setFilters({ categoryId: v.categoryId, q: v.q?.trim() || undefined, active: v.active })} style={{ rowGap: 8 }}>
           <Form.Item name="categoryId">
             <Select allowClear placeholder={t('anyCategory')} style={{ width: 160 }} options={catOptions} data-testid="goods-filter-category" />
@@ -97,17 +97,12 @@ function GoodsList() {
             {t('newGoods')}
           </Button>
         )}
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<Goods>
+      </FilterBar>
+      <CursorTable<Goods>
+        list={list}
+        testId="goods"
         rowKey="sku"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(g) => ({ 'data-testid': 'goods-row', 'data-sku': g.sku, 'data-active': String(g.active) }) as HTMLAttributes<HTMLElement>}
+        row={(g) => ({ 'data-testid': 'goods-row', 'data-sku': g.sku, 'data-active': String(g.active) })}
         columns={[
           { title: t('sku'), dataIndex: 'sku', render: (v: string) => <span style={mono}>{v}</span> },
           { title: t('name'), key: 'name', render: (_: unknown, g) => (lang === 'en' ? g.nameEn : g.nameZh) },
@@ -129,7 +124,6 @@ function GoodsList() {
             : []),
         ]}
       />
-      <MoreFooter list={list} testId="goods" />
       {editing && (
         <GoodsModal
           goods={editing === 'new' ? null : editing}
@@ -151,29 +145,24 @@ function GoodsModal({ goods, categories, onClose }: { goods: Goods | null; categ
   const { message } = App.useApp();
   const [form] = Form.useForm();
   const idem = useIdempotencyKey();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useSending();
 
-  const submit = async (v: { sku?: string; categoryId: number; nameZh: string; nameEn: string; price: string; active?: boolean }) => {
+  const submit = (v: { sku?: string; categoryId: number; nameZh: string; nameEn: string; price: string; active?: boolean }) => {
     const common = { categoryId: v.categoryId, nameZh: v.nameZh.trim(), nameEn: v.nameEn.trim(), unitPrice: parseYuan(v.price)! };
-    setBusy(true);
-    setError(undefined);
-    try {
-      if (goods) await api.request('PATCH', `/api/v1/goods/${encodeURIComponent(goods.sku)}`, { body: { ...common, active: v.active } });
-      else await api.request('POST', '/api/v1/goods', { body: { sku: v.sku!.trim(), ...common }, idempotencyKey: idem.get() });
-      idem.renew();
-      message.success(t('goodsSaved', { sku: goods?.sku ?? v.sku! }));
-      onClose(true);
-    } catch (err) {
-      setError(err);
-      markFieldError(form, err, lang, ['sku', 'categoryId', 'nameZh', 'nameEn']);
-    } finally {
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        if (goods) await api.request('PATCH', `/api/v1/goods/${encodeURIComponent(goods.sku)}`, { body: { ...common, active: v.active } });
+        else await api.request('POST', '/api/v1/goods', { body: { sku: v.sku!.trim(), ...common }, idempotencyKey: idem.get() });
+        idem.renew();
+        message.success(t('goodsSaved', { sku: goods?.sku ?? v.sku! }));
+        onClose(true);
+      },
+      (err) => markFieldError(form, err, lang, ['sku', 'categoryId', 'nameZh', 'nameEn']),
+    );
   };
 
   return (
-    <Modal open title={goods ? t('editGoods', { sku: goods.sku }) : t('newGoods')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={busy} destroyOnHidden okButtonProps={{ 'data-testid': 'goods-form-submit' } as any}>
+    <FormModal title={goods ? t('editGoods', { sku: goods.sku }) : t('newGoods')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={busy} submitTestId="goods-form-submit">
       <Form
         form={form}
         layout="vertical"
@@ -212,7 +201,7 @@ function GoodsModal({ goods, categories, onClose }: { goods: Goods | null; categ
         )}
         <button type="submit" hidden aria-hidden tabIndex={-1} />
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
 

@@ -1,11 +1,12 @@
 import { useState, type HTMLAttributes } from 'react';
-import { App, Button, Form, Input, Modal, Select, Space, Table, Tag } from 'antd';
+import { App, Button, Form, Input, Select, Space, Table, Tag } from 'antd';
 import { PlusOutlined } from '@ant-design/icons';
 import { errorText } from '../../shared/api';
 import { useLang, useT } from '../../shared/i18n';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { EmptyText, ListError, PageHeader, SubmitError, markFieldError, mono, useIdempotencyKey } from '../pages-b/common';
+import { FormModal, useSending } from './common';
 import { fc } from './i18n';
 
 export interface FullGrade {
@@ -114,38 +115,22 @@ function GradeModal({ grade, onClose }: { grade: FullGrade | null; onClose: (sav
   const { message } = App.useApp();
   const [form] = Form.useForm();
   const idem = useIdempotencyKey();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useSending();
 
-  const submit = async (v: { code?: string; nameZh: string; nameEn: string; kind?: string }) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      if (grade) await api.request('PATCH', `/api/v1/grades/${encodeURIComponent(grade.code)}`, { body: { nameZh: v.nameZh.trim(), nameEn: v.nameEn.trim() } });
-      else await api.request('POST', '/api/v1/grades', { body: { code: v.code!.trim(), nameZh: v.nameZh.trim(), nameEn: v.nameEn.trim(), kind: v.kind }, idempotencyKey: idem.get() });
-      idem.renew();
-      message.success(t('gradeSaved', { code: grade?.code ?? v.code! }));
-      onClose(true);
-    } catch (err) {
-      setError(err);
-      markFieldError(form, err, lang, ['code', 'nameZh', 'nameEn', 'kind']);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = (v: { code?: string; nameZh: string; nameEn: string; kind?: string }) =>
+    run(
+      async () => {
+        if (grade) await api.request('PATCH', `/api/v1/grades/${encodeURIComponent(grade.code)}`, { body: { nameZh: v.nameZh.trim(), nameEn: v.nameEn.trim() } });
+        else await api.request('POST', '/api/v1/grades', { body: { code: v.code!.trim(), nameZh: v.nameZh.trim(), nameEn: v.nameEn.trim(), kind: v.kind }, idempotencyKey: idem.get() });
+        idem.renew();
+        message.success(t('gradeSaved', { code: grade?.code ?? v.code! }));
+        onClose(true);
+      },
+      (err) => markFieldError(form, err, lang, ['code', 'nameZh', 'nameEn', 'kind']),
+    );
 
   return (
-    <Modal
-      open
-      title={grade ? t('renameGrade', { code: grade.code }) : t('newGrade')}
-      onCancel={() => onClose(false)}
-      onOk={() => form.submit()}
-      okText={t('save')}
-      cancelText={t('cancel')}
-      confirmLoading={busy}
-      destroyOnHidden
-      okButtonProps={{ 'data-testid': 'grade-form-submit' } as any}
-    >
+    <FormModal title={grade ? t('renameGrade', { code: grade.code }) : t('newGrade')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={busy} submitTestId="grade-form-submit">
       <Form form={form} layout="vertical" initialValues={grade ?? { kind: 'petrol' }} onFinish={submit} onValuesChange={() => idem.renew()} data-testid="grade-form" autoComplete="off">
         <SubmitError error={error} />
         {!grade && (
@@ -166,6 +151,6 @@ function GradeModal({ grade, onClose }: { grade: FullGrade | null; onClose: (sav
         </Form.Item>
         <button type="submit" hidden aria-hidden tabIndex={-1} />
       </Form>
-    </Modal>
+    </FormModal>
   );
 }

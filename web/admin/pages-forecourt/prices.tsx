@@ -1,5 +1,5 @@
-import { useMemo, useState, type HTMLAttributes } from 'react';
-import { App, Button, Card, Col, DatePicker, Form, Input, Radio, Row, Select, Space, Table, Tabs, Tag } from 'antd';
+import { useMemo, useState } from 'react';
+import { App, Button, Card, Col, DatePicker, Form, Input, Radio, Row, Select, Space, Tabs, Tag } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import type { Dayjs } from 'dayjs';
 import { errorText } from '../../shared/api';
@@ -8,8 +8,8 @@ import { useLang, useT } from '../../shared/i18n';
 import { parseYuan, unitPrice } from '../../shared/money';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
-import { EmptyText, ListError, PageHeader, SubmitError, gradeName, markFieldError, useGrades, useIdempotencyKey } from '../pages-b/common';
-import { cstNowWall, cstWallToIso, nextMidnightWall, stationLabel, StationSelect, useNetStations, useTab, type NetStation } from './common';
+import { ListError, PageHeader, SubmitError, gradeName, markFieldError, useGrades, useIdempotencyKey } from '../pages-b/common';
+import { cstNowWall, cstWallToIso, nextMidnightWall, stationLabel, StationSelect, useNetStations, useTab, type NetStation, FilterBar, ListTable } from './common';
 import { fc } from './i18n';
 
 export interface PriceRow {
@@ -127,7 +127,7 @@ function InForce({ tick }: { tick: number }) {
 
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <span>{t('viewScope')}</span>
         <StationSelect value={scope.stationId} onChange={(v) => setScope(v ? { stationId: v } : {})} testId="prices-scope-station" />
         <Input.Search
@@ -140,30 +140,24 @@ function InForce({ tick }: { tick: number }) {
           maxLength={40}
           data-testid="prices-scope-province"
         />
-      </Space>
+      </FilterBar>
       <ListError error={list.error} onRetry={list.reload} />
-      <Table<PriceRow>
+      <ListTable<PriceRow>
         rowKey="id"
-        size="small"
         columns={columns}
-        dataSource={sort(list.data?.items ?? [])}
+        items={sort(list.data?.items ?? [])}
         loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText text={t('noPrices')} /> }}
-        onRow={(p) => ({ 'data-testid': 'fc-price-row', 'data-grade': p.grade, 'data-scope': scopeOf(p), 'data-price-id': p.id }) as HTMLAttributes<HTMLElement>}
+        emptyText={t('noPrices')}
+        row={(p) => ({ 'data-testid': 'fc-price-row', 'data-grade': p.grade, 'data-scope': scopeOf(p), 'data-price-id': p.id })}
       />
       <Card size="small" title={t('next')} style={{ marginTop: 16 }}>
-        <Table<PriceRow>
+        <ListTable<PriceRow>
           rowKey="id"
-          size="small"
           columns={nextColumns}
-          dataSource={sort(list.data?.next ?? [])}
+          items={sort(list.data?.next ?? [])}
           loading={list.loading}
-          pagination={false}
-          scroll={{ x: 'max-content' }}
-          locale={{ emptyText: list.loading ? ' ' : <EmptyText text={t('noScheduled')} /> }}
-          onRow={(p) => ({ 'data-testid': 'price-next-row', 'data-grade': p.grade, 'data-scope': scopeOf(p), 'data-price-id': p.id }) as HTMLAttributes<HTMLElement>}
+          emptyText={t('noScheduled')}
+          row={(p) => ({ 'data-testid': 'price-next-row', 'data-grade': p.grade, 'data-scope': scopeOf(p), 'data-price-id': p.id })}
         />
       </Card>
     </>
@@ -195,7 +189,7 @@ function History({ tick }: { tick: number }) {
   );
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <Select
           style={{ width: 200 }}
           placeholder={t('historyGrade')}
@@ -205,18 +199,15 @@ function History({ tick }: { tick: number }) {
           data-testid="prices-history-grade"
         />
         <StationSelect value={stationId} onChange={setStationId} testId="prices-history-station" />
-      </Space>
+      </FilterBar>
       <ListError error={list.error} onRetry={list.reload} />
-      <Table<PriceRow>
+      <ListTable<PriceRow>
         rowKey="id"
-        size="small"
         columns={columns}
-        dataSource={list.data ?? []}
+        items={list.data ?? []}
         loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText text={grade ? t('noPrices') : t('historyGrade')} /> }}
-        onRow={(p) => ({ 'data-testid': 'price-history-row', 'data-status': p.status ?? '' }) as HTMLAttributes<HTMLElement>}
+        emptyText={grade ? t('noPrices') : t('historyGrade')}
+        row={(p) => ({ 'data-testid': 'price-history-row', 'data-status': p.status ?? '' })}
       />
     </>
   );

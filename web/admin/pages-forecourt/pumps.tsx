@@ -1,10 +1,11 @@
 import { useState, type HTMLAttributes } from 'react';
-import { App, Button, Card, Form, Input, InputNumber, Modal, Select, Space, Table } from 'antd';
+import { App, Button, Card, Form, Input, InputNumber, Select, Space, Table } from 'antd';
 import { DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../../shared/i18n';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { EmptyText, ListError, SubmitError, gradeName, useGrades, useIdempotencyKey, type Station } from '../pages-b/common';
+import { FormModal, useSending } from './common';
 import { fc } from './i18n';
 
 interface Pump {
@@ -116,22 +117,14 @@ function useSaver(method: string, url: string, done: (saved: boolean) => void, o
   const { api } = useSession();
   const { message } = App.useApp();
   const idem = useIdempotencyKey();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const save = async (body: unknown) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const { busy, error, run } = useSending();
+  const save = (body: unknown) =>
+    run(async () => {
       await api.request(method, url, { body, idempotencyKey: idem.get() });
       idem.renew();
       message.success(okText);
       done(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return { save, busy, error, renew: idem.renew };
 }
 
@@ -142,7 +135,7 @@ function PumpsModal({ station, pumps, onClose }: { station: Station; pumps: Pump
   const submit = (v: { items?: Partial<Pump>[] }) =>
     s.save({ items: (v.items ?? []).map((p) => ({ pump: p.pump!, name: (p.name ?? '').trim() })).sort((a, b) => a.pump - b.pump) });
   return (
-    <Modal open title={t('editPumps')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={s.busy} destroyOnHidden okButtonProps={{ 'data-testid': 'pumps-form-submit' } as any}>
+    <FormModal title={t('editPumps')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={s.busy} submitTestId="pumps-form-submit">
       <Form form={form} initialValues={{ items: pumps.map((p) => ({ pump: p.pump, name: p.name })) }} onFinish={submit} onValuesChange={s.renew} data-testid="pumps-form" autoComplete="off">
         <SubmitError error={s.error} />
         <Form.List name="items">
@@ -166,7 +159,7 @@ function PumpsModal({ station, pumps, onClose }: { station: Station; pumps: Pump
           )}
         </Form.List>
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
 
@@ -184,7 +177,7 @@ function NozzlesModal({ station, nozzles, pumps, onClose }: { station: Station; 
     });
   const gradeOptions = (grades.data ?? []).filter((g) => (g as { active?: boolean }).active !== false).map((g) => ({ value: g.code, label: gradeName(grades.data, g.code, lang) }));
   return (
-    <Modal open width={640} title={t('editNozzles')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={s.busy} destroyOnHidden okButtonProps={{ 'data-testid': 'fc-nozzles-form-submit' } as any}>
+    <FormModal width={640} title={t('editNozzles')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={s.busy} submitTestId="fc-nozzles-form-submit">
       <Form form={form} initialValues={{ items: nozzles.map((n) => ({ ...n })) }} onFinish={submit} onValuesChange={s.renew} data-testid="fc-nozzles-form" autoComplete="off">
         <SubmitError error={s.error} />
         <Form.List name="items">
@@ -213,7 +206,7 @@ function NozzlesModal({ station, nozzles, pumps, onClose }: { station: Station; 
           )}
         </Form.List>
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
 

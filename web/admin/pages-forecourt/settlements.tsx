@@ -1,7 +1,7 @@
 import { type HTMLAttributes } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Alert, Button, Card, DatePicker, Descriptions, Space, Table } from 'antd';
-import { ArrowLeftOutlined, PrinterOutlined } from '@ant-design/icons';
+import { PrinterOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
@@ -9,7 +9,7 @@ import { litres, yuan } from '../../shared/money';
 import { LoadState, useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { EmptyText, ListError, PageHeader, gradeName, isDay, mono, useGrades } from '../pages-b/common';
-import { cstToday, StationSelect } from './common';
+import { cstToday, StationSelect, BackLink } from './common';
 import { fc } from './i18n';
 import { BalancedTag } from './shifts';
 
@@ -149,11 +149,9 @@ export function StatementPage() {
 
   return (
     <div>
-      <div style={{ marginBottom: 8 }} className="fc-no-print">
-        <Link to={`/settlements?day=${day ?? ''}`}>
-          <ArrowLeftOutlined /> {t('backToSettlements')}
-        </Link>
-      </div>
+      <BackLink to={`/settlements?day=${day ?? ''}`} className="fc-no-print">
+        {t('backToSettlements')}
+      </BackLink>
       <LoadState value={st}>
         {(s) => (
           <div data-testid="statement">

@@ -1,7 +1,6 @@
 import { useState, type HTMLAttributes } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { Card, DatePicker, Descriptions, Space, Table, Tag } from 'antd';
-import { ArrowLeftOutlined } from '@ant-design/icons';
+import { Card, DatePicker, Descriptions, Table, Tag } from 'antd';
 import { ApiError } from '../../shared/api';
 import { dateTime } from '../../shared/format';
 import { useT } from '../../shared/i18n';
@@ -9,8 +8,8 @@ import { yuan } from '../../shared/money';
 import { LoadState, useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { LocalResult } from '../ui';
-import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, mono, useCursorList, type Page } from '../pages-b/common';
-import { stationLabel, StationSelect, useNetStations } from './common';
+import { PageHeader, fromDay, mono, useCursorList, type Page } from '../pages-b/common';
+import { stationLabel, StationSelect, useNetStations, BackLink, CursorTable, FilterBar } from './common';
 import { fc } from './i18n';
 
 interface KindTotal {
@@ -77,20 +76,15 @@ export function ShiftsPage() {
   return (
     <div>
       <PageHeader title={t('shiftsTitle')} />
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <StationSelect value={stationId} onChange={setStationId} testId="shifts-filter-station" />
         <DatePicker placeholder={t('day')} onChange={(d) => setDay(fromDay(d))} data-testid="shifts-filter-day" />
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<ShiftItem>
+      </FilterBar>
+      <CursorTable<ShiftItem>
+        list={list}
+        testId="shifts"
         rowKey="shiftId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(s) => ({ 'data-testid': 'shift-row', 'data-shift-id': s.shiftId }) as HTMLAttributes<HTMLElement>}
+        row={(s) => ({ 'data-testid': 'shift-row', 'data-shift-id': s.shiftId })}
         columns={[
           { title: t('shiftNo'), dataIndex: 'shiftNo', render: (v: number, s) => <Link to={`/shifts/${s.shiftId}`} data-testid="shift-open">#{v}</Link> },
           { title: t('station'), dataIndex: 'stationId', render: (v: number) => stationLabel(stations.data, v) },
@@ -102,7 +96,6 @@ export function ShiftsPage() {
           { title: t('balanced'), key: 'balanced', render: (_: unknown, s) => <BalancedTag s={s} /> },
         ]}
       />
-      <MoreFooter list={list} testId="shifts" />
     </div>
   );
 }
@@ -119,11 +112,7 @@ export function ShiftDetailPage() {
 
   return (
     <div>
-      <div style={{ marginBottom: 8 }}>
-        <Link to="/shifts">
-          <ArrowLeftOutlined /> {t('backToShifts')}
-        </Link>
-      </div>
+      <BackLink to="/shifts">{t('backToShifts')}</BackLink>
       <LoadState value={shift}>
         {(s) => {
           const declared = new Map((s.declared ?? []).map((d) => [d.kind, d]));

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { App, Button, Card, Checkbox, Col, Descriptions, Form, Input, Modal, Row, Select, Space, Switch } from 'antd';
-import { ArrowLeftOutlined, DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
+import { DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { ApiError } from '../../shared/api';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
@@ -11,7 +11,7 @@ import { LocalResult } from '../ui';
 import { PageHeader, SubmitError, markFieldError, mono, useIdempotencyKey } from '../pages-b/common';
 import { StationStatusTag } from '../pages-b/stations';
 import { TerminalsCard } from '../pages-b/terminals';
-import { cstToday, HoursText, ServiceTags, regionText, type NetStation, type OpeningHours } from './common';
+import { cstToday, HoursText, ServiceTags, regionText, type NetStation, type OpeningHours, BackLink } from './common';
 import { fc, SERVICES, WEEKDAYS } from './i18n';
 import { NozzlesPumpsCard } from './pumps';
 import { CoordFields, RegionFields } from './stations';
@@ -34,11 +34,7 @@ export function NetworkStationPage() {
 
   return (
     <div>
-      <div style={{ marginBottom: 8 }}>
-        <Link to="/stations">
-          <ArrowLeftOutlined /> {t('backToStations')}
-        </Link>
-      </div>
+      <BackLink to="/stations">{t('backToStations')}</BackLink>
       <LoadState value={station}>
         {(s) => (
           <>

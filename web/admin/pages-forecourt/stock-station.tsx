@@ -1,15 +1,15 @@
 import { useState, type HTMLAttributes } from 'react';
-import { Link, useParams } from 'react-router-dom';
-import { App, Button, Card, DatePicker, Form, Input, InputNumber, Modal, Select, Space, Table } from 'antd';
-import { ArrowLeftOutlined, DeleteOutlined, PlusOutlined } from '@ant-design/icons';
+import { useParams } from 'react-router-dom';
+import { App, Button, Card, DatePicker, Form, Input, InputNumber, Select, Space, Table } from 'antd';
+import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import type { Dayjs } from 'dayjs';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
 import { litres } from '../../shared/money';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
-import { EmptyText, ListError, MoreFooter, PageHeader, SubmitError, gradeName, useCursorList, useGrades, useIdempotencyKey, type Page } from '../pages-b/common';
-import { cstNowWall, cstWallToIso, stationLabel, useNetStations } from './common';
+import { EmptyText, ListError, PageHeader, SubmitError, gradeName, useCursorList, useGrades, useIdempotencyKey, type Page } from '../pages-b/common';
+import { cstNowWall, cstWallToIso, stationLabel, useNetStations, BackLink, CursorTable, FormModal, useSending } from './common';
 import { fc } from './i18n';
 import { AlertsList, LowTag, StockBar, type TankStock } from './stock';
 
@@ -70,11 +70,7 @@ export function StationStockPage() {
 
   return (
     <div>
-      <div style={{ marginBottom: 8 }}>
-        <Link to="/stock">
-          <ArrowLeftOutlined /> {t('stockTitle')}
-        </Link>
-      </div>
+      <BackLink to="/stock">{t('stockTitle')}</BackLink>
       <PageHeader
         title={t('stationStockTitle', { name: stationLabel(stations.data, stationId) })}
         extra={
@@ -130,16 +126,11 @@ export function StationStockPage() {
         ]}
       />
       <Card size="small" title={t('deliveries')} style={{ marginTop: 16 }}>
-        <ListError error={deliveries.error} onRetry={deliveries.reload} />
-        <Table<Delivery>
+        <CursorTable<Delivery>
+          list={deliveries}
+          testId="deliveries"
           rowKey="deliveryId"
-          size="small"
-          pagination={false}
-          loading={deliveries.loading}
-          dataSource={deliveries.items}
-          scroll={{ x: 'max-content' }}
-          locale={{ emptyText: deliveries.loading ? ' ' : <EmptyText /> }}
-          onRow={(d) => ({ 'data-testid': 'delivery-row', 'data-reference': d.reference ?? '' }) as HTMLAttributes<HTMLElement>}
+          row={(d) => ({ 'data-testid': 'delivery-row', 'data-reference': d.reference ?? '' })}
           columns={[
             { title: t('deliveredAt'), dataIndex: 'deliveredAt', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
             { title: t('tank'), dataIndex: 'tank', render: (v: number) => t('tankN', { n: v }) },
@@ -149,7 +140,6 @@ export function StationStockPage() {
             { title: t('createdBy'), dataIndex: 'createdBy' },
           ]}
         />
-        <MoreFooter list={deliveries} testId="deliveries" />
       </Card>
       {can('GET', '/api/v1/stock-alerts') && (
         <Card size="small" title={t('alerts')} style={{ marginTop: 16 }}>
@@ -164,21 +154,13 @@ export function StationStockPage() {
 }
 
 function useSubmit(done: (saved: boolean) => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const s = useSending();
+  const run = (fn: () => Promise<void>) =>
+    s.run(async () => {
       await fn();
       done(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, run };
+    });
+  return { busy: s.busy, error: s.error, run };
 }
 
 function TanksModal({ stationId, tanks, onClose }: { stationId: number; tanks: Tank[]; onClose: (saved: boolean) => void }) {
@@ -196,7 +178,7 @@ function TanksModal({ stationId, tanks, onClose }: { stationId: number; tanks: T
       message.success(t('tanksSaved'));
     });
   return (
-    <Modal open width={720} title={t('configureTanks')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={s.busy} destroyOnHidden okButtonProps={{ 'data-testid': 'tanks-form-submit' } as any}>
+    <FormModal width={720} title={t('configureTanks')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={s.busy} submitTestId="tanks-form-submit">
       <Form
         form={form}
         initialValues={{ items: tanks.map((x) => ({ tank: x.tank, grade: x.grade, capacity: asLitres(x.capacityMl), lowLevel: asLitres(x.lowLevelMl) })) }}
@@ -232,7 +214,7 @@ function TanksModal({ stationId, tanks, onClose }: { stationId: number; tanks: T
           )}
         </Form.List>
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
 
@@ -271,7 +253,7 @@ function DeliveryModal({ stationId, tanks, onClose }: { stationId: number; tanks
       message.success(t('deliverySaved'));
     });
   return (
-    <Modal open title={t('recordDelivery')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={s.busy} destroyOnHidden okButtonProps={{ 'data-testid': 'delivery-form-submit' } as any}>
+    <FormModal title={t('recordDelivery')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={s.busy} submitTestId="delivery-form-submit">
       <Form form={form} layout="vertical" initialValues={{ tank: tanks[0]?.tank, at: cstNowWall() }} onFinish={submit} onValuesChange={() => idem.renew()} data-testid="delivery-form" autoComplete="off">
         <SubmitError error={s.error} />
         <TankSelect tanks={tanks} testId="delivery-form-tank" />
@@ -284,7 +266,7 @@ function DeliveryModal({ stationId, tanks, onClose }: { stationId: number; tanks
         </Form.Item>
         <button type="submit" hidden aria-hidden tabIndex={-1} />
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
 
@@ -308,7 +290,7 @@ function ReadingModal({ stationId, tanks, onClose }: { stationId: number; tanks:
       if (r.alerts.length) message.warning(t('readingAlerts', { list: r.alerts.map((a) => t(`alertKind_${a.kind}`)).join('、') }));
     });
   return (
-    <Modal open title={t('recordReading')} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('save')} cancelText={t('cancel')} confirmLoading={s.busy} destroyOnHidden okButtonProps={{ 'data-testid': 'reading-form-submit' } as any}>
+    <FormModal title={t('recordReading')} onCancel={() => onClose(false)} onOk={() => form.submit()} busy={s.busy} submitTestId="reading-form-submit">
       <Form form={form} layout="vertical" initialValues={{ tank: tanks[0]?.tank, at: cstNowWall() }} onFinish={submit} data-testid="reading-form" autoComplete="off">
         <SubmitError error={s.error} />
         <TankSelect tanks={tanks} testId="reading-form-tank" />
@@ -326,6 +308,6 @@ function ReadingModal({ stationId, tanks, onClose }: { stationId: number; tanks:
         <WhenItem name="at" label={t('readAt')} testId="reading-form-at" />
         <button type="submit" hidden aria-hidden tabIndex={-1} />
       </Form>
-    </Modal>
+    </FormModal>
   );
 }

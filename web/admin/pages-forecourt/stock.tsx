@@ -1,13 +1,13 @@
-import { useState, type HTMLAttributes } from 'react';
+import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { App, Button, Form, Input, Modal, Progress, Select, Space, Switch, Table, Tabs, Tag } from 'antd';
+import { App, Button, Form, Input, Progress, Select, Switch, Tabs, Tag } from 'antd';
 import { dateTime } from '../../shared/format';
 import { useLang, useT } from '../../shared/i18n';
 import { litres } from '../../shared/money';
 import { useSession } from '../session';
-import { EmptyText, ListError, MoreFooter, PageHeader, SubmitError, gradeName, useCursorList, useGrades, type Page } from '../pages-b/common';
+import { PageHeader, SubmitError, gradeName, useCursorList, useGrades, type Page } from '../pages-b/common';
 import { enterSubmits } from '../ui';
-import { stationLabel, StationSelect, useNetStations, useTab } from './common';
+import { stationLabel, StationSelect, useNetStations, useTab, CursorTable, FilterBar, FormModal } from './common';
 import { fc } from './i18n';
 
 export interface TankStock {
@@ -98,7 +98,7 @@ function Overview() {
   const mayStation = can('GET', '/api/v1/stations/:id/stock');
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <Switch checked={lowOnly} onChange={setLowOnly} data-testid="stock-low-only" aria-label={t('lowOnly')} />
         <span>{t('lowOnly')}</span>
         {mayStation && (
@@ -107,17 +107,12 @@ function Overview() {
             <StationSelect allowClear={false} onChange={(id) => id && navigate(`/stock/${id}`)} testId="stock-open-station" />
           </>
         )}
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<TankStock>
+      </FilterBar>
+      <CursorTable<TankStock>
+        list={list}
+        testId="stock"
         rowKey={(s) => `${s.stationId}:${s.tank}`}
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText /> }}
-        onRow={(s) => ({ 'data-testid': 'stock-row', 'data-station-id': s.stationId, 'data-tank': s.tank, 'data-low': String(s.low) }) as HTMLAttributes<HTMLElement>}
+        row={(s) => ({ 'data-testid': 'stock-row', 'data-station-id': s.stationId, 'data-tank': s.tank, 'data-low': String(s.low) })}
         columns={[
           {
             title: t('station'),
@@ -132,7 +127,6 @@ function Overview() {
           { title: t('lastReading'), key: 'reading', render: (_: unknown, s) => (s.lastReading ? <span style={{ whiteSpace: 'nowrap' }}>{dateTime(s.lastReading.readAt)}</span> : '—') },
         ]}
       />
-      <MoreFooter list={list} testId="stock" />
     </>
   );
 }
@@ -164,7 +158,7 @@ export function AlertsList({ stationId: fixedStation }: { stationId?: number }) 
 
   return (
     <>
-      <Space wrap style={{ marginBottom: 12 }}>
+      <FilterBar>
         <Select
           style={{ width: 140 }}
           allowClear
@@ -175,17 +169,13 @@ export function AlertsList({ stationId: fixedStation }: { stationId?: number }) 
           data-testid="alerts-filter-status"
         />
         {fixedStation === undefined && <StationSelect value={stationId} onChange={setStationId} testId="alerts-filter-station" />}
-      </Space>
-      <ListError error={list.error} onRetry={list.reload} />
-      <Table<StockAlert>
+      </FilterBar>
+      <CursorTable<StockAlert>
+        list={list}
+        testId="alerts"
         rowKey="alertId"
-        size="small"
-        pagination={false}
-        loading={list.loading}
-        dataSource={list.items}
-        scroll={{ x: 'max-content' }}
-        locale={{ emptyText: list.loading ? ' ' : <EmptyText text={t('noAlerts')} /> }}
-        onRow={(a) => ({ 'data-testid': 'alert-row', 'data-alert-id': a.alertId, 'data-kind': a.kind, 'data-status': a.status }) as HTMLAttributes<HTMLElement>}
+        emptyText={t('noAlerts')}
+        row={(a) => ({ 'data-testid': 'alert-row', 'data-alert-id': a.alertId, 'data-kind': a.kind, 'data-status': a.status })}
         columns={[
           { title: t('createdAt'), dataIndex: 'createdAt', render: (v: string) => <span style={{ whiteSpace: 'nowrap' }}>{dateTime(v)}</span> },
           ...(fixedStation === undefined ? [{ title: t('station'), dataIndex: 'stationId', render: (v: number) => stationLabel(stations.data, v) }] : []),
@@ -223,7 +213,6 @@ export function AlertsList({ stationId: fixedStation }: { stationId?: number }) 
             : []),
         ]}
       />
-      <MoreFooter list={list} testId="alerts" />
       {resolving && (
         <ResolveModal
           alert={resolving}
@@ -258,13 +247,13 @@ function ResolveModal({ alert, onClose }: { alert: StockAlert; onClose: (done: b
     }
   };
   return (
-    <Modal open title={t('resolveTitle', { id: alert.alertId })} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('resolve')} cancelText={t('cancel')} confirmLoading={busy} destroyOnHidden okButtonProps={{ 'data-testid': 'alert-resolve-submit' } as any}>
+    <FormModal title={t('resolveTitle', { id: alert.alertId })} onCancel={() => onClose(false)} onOk={() => form.submit()} okText={t('resolve')} busy={busy} submitTestId="alert-resolve-submit">
       <Form form={form} layout="vertical" onFinish={submit} data-testid="alert-resolve-form">
         <SubmitError error={error} />
         <Form.Item name="note" label={t('note')} rules={[{ required: true, whitespace: true, message: t('noteRequired') }, { max: 500 }]}>
           <Input.TextArea rows={3} maxLength={500} autoFocus onKeyDown={enterSubmits(() => form.submit())} data-testid="alert-resolve-note" />
         </Form.Item>
       </Form>
-    </Modal>
+    </FormModal>
   );
 }
