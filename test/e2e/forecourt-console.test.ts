@@ -28,8 +28,16 @@ async function pick(page: Page, testId: string, option: string): Promise<void> {
     const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
     await item.waitFor();
     await item.click();
-    // The Select re-renders as its options load, so look for the choice on the page, not in one element.
-    if ((await page.locator('.ant-select-content', { hasText: option }).count()) > 0) return;
+    // Done when the choice shows (looked for on the page: the Select re-renders as its options load)
+    // or when the Select is gone (a choice that navigates, like the settlement station picker).
+    const done = await Promise.any([
+      select.waitFor({ state: 'detached', timeout: 5_000 }),
+      page.locator('.ant-select-content', { hasText: option }).first().waitFor({ timeout: 5_000 }),
+    ]).then(
+      () => true,
+      () => false,
+    );
+    if (done) return;
     await page.keyboard.press('Escape');
   }
   throw new Error(`could not choose ${option} in ${testId}`);
