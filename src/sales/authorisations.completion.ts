@@ -5,7 +5,7 @@ import { businessDay } from '../platform/index.js';
 import { lockAccounts, postHold, uuidFrom, voidHold } from '../ledger/index.js';
 import { recordCardUse, requireLockedCard, type CardRow } from '../cards/index.js';
 import { checkSalePrice } from '../stations/index.js';
-import { lockTerminalRef, openShiftFor, refuseOtherOriginal, reversalOf } from './forecourt-locks.js';
+import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import { priceGoods, type SaleAnswer } from './sales.service.js';
 import { declineInfo, expectedFuelAmount, fuelAmountMatches, inArrears, insertSale, openHeldAmount, planSpend, postDebits, spendable, stationFor, type NewSale, type SaleTransfer } from './sale-parts.js';
@@ -64,8 +64,7 @@ export async function completeAuthorisation(
     throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected: expectedFuelAmount(req.volumeMl, req.unitPrice) });
   }
   const station = await stationFor(deps.db, trx, terminal.stationId);
-  await lockTerminalRef(trx, terminal.id, terminalRef);
-  await refuseOtherOriginal(trx, terminal.id, terminalRef);
+  const { reversed } = await claimTerminalRef(trx, terminal.id, terminalRef);
 
   const r = await sql<AuthorisationRow>`select id, station_id, nozzle, grade, card_id, card_no_masked, held_amount, holds, status, approval_code, sale_id,
       expires_at <= clock_timestamp() as due
@@ -108,7 +107,7 @@ export async function completeAuthorisation(
   sale.shiftId = await openShiftFor(trx, terminal);
 
   // A reversal of this completion's reference arrived first: refused; the authorisation stays as it is.
-  if (await reversalOf(trx, terminal.id, terminalRef)) return decline('ALREADY_REVERSED', null);
+  if (reversed) return decline('ALREADY_REVERSED', null);
   if (auth.status === 'completed' || auth.status === 'forced') throw salesError('AUTHORISATION_ALREADY_COMPLETED', { authorisationId, saleId: auth.sale_id });
   if (auth.status === 'reversed') throw salesError('AUTHORISATION_REVERSED', { authorisationId });
   if (req.amount > auth.held_amount) throw salesError('COMPLETION_EXCEEDS_HOLD', { field: 'amount', heldAmount: auth.held_amount });

@@ -4,7 +4,7 @@ import type { Config, Db, TerminalPrincipal, Trx } from '../platform/index.js';
 import { maskCardNo, platformError } from '../platform/index.js';
 import { getAccounts, hold, lockAccounts, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse } from '../cards/index.js';
-import { lockTerminalRef, openShiftFor, refuseOtherOriginal, reversalOf } from './forecourt-locks.js';
+import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import { declineInfo, inArrears, newApprovalCode, openHeldAmount, planSpend, spendable, stationFor } from './sale-parts.js';
 
@@ -96,9 +96,7 @@ export async function authorisePump(
     };
   };
 
-  await lockTerminalRef(trx, terminal.id, terminalRef);
-  await refuseOtherOriginal(trx, terminal.id, terminalRef);
-  if (await reversalOf(trx, terminal.id, terminalRef)) return decline('ALREADY_REVERSED', null);
+  if ((await claimTerminalRef(trx, terminal.id, terminalRef)).reversed) return decline('ALREADY_REVERSED', null);
 
   // One open authorisation per nozzle: the lock makes "is it free?" and the insert one step.
   await sql`select pg_advisory_xact_lock(7403, hashtext(${`${terminal.stationId}:${req.nozzle}`}))`.execute(trx);

@@ -29,36 +29,27 @@ export async function lockTerminalRef(trx: Trx, terminalId: string, ref: string)
   await sql`select pg_advisory_xact_lock(7401, hashtext(${`${terminalId}\n${ref}`}))`.execute(trx);
 }
 
-export interface ReversalRow {
-  id: string;
-  kind: 'reversal' | 'void';
-  reason: string;
-  target: 'sale' | 'authorisation' | 'none';
-  sale_id: string | null;
-  authorisation_id: string | null;
-  created_at: Date;
-}
-
-/** The reversal or void recorded for a terminal reference, if any (call under lockTerminalRef). */
-export async function reversalOf(trx: Trx, terminalId: string, ref: string): Promise<ReversalRow | null> {
-  const r = await sql<ReversalRow>`select id, kind, reason, target, sale_id, authorisation_id, created_at from sale_reversals
-    where terminal_id = ${terminalId} and original_ref = ${ref}`.execute(trx);
-  return r.rows[0] ?? null;
-}
-
 /**
+ * Takes a terminal reference for a new original, in one round trip after the lock
+ * (lockTerminalRef): refuses it when it already names another original of this terminal, and says
+ * whether a reversal of it arrived first (the late original is then declined ALREADY_REVERSED).
+ *
  * One terminal reference names one original: a reversal of it must undo exactly that. Each kind of
  * original keeps its Idempotency-Key under its own scope (pos-sale, pos-completion,
  * pos-authorisation, pos-pump-sale), and a retry on the same endpoint is answered from there
  * before this is reached, so any original already recorded under the reference here is another
- * one: 409 IDEMPOTENCY_KEY_REUSED. Call under lockTerminalRef, so two requests with one reference
- * on two endpoints see each other.
+ * one: 409 IDEMPOTENCY_KEY_REUSED. Under the lock, two requests with one reference on two
+ * endpoints see each other.
  */
-export async function refuseOtherOriginal(trx: Trx, terminalId: string, ref: string): Promise<void> {
-  const r = await sql<{ kind: string }>`select 'sale' as kind from sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
-    union all select 'authorisation' from pump_authorisations where terminal_id = ${terminalId} and terminal_ref = ${ref}
-    union all select 'pump_sale' from pump_sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
-    limit 1`.execute(trx);
-  const found = r.rows[0];
-  if (found) throw platformError('IDEMPOTENCY_KEY_REUSED', { key: ref, reason: `this terminal reference already names a ${found.kind.replace('_', ' ')}`, original: found.kind });
+export async function claimTerminalRef(trx: Trx, terminalId: string, ref: string): Promise<{ reversed: boolean }> {
+  await lockTerminalRef(trx, terminalId, ref);
+  const r = await sql<{ other: string | null; reversed: boolean }>`select
+      (select 'sale' from sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
+        union all select 'authorisation' from pump_authorisations where terminal_id = ${terminalId} and terminal_ref = ${ref}
+        union all select 'pump_sale' from pump_sales where terminal_id = ${terminalId} and terminal_ref = ${ref}
+        limit 1) as other,
+      exists (select 1 from sale_reversals where terminal_id = ${terminalId} and original_ref = ${ref}) as reversed`.execute(trx);
+  const { other, reversed } = r.rows[0]!;
+  if (other) throw platformError('IDEMPOTENCY_KEY_REUSED', { key: ref, reason: `this terminal reference already names a ${other.replace('_', ' ')}`, original: other });
+  return { reversed };
 }

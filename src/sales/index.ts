@@ -1,7 +1,7 @@
 export { salesRoutes } from './sales.routes.js';
 export { authoriseSale, decideSale, getSale, toSaleRecord, type SaleRequest, type SaleAnswer, type SaleRecord, type SaleRow } from './sales.service.js';
 export { salesError, SALE_DECLINES } from './sales.errors.js';
-export { openShiftFor, lockTerminalRef, reversalOf, type ReversalRow } from './forecourt-locks.js';
+export { openShiftFor, lockTerminalRef, claimTerminalRef } from './forecourt-locks.js';
 // ── pump authorisations, post-pay (issue 4) ──
 export { authorisationRoutes } from './authorisations.routes.js';
 export { postpayRoutes } from './postpay.routes.js';

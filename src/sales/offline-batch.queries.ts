@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Actor, Executor } from '../platform/index.js';
-import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor, platformError } from '../platform/index.js';
+import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor } from '../platform/index.js';
 import { offlineError } from './offline-batch.errors.js';
+import { scopedStationId } from './reversals.station-scope.js';
 import type { OfflineResult, OfflineSummary } from './offline-batch.service.js';
 
 /** Staff views of offline uploads: which terminal sent what, and what became of each sale. */
@@ -63,19 +64,13 @@ const toItem = (r: BatchRow): OfflineBatchItem => ({
   createdAt: r.created_at.toISOString(),
 });
 
-/** A cashier (station staff bound to a station) sees only that station's batches. */
-function stationScope(actor: Actor, stationId: number | undefined): number | undefined {
-  if (actor.role !== 'station_staff' || actor.stationId == null) return stationId;
-  if (stationId !== undefined && stationId !== actor.stationId) throw platformError('FORBIDDEN', { stationId });
-  return actor.stationId;
-}
 
 export async function listOfflineBatches(
   db: Executor,
   actor: Actor,
   q: { stationId?: number; terminalId?: string; cursor?: string; limit: number },
 ): Promise<{ items: OfflineBatchItem[]; nextCursor: string | null }> {
-  const stationId = stationScope(actor, q.stationId);
+  const stationId = scopedStationId(actor, q.stationId);
   const after = decodeCursor(q.cursor);
   const r = await sql<BatchRow>`select id, batch_no, terminal_id, station_id, hotlist_version::text, received, posted, duplicates, rejected, forced,
       station_liability, created_at, to_char(created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
@@ -100,7 +95,7 @@ export async function getOfflineBatch(
       duplicates, rejected, forced, station_liability, created_at, '' as cursor_at, results
     from offline_batches where id = ${batchId}`.execute(db);
   const row = r.rows[0];
-  const scope = stationScope(actor, undefined);
+  const scope = scopedStationId(actor, undefined);
   if (!row || (scope !== undefined && row.station_id !== scope)) throw offlineError('OFFLINE_BATCH_NOT_FOUND', { batchId });
   const postedIds = row.results.filter((x) => x.status === 'posted' && x.saleId).map((x) => x.saleId!);
   const sales = await sql<{

@@ -4,7 +4,7 @@ import type { Actor, Executor, TerminalPrincipal, Trx } from '../platform/index.
 import { audit, CURSOR_TIME_FORMAT, decodeCursor, encodeCursor } from '../platform/index.js';
 import { salesError } from './sales.errors.js';
 import { nozzleOf } from './authorisations.service.js';
-import { lockTerminalRef, refuseOtherOriginal } from './forecourt-locks.js';
+import { claimTerminalRef } from './forecourt-locks.js';
 import { expectedFuelAmount, fuelAmountMatches } from './sale-parts.js';
 
 export const PUMP_SALE_STATUSES = ['unpaid', 'paid', 'paid_other', 'abandoned'] as const;
@@ -82,8 +82,7 @@ export async function recordPumpSale(
   }
   const nozzle = await nozzleOf(trx, terminal.stationId, req.nozzle);
   // Its reference may not name another original of this terminal (a reversal of it must find one thing).
-  await lockTerminalRef(trx, terminal.id, terminalRef);
-  await refuseOtherOriginal(trx, terminal.id, terminalRef);
+  await claimTerminalRef(trx, terminal.id, terminalRef);
   const r = await sql<Row>`insert into pump_sales as p (id, station_id, terminal_id, terminal_ref, pump, nozzle, grade, volume_ml, unit_price, amount)
     values (${randomUUID()}, ${terminal.stationId}, ${terminal.id}, ${terminalRef}, ${nozzle.pump}, ${req.nozzle}, ${nozzle.grade},
       ${req.volumeMl}, ${req.unitPrice}, ${req.amount})

@@ -166,7 +166,7 @@ export function reversalRoutes(app: App, deps: { db: Db; config: Config; cipher:
     },
     async (req) => {
       const q = req.query;
-      const stationId = scopedStationId(req, q.stationId);
+      const stationId = scopedStationId(req.staff, q.stationId);
       return listReversals(db, {
         ...(stationId !== undefined ? { stationId } : {}),
         ...(q.terminalId ? { terminalId: q.terminalId } : {}),

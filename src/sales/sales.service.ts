@@ -5,7 +5,7 @@ import { businessDay, maskCardNo, platformError } from '../platform/index.js';
 import { getAccounts, lockAccounts, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse, recordCardUse } from '../cards/index.js';
 import { checkSalePrice, MAX_STORE_LINES, priceStoreItems, type StoreLine } from '../stations/index.js';
-import { lockTerminalRef, openShiftFor, refuseOtherOriginal, reversalOf } from './forecourt-locks.js';
+import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import {
   declineInfo,
@@ -178,9 +178,7 @@ export async function decideSale(
 
   // A reversal recorded first for this reference: the late original is refused, nothing moves.
   if (terminalRef !== null) {
-    await lockTerminalRef(trx, terminal.id, terminalRef);
-    await refuseOtherOriginal(trx, terminal.id, terminalRef);
-    if (await reversalOf(trx, terminal.id, terminalRef)) {
+    if ((await claimTerminalRef(trx, terminal.id, terminalRef)).reversed) {
       sale.shiftId = await openShiftFor(trx, terminal);
       sale.at = at ?? (await databaseNow(trx));
       sale.businessDay = businessDay(sale.at, deps.config.timeZone);

@@ -87,7 +87,7 @@ export function settlementRoutes(app: App, deps: { db: Db; config: Config; ciphe
     },
     async (req) => {
       const day = checkDay(req.params.day, 'params.day');
-      const stationId = scopedStationId(req, req.params.id)!;
+      const stationId = scopedStationId(req.staff, req.params.id)!;
       return settlementStatement(db, stationId, day, config.timeZone);
     },
   );

@@ -154,7 +154,7 @@ export function shiftRoutes(app: App, deps: { db: Db; config: Config; cipher: Fi
     },
     async (req) => {
       const q = req.query;
-      const stationId = scopedStationId(req, q.stationId);
+      const stationId = scopedStationId(req.staff, q.stationId);
       const page = await listShifts(db, {
         ...(stationId !== undefined ? { stationId } : {}),
         ...(q.terminalId ? { terminalId: q.terminalId } : {}),
@@ -181,7 +181,7 @@ export function shiftRoutes(app: App, deps: { db: Db; config: Config; cipher: Fi
     async (req) => {
       const shift = await getShift(db, req.params.shiftId);
       // Another station's shift is as good as absent for station staff.
-      if (scopedStationId(req, undefined) !== undefined && scopedStationId(req, undefined) !== shift.stationId) {
+      if (scopedStationId(req.staff, undefined) !== undefined && scopedStationId(req.staff, undefined) !== shift.stationId) {
         throw reversalsError('SHIFT_NOT_FOUND', { shiftId: req.params.shiftId });
       }
       return shift;

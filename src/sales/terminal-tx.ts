@@ -38,7 +38,7 @@ export function runTerminalRequest<T>(
       if (opts.requireKey && key === undefined) throw platformError('IDEMPOTENCY_KEY_INVALID', { header: 'Idempotency-Key', reason: 'required: this request moves money' });
     },
   }).catch((err: unknown) => {
-    // refuseOtherOriginal decides this under the reference lock; the unique indexes are the backstop.
+    // claimTerminalRef decides this under the reference lock; the unique indexes are the backstop.
     if (isTerminalRefViolation(err)) throw platformError('IDEMPOTENCY_KEY_REUSED', { key, reason: 'this terminal reference already names another original' });
     throw err;
   });
