@@ -7,7 +7,8 @@ import { customersRoutes } from './customers/index.js';
 import { cardsRoutes } from './cards/index.js';
 import { finderRoutes, goodsRoutes, priceStreamRoutes, promotionRoutes, stationsRoutes, stockRoutes, terminalAuthenticator, whitelistRoutes } from './stations/index.js';
 import { authorisationRoutes, offlineBatchRoutes, postpayRoutes, reversalRoutes, salesRoutes, settlementRoutes, shiftRoutes } from './sales/index.js';
-import { paymentsRoutes } from './payments/index.js';
+import { createPaymentsRuntime, paymentsRoutes, type PaymentsRuntime } from './payments/index.js';
+import { reconciliationRoutes } from './reconciliation/index.js';
 import { statementsRoutes } from './statements/index.js';
 import { reportsRoutes } from './reports/index.js';
 import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
@@ -23,19 +24,22 @@ export interface Deps {
   logger: Logger;
   /** The server's pool, when it has one: the price push channel takes its listening connection from the same server. */
   pool?: import('pg').Pool;
+  /** The payment channels (real merchant accounts or the local sandbox providers). */
+  payments: PaymentsRuntime;
 }
 
 /** Composition root for HTTP: platform first, then each module's routes. */
 export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool; webDistDir?: string }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
   if (input.pool) registerPoolMetrics(input.pool);
-  const deps: Deps = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys), pool: input.pool };
+  const base = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys), pool: input.pool };
   const { app, routes } = await createHttp({
     logger: input.logger,
-    staffAuth: staffAuthenticator(deps.db),
-    terminalAuth: terminalAuthenticator(deps),
-    cardholderAuth: cardholderAuthenticator(deps.db),
+    staffAuth: staffAuthenticator(base.db),
+    terminalAuth: terminalAuthenticator(base),
+    cardholderAuth: cardholderAuthenticator(base.db),
     trustProxy: input.config.trustProxy,
   });
+  const deps: Deps = { ...base, payments: createPaymentsRuntime({ config: input.config, app, logger: input.logger }) };
 
   app.get('/readyz', { config: { access: access.public }, schema: { hide: true } }, async (_req, reply) => {
     try {
@@ -52,6 +56,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   cardsRoutes(app, deps);
   stationsRoutes(app, deps);
   paymentsRoutes(app, deps);
+  reconciliationRoutes(app, deps);
   goodsRoutes(app, deps);
   priceStreamRoutes(app, deps);
   stockRoutes(app, deps);

@@ -64,6 +64,29 @@ export interface Config {
   readonly loginLockMs: number;
   /** How long an Idempotency-Key's answer is kept; a retry after that runs as a new request. */
   readonly idempotencyRetentionMs: number;
+  /**
+   * The address providers and payers reach this server at (https://pay.example.com), for
+   * notification and return URLs; null: the address the server listens on (development).
+   */
+  readonly publicUrl: string | null;
+  /** Top-up limits (fen): one order, one card's orders in a business day, and an anonymous card's balance after it. */
+  readonly topupOrderMax: number;
+  readonly topupDayMax: number;
+  readonly anonymousBalanceCap: number;
+  /** How long an online payment may take before the order is closed (after asking the channel). */
+  readonly paymentOrderTtlMs: number;
+  /** How long a bank transfer order waits for its transfer. */
+  readonly bankTransferOrderTtlMs: number;
+  /** Reconciliation: days a platform record may be missing from statements (midnight cut-over) before it is reported. */
+  readonly reconPoolDays: number;
+  /** Reconciliation: the time of day (HH:MM, operator's time zone) the T+1 job fetches yesterday's statements. */
+  readonly reconJobTime: string;
+  /**
+   * Merchant credentials of the payment channels, raw: every FUELCARD_WECHAT_*, FUELCARD_ALIPAY_*,
+   * FUELCARD_UNIONPAY_*, FUELCARD_BANK_* variable and FUELCARD_PAYMENTS_CONFIG (a JSON file).
+   * The payments module validates them at start (src/payments/payments.config.ts).
+   */
+  readonly channelEnv: Readonly<Record<string, string>>;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +154,19 @@ function trustProxyOf(env: Record<string, string | undefined>): string | null {
   const ip = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]+)(?:\/\d{1,3})?$/;
   if (parts.some((p) => !ip.test(p))) throw new ConfigError('FUELCARD_TRUST_PROXY', 'expected comma-separated proxy addresses or CIDRs, e.g. 10.0.0.5,10.1.0.0/16');
   return parts.join(',');
+}
+
+function publicUrlOf(env: Env): string | null {
+  const raw = env.FUELCARD_PUBLIC_URL?.trim();
+  if (!raw) return null;
+  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(raw)) throw new ConfigError('FUELCARD_PUBLIC_URL', 'expected an absolute http(s) URL, e.g. https://pay.example.com');
+  return raw.replace(/\/+$/, '');
+}
+
+function reconJobTimeOf(env: Env): string {
+  const raw = env.FUELCARD_RECON_TIME?.trim() || '10:30';
+  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(raw)) throw new ConfigError('FUELCARD_RECON_TIME', 'expected HH:MM (24 h), e.g. 10:30');
+  return raw;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -223,6 +259,21 @@ export function loadConfig(env: Env = process.env): Config {
     loginMaxFailures: int(env, 'FUELCARD_LOGIN_MAX_FAILURES', 5, 1, 100),
     loginLockMs: int(env, 'FUELCARD_LOGIN_LOCK_MIN', 15, 1, 24 * 60) * 60_000,
     idempotencyRetentionMs: int(env, 'FUELCARD_IDEMPOTENCY_DAYS', 30, 1, 3650) * 86_400_000,
+    publicUrl: publicUrlOf(env),
+    topupOrderMax: int(env, 'FUELCARD_TOPUP_ORDER_MAX_FEN', 5_000_000, 1, 1_000_000_000),
+    topupDayMax: int(env, 'FUELCARD_TOPUP_DAY_MAX_FEN', 10_000_000, 1, 10_000_000_000),
+    anonymousBalanceCap: int(env, 'FUELCARD_ANONYMOUS_BALANCE_CAP_FEN', 100_000, 1, 1_000_000_000),
+    paymentOrderTtlMs: int(env, 'FUELCARD_PAYMENT_ORDER_TTL_MINUTES', 15, 1, 1440) * 60_000,
+    bankTransferOrderTtlMs: int(env, 'FUELCARD_BANK_TRANSFER_ORDER_TTL_DAYS', 3, 1, 30) * 86_400_000,
+    reconPoolDays: int(env, 'FUELCARD_RECON_POOL_DAYS', 3, 1, 30),
+    reconJobTime: reconJobTimeOf(env),
+    channelEnv: Object.freeze(
+      Object.fromEntries(
+        Object.entries(env).filter(
+          (e): e is [string, string] => typeof e[1] === 'string' && (/^FUELCARD_(WECHAT|ALIPAY|UNIONPAY|BANK)_/.test(e[0]) || e[0] === 'FUELCARD_PAYMENTS_CONFIG'),
+        ),
+      ),
+    ),
   };
   return Object.freeze(config);
 }

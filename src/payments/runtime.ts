@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import type { App, Config } from '../platform/index.js';
+import type { ChannelCode, OnlineChannel, PaymentChannel } from './channel.js';
+import { loadChannelCredentials, type ChannelCredentials } from './payments.config.js';
+import { paymentsError } from './payments.errors.js';
+import type { SandboxProvider } from './sandbox.js';
+import { createWechatChannel, createWechatSandbox } from './channels/wechat/index.js';
+import { createAlipayChannel, createAlipaySandbox } from './channels/alipay/index.js';
+import { createUnionPayChannel, createUnionPaySandbox } from './channels/unionpay/index.js';
+import { createBankTransferChannel, createCashChannel } from './channels/offline/index.js';
+
+/** Options every channel adapter takes. */
+export interface ChannelOptions {
+  sandbox: boolean;
+  /** Per request to the provider. */
+  timeoutMs: number;
+  logger: Logger;
+}
+
+/** Options every sandbox provider takes. */
+export interface SandboxOptions {
+  /** This server's public base URL (resolved after listen). The sandbox lives at <publicUrl>/sandbox/<channel>. */
+  publicUrl: () => string;
+  /** The platform's notify URL of the channel (the sandbox still sends to the URL each request names). */
+  logger: Logger;
+}
+
+/**
+ * The payment channels of this server: real merchant accounts where credentials are configured,
+ * the local sandbox provider where they are not (docs/payments.md).
+ */
+export interface PaymentsRuntime {
+  readonly credentials: ChannelCredentials;
+  readonly channels: ReadonlyMap<ChannelCode, PaymentChannel>;
+  /** The sandbox provider of each channel that runs on one. */
+  readonly sandboxes: Partial<Record<OnlineChannel, SandboxProvider>>;
+  /** The channel, or PAYMENT_CHANNEL_DISABLED. */
+  channel(code: ChannelCode): PaymentChannel;
+  publicUrl(): string;
+  notifyUrl(channel: ChannelCode): string;
+}
+
+const PROVIDER_TIMEOUT_MS = 10_000;
+
+export function createPaymentsRuntime(input: { config: Config; app: App; logger: Logger }): PaymentsRuntime {
+  const credentials = loadChannelCredentials(input.config.channelEnv);
+  const publicUrl = (): string => {
+    if (input.config.publicUrl) return input.config.publicUrl;
+    const addr = input.app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : input.config.port;
+    return `http://127.0.0.1:${port}`;
+  };
+  const sandboxOptions: SandboxOptions = { publicUrl, logger: input.logger };
+  const opts = (sandbox: boolean): ChannelOptions => ({ sandbox, timeoutMs: PROVIDER_TIMEOUT_MS, logger: input.logger });
+  const sandboxes: Partial<Record<OnlineChannel, SandboxProvider>> = {};
+  const channels = new Map<ChannelCode, PaymentChannel>();
+
+  channels.set('cash', createCashChannel());
+  channels.set('bank_transfer', createBankTransferChannel(credentials.bank));
+  if (credentials.wechat) channels.set('wechat', createWechatChannel(credentials.wechat, opts(false)));
+  else {
+    const sb = createWechatSandbox(sandboxOptions);
+    sandboxes.wechat = sb;
+    channels.set('wechat', createWechatChannel(sb.merchant, opts(true)));
+  }
+  if (credentials.alipay) channels.set('alipay', createAlipayChannel(credentials.alipay, opts(false)));
+  else {
+    const sb = createAlipaySandbox(sandboxOptions);
+    sandboxes.alipay = sb;
+    channels.set('alipay', createAlipayChannel(sb.merchant, opts(true)));
+  }
+  if (credentials.unionpay) channels.set('unionpay', createUnionPayChannel(credentials.unionpay, opts(false)));
+  else {
+    const sb = createUnionPaySandbox(sandboxOptions);
+    sandboxes.unionpay = sb;
+    channels.set('unionpay', createUnionPayChannel(sb.merchant, opts(true)));
+  }
+  for (const sb of Object.values(sandboxes)) sb.register(input.app);
+
+  return {
+    credentials,
+    channels,
+    sandboxes,
+    channel(code) {
+      const c = channels.get(code);
+      if (!c) throw paymentsError('PAYMENT_CHANNEL_DISABLED', { channel: code });
+      return c;
+    },
+    publicUrl,
+    notifyUrl: (channel) => `${publicUrl()}/api/v1/payments/notify/${channel}`,
+  };
+}
