@@ -1,26 +1,5 @@
-// SCAFFOLD (replaced by the UnionPay helper): the factory signatures runtime.ts builds on.
-// It builds objects whose every method throws, so the server starts while the adapter is written.
-import type { PaymentChannel } from '../../channel.js';
-import type { UnionPayMerchantConfig } from '../../payments.config.js';
-import type { ChannelOptions, SandboxOptions } from '../../runtime.js';
-import type { SandboxProvider } from '../../sandbox.js';
-
-export interface UnionPaySandbox extends SandboxProvider {
-  /** Merchant credentials matching the sandbox's generated keys; the API base is <publicUrl>/sandbox/unionpay. */
-  readonly merchant: UnionPayMerchantConfig;
-}
-const notBuilt = (): never => {
-  throw new Error('UnionPay adapter not built yet');
-};
-export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: ChannelOptions): PaymentChannel {
-  return {
-    code: 'unionpay', methods: ['online'], sandbox: opts.sandbox, merchantId: cfg.merId,
-    createPayment: notBuilt, verifyNotification: notBuilt, ack: notBuilt, queryPayment: notBuilt, closePayment: notBuilt, refund: notBuilt, queryRefund: notBuilt,
-  };
-}
-export function createUnionPaySandbox(_opts: SandboxOptions): UnionPaySandbox {
-  return {
-    channel: 'unionpay', merchant: { merId: 'sandbox' } as unknown as UnionPayMerchantConfig, register() {}, refundMode: 'auto',
-    pay: notBuilt, replayLast: notBuilt, buildPaymentNotification: notBuilt, deliver: notBuilt, addStrayPayment: notBuilt, settleRefund: notBuilt, statementFile: notBuilt,
-  };
-}
+// UnionPay online payment (银联全渠道, ACP 5.1.0): the adapter, its sandbox provider, and the
+// protocol pieces tests and reconciliation may need (docs/channel-unionpay.md).
+export { createUnionPayChannel, NOTIFY_WINDOW_MS, type UnionPayChannel, type UnionPayQueryHint } from './adapter.js';
+export { createUnionPaySandbox, type UnionPaySandbox } from './sandbox.js';
+export { parseUnionPayStatement, FLOW_FIELDS, FLOW_LINE_BYTES, TXN_CODES } from './statement.js';

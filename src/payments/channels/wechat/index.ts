@@ -1,26 +1,5 @@
-// SCAFFOLD (replaced by the WeChat Pay helper): the factory signatures runtime.ts builds on.
-// It builds objects whose every method throws, so the server starts while the adapter is written.
-import type { PaymentChannel } from '../../channel.js';
-import type { WechatMerchantConfig } from '../../payments.config.js';
-import type { ChannelOptions, SandboxOptions } from '../../runtime.js';
-import type { SandboxProvider } from '../../sandbox.js';
-
-export interface WechatSandbox extends SandboxProvider {
-  /** Merchant credentials matching the sandbox's generated keys; the API base is <publicUrl>/sandbox/wechat. */
-  readonly merchant: WechatMerchantConfig;
-}
-const notBuilt = (): never => {
-  throw new Error('WeChat Pay adapter not built yet');
-};
-export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOptions): PaymentChannel {
-  return {
-    code: 'wechat', methods: ['native', 'jsapi'], sandbox: opts.sandbox, merchantId: cfg.mchId,
-    createPayment: notBuilt, verifyNotification: notBuilt, ack: notBuilt, queryPayment: notBuilt, closePayment: notBuilt, refund: notBuilt, queryRefund: notBuilt,
-  };
-}
-export function createWechatSandbox(_opts: SandboxOptions): WechatSandbox {
-  return {
-    channel: 'wechat', merchant: { mchId: 'sandbox' } as unknown as WechatMerchantConfig, register() {}, refundMode: 'auto',
-    pay: notBuilt, replayLast: notBuilt, buildPaymentNotification: notBuilt, deliver: notBuilt, addStrayPayment: notBuilt, settleRefund: notBuilt, statementFile: notBuilt,
-  };
-}
+// WeChat Pay API v3: the adapter (real merchant account or the sandbox) and the sandbox provider.
+// docs/channel-wechat.md describes both.
+export { createWechatChannel, transactionState, refundState, SANDBOX_OPENID } from './wechat.adapter.js';
+export { createWechatSandbox, type WechatSandbox, WECHAT_SANDBOX_FEE_MFEN_PER_FEN, WECHAT_SANDBOX_FEE_RATE } from './wechat.sandbox.js';
+export { parseTradeBill, buildTradeBill } from './wechat.bill.js';
