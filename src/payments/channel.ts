@@ -3,7 +3,17 @@
  * the provider's real wire format; the order, refund and reconciliation code above it never
  * sees a provider's field names. Amounts are fen everywhere; times are Date (UTC instants).
  */
+import type { Logger } from 'pino';
 import type { PaymentsErrorCode } from './payments.errors.js';
+
+/** Options every channel adapter takes. */
+export interface ChannelOptions {
+  /** Whether the adapter talks to the local sandbox provider. */
+  sandbox: boolean;
+  /** Per request to the provider. */
+  timeoutMs: number;
+  logger: Logger;
+}
 
 export const CHANNELS = ['cash', 'bank_transfer', 'wechat', 'alipay', 'unionpay'] as const;
 export type ChannelCode = (typeof CHANNELS)[number];
@@ -155,6 +165,13 @@ export interface FetchedStatement {
   expectedHash?: { algorithm: 'sha1' | 'sha256'; hex: string };
 }
 
+/** What the platform stored about a payment or refund, for providers that need more than our number to find it. */
+export interface QueryContext {
+  payload?: PaymentPayload;
+  /** The provider's id of the payment (or of the refund, for queryRefund), when known. */
+  queryId?: string | null;
+}
+
 export interface PaymentChannel {
   readonly code: ChannelCode;
   readonly methods: readonly PaymentMethod[];
@@ -170,12 +187,15 @@ export interface PaymentChannel {
   verifyNotification(raw: RawNotification): Promise<NotificationVerdict>;
   /** The answer the provider expects for a handled (ok) or refused notification. */
   ack(ok: boolean, message?: string): NotifyAck;
-  /** The provider's authoritative view of a payment. */
-  queryPayment(orderNo: string): Promise<PaymentState>;
+  /**
+   * The provider's authoritative view of a payment. `ctx` carries what the platform stored at creation:
+   * UnionPay names a transaction by orderId plus the original txnTime (in the payload's form fields).
+   */
+  queryPayment(orderNo: string, ctx?: QueryContext): Promise<PaymentState>;
   /** Close an unpaid payment at the provider so it can no longer be paid (no-op where there is nothing to close). */
   closePayment(orderNo: string): Promise<void>;
   refund(req: RefundRequest): Promise<RefundState>;
-  queryRefund(refundNo: string, orderNo: string): Promise<RefundState>;
+  queryRefund(refundNo: string, orderNo: string, ctx?: QueryContext): Promise<RefundState>;
   /** Download the statement of a business day (YYYY-MM-DD, Asia/Shanghai). Throws PAYMENT_STATEMENT_NOT_READY when it does not exist yet. */
   fetchStatement?(billDate: string): Promise<FetchedStatement>;
   /** Parse a statement file, checking its lines against its own summary. Throws PAYMENT_STATEMENT_*. Pure. */

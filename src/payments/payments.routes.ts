@@ -1,7 +1,11 @@
 import { Type } from 'typebox';
-import type { App, Config, Db } from '../platform/index.js';
+import type { App } from '../platform/index.js';
 import { access, actorOf, checkIdempotencyKey, runIdempotent } from '../platform/index.js';
 import { rechargeAtCounter } from './recharges.service.js';
+import type { PaymentsDeps } from './orders.service.js';
+import { ordersRoutes } from './orders.routes.js';
+import { notifyRoutes } from './notify.routes.js';
+import { topupRoutes } from './topup.routes.js';
 
 const RechargeSchema = Type.Object({
   rechargeId: Type.String(),
@@ -16,7 +20,11 @@ const RechargeSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-export function paymentsRoutes(app: App, deps: { db: Db; config: Config }): void {
+/** Every payments route: counter recharge, recharge orders, channel notifications, portal top-up. */
+export function paymentsRoutes(app: App, deps: PaymentsDeps): void {
+  ordersRoutes(app, deps);
+  notifyRoutes(app, deps);
+  topupRoutes(app, deps);
   app.post(
     '/api/v1/cards/:cardNo/recharges',
     {

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { cardOp, expectError, expectLedgerVerified, getCard, issueCard, ok } from '../../test/support/cards-factory.js';
 import { businessDay } from '../platform/index.js';
+import { applyPaymentState, lockOrderByNo } from './orders.service.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -176,5 +177,29 @@ describe('recharge at the counter (柜台充值)', () => {
     ok(await charge(c.cardNo, { amount: 100, channel: 'cash' }, { role: 'finance' }), 201);
     ok(await charge(c.cardNo, { amount: 100_000_000, channel: 'cash' }, { role: 'operator' }), 201);
     expect((await getCard(server, c.cardNo)).balance).toBe(100_000_100);
+  });
+
+  it('goes through a recharge order, created and credited at once, which the orders pages show', async () => {
+    const c = await issueCard(server);
+    const r = ok(await charge(c.cardNo, { amount: 4_200, channel: 'cash', reference: '收银台 3 号' }), 201);
+    const o = await sql<{ order_no: string; status: string; origin: string; method: string; staff_id: number | null; note: string | null }>`select o.order_no, o.status, o.origin, o.method, o.staff_id, o.note
+      from recharge_orders o join recharges r on r.order_id = o.id where r.receipt_no = ${r.receiptNo}`.execute(server.db.db);
+    expect(o.rows).toHaveLength(1);
+    expect(o.rows[0]).toMatchObject({ status: 'credited', origin: 'counter', method: 'counter', note: '收银台 3 号' });
+    expect(o.rows[0]!.staff_id).not.toBeNull();
+    const view = ok(await server.api('GET', `/api/v1/recharge-orders/${o.rows[0]!.order_no}`), 200);
+    expect(view).toMatchObject({ cardNo: c.cardNo, amount: 4_200, channel: 'cash', status: 'credited', receiptNo: r.receiptNo });
+
+    // A bank reference the cashier keys is the order's channel transaction: the same transfer matched to an order is refused at the counter.
+    const ref = `SPDB${randomUUID().slice(0, 8)}`.toUpperCase();
+    const b = ok(await charge(c.cardNo, { amount: 600, channel: 'bank_transfer', reference: ref }), 201);
+    const bo = await sql<{ channel_txn_id: string; method: string }>`select o.channel_txn_id, o.method from recharge_orders o join recharges r on r.order_id = o.id where r.receipt_no = ${b.receiptNo}`.execute(server.db.db);
+    expect(bo.rows).toEqual([{ channel_txn_id: ref, method: 'transfer' }]);
+    const order = ok(await server.api('POST', '/api/v1/recharge-orders', { role: 'finance', body: { cardNo: c.cardNo, amount: 600, channel: 'bank_transfer' } }), 201);
+    const matched = await server.deps.db.transaction().execute(async (trx) =>
+      applyPaymentState(trx, server.deps, (await lockOrderByNo(trx, order.orderNo))!, { orderNo: order.orderNo, status: 'paid', amount: 600, channelTxnId: ref }, 'bank_match'),
+    );
+    expect(matched).toMatchObject({ outcome: 'rejected', code: 'PAYMENT_NOTIFY_REPLAYED' });
+    expect((await getCard(server, c.cardNo)).balance).toBe(4_800);
   });
 });

@@ -1,29 +1,13 @@
 import type { Logger } from 'pino';
 import type { App, Config } from '../platform/index.js';
-import type { ChannelCode, OnlineChannel, PaymentChannel } from './channel.js';
+import type { ChannelCode, ChannelOptions, OnlineChannel, PaymentChannel } from './channel.js';
 import { loadChannelCredentials, type ChannelCredentials } from './payments.config.js';
 import { paymentsError } from './payments.errors.js';
-import type { SandboxProvider } from './sandbox.js';
+import type { SandboxOptions, SandboxProvider } from './sandbox.js';
 import { createWechatChannel, createWechatSandbox } from './channels/wechat/index.js';
 import { createAlipayChannel, createAlipaySandbox } from './channels/alipay/index.js';
 import { createUnionPayChannel, createUnionPaySandbox } from './channels/unionpay/index.js';
 import { createBankTransferChannel, createCashChannel } from './channels/offline/index.js';
-
-/** Options every channel adapter takes. */
-export interface ChannelOptions {
-  sandbox: boolean;
-  /** Per request to the provider. */
-  timeoutMs: number;
-  logger: Logger;
-}
-
-/** Options every sandbox provider takes. */
-export interface SandboxOptions {
-  /** This server's public base URL (resolved after listen). The sandbox lives at <publicUrl>/sandbox/<channel>. */
-  publicUrl: () => string;
-  /** The platform's notify URL of the channel (the sandbox still sends to the URL each request names). */
-  logger: Logger;
-}
 
 /**
  * The payment channels of this server: real merchant accounts where credentials are configured,
@@ -90,3 +74,5 @@ export function createPaymentsRuntime(input: { config: Config; app: App; logger:
     notifyUrl: (channel) => `${publicUrl()}/api/v1/payments/notify/${channel}`,
   };
 }
+
+export type { ChannelOptions, SandboxOptions };

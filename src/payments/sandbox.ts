@@ -1,5 +1,13 @@
+import type { Logger } from 'pino';
 import type { App } from '../platform/index.js';
 import type { FetchedStatement, OnlineChannel } from './channel.js';
+
+/** Options every sandbox provider takes. */
+export interface SandboxOptions {
+  /** This server's public base URL (resolved after listen). The sandbox lives at <publicUrl>/sandbox/<channel>. */
+  publicUrl: () => string;
+  logger: Logger;
+}
 
 /** What the sandbox sends, or what a test tampers with before sending. */
 export interface SandboxNotification {

@@ -3,3 +3,4 @@ export { cardholderAuthenticator, prunePortalAuth, setPortalPassword, type Porta
 export { runLowBalanceAlerts, startPortalJobs } from './portal.alerts.js';
 export { portalError } from './portal.errors.js';
 export { portalSessionTtlMs } from './portal.settings.js';
+export { cardholderCustomerIds, cardVisibleTo, requireVisibleCard } from './portal.visible.js';
