@@ -69,6 +69,9 @@ export const CARD_KIND_NAMES: Dict = {
 export const CHANNEL_NAMES: Dict = {
   cash: { zh: '现金', en: 'Cash' },
   bank_transfer: { zh: '银行转账', en: 'Bank transfer' },
+  wechat: { zh: '微信支付', en: 'WeChat Pay' },
+  alipay: { zh: '支付宝', en: 'Alipay' },
+  unionpay: { zh: '银联在线', en: 'UnionPay online' },
 };
 
 export const ID_TYPE_NAMES: Dict = {

@@ -292,7 +292,7 @@ function Line({ line, cardNo }: { line: StatementLine; cardNo: string }) {
       <div className="pt-line__main">
         <div className="pt-line__title">
           {title}
-          {line.type === 'refund' && line.status !== 'paid' && <span className="pt-minitag">{t('refundPending')}</span>}
+          {line.type === 'refund' && line.status !== 'paid' && line.status !== 'succeeded' && <span className="pt-minitag">{t('refundPending')}</span>}
           {otherCard && <span className="pt-minitag pt-minitag--grey">{otherCard}</span>}
         </div>
         <div className="pt-line__sub">{sub.join(' · ')}</div>

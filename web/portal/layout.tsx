@@ -1,10 +1,11 @@
 import { useEffect, type ReactNode } from 'react';
 import { NavLink, useNavigate } from 'react-router-dom';
-import { CreditCardOutlined, EnvironmentOutlined, FileTextOutlined, LeftOutlined, UserOutlined } from '@ant-design/icons';
+import { CreditCardOutlined, EnvironmentOutlined, FileTextOutlined, LeftOutlined, UserOutlined, WalletOutlined } from '@ant-design/icons';
 import { useLang, useT } from '../shared/i18n';
 import { T } from './i18n';
+import { TOPUP } from './topupTexts';
 
-export type Tab = 'cards' | 'bills' | 'find' | 'me';
+export type Tab = 'cards' | 'topup' | 'bills' | 'find' | 'me';
 
 /** The "EN / 中" pill in the top bar's right corner, where a mini-program keeps its capsule. */
 export function LangToggle() {
@@ -69,8 +70,10 @@ export function Page({ title, back, tab, children, bare }: { title: string; back
 
 function TabBar({ active }: { active: Tab }) {
   const t = useT(T);
+  const tt = useT(TOPUP);
   const tabs: { key: Tab; to: string; label: string; icon: ReactNode }[] = [
     { key: 'cards', to: '/cards', label: t('tabCards'), icon: <CreditCardOutlined /> },
+    { key: 'topup', to: '/topup', label: tt('tabTopup'), icon: <WalletOutlined /> },
     { key: 'bills', to: '/bills', label: t('tabBills'), icon: <FileTextOutlined /> },
     { key: 'find', to: '/find', label: t('tabFind'), icon: <EnvironmentOutlined /> },
     { key: 'me', to: '/me', label: t('tabMe'), icon: <UserOutlined /> },

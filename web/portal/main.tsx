@@ -17,6 +17,7 @@ import { MePage } from './Me';
 import { PinPage } from './Pin';
 import { ResetPage } from './Reset';
 import { SessionProvider, useSession } from './session';
+import { TopupOrderPage, TopupPage, TopupsPage } from './Topup';
 import './portal.css';
 
 /** The brand colour of the portal (a warm fuel orange); antd components take it from the theme. */
@@ -84,6 +85,10 @@ function PortalApp() {
       <Route path="/cards/:cardNo/pin" element={guard(<PinPage />)} />
       <Route path="/cards/:cardNo/loss" element={guard(<LossPage />)} />
       <Route path="/cards/:cardNo/alert" element={guard(<AlertPage />)} />
+      <Route path="/cards/:cardNo/topup" element={guard(<TopupPage />)} />
+      <Route path="/topup" element={guard(<TopupPage />)} />
+      <Route path="/topups" element={guard(<TopupsPage />)} />
+      <Route path="/topups/:orderNo" element={guard(<TopupOrderPage />)} />
       <Route path="/bills" element={guard(<BillsPage />)} />
       {/* Public: anyone may look for a station, signed in or not. */}
       <Route path="/find" element={<FinderPage />} />

@@ -93,7 +93,16 @@ export function createApi(opts: { getToken: () => string | null; onUnauthenticat
       const res = await send('GET', path, { query });
       const blob = await res.blob();
       const disposition = res.headers.get('content-disposition') ?? '';
-      const name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName;
+      // RFC 6266: filename* carries the real (e.g. Chinese) name; filename is its ASCII fallback.
+      const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+      let name = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? fallbackName;
+      if (star) {
+        try {
+          name = decodeURIComponent(star);
+        } catch {
+          /* a malformed filename*: keep the ASCII one */
+        }
+      }
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;

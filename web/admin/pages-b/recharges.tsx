@@ -24,7 +24,7 @@ export interface RechargeItem {
 }
 
 const KEYS = ['from', 'to', 'cardNo', 'channel'] as const;
-const CHANNELS = ['cash', 'bank_transfer'];
+const CHANNELS = ['cash', 'bank_transfer', 'wechat', 'alipay', 'unionpay'];
 
 function rechargesQuery(f: Record<string, string>) {
   return { ...rangeQuery(f), cardNo: f.cardNo, channel: f.channel };
