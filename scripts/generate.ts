@@ -24,6 +24,7 @@ import { customersError } from '../src/customers/index.js';
 import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITIONS, cardsError, type DeclineSpec } from '../src/cards/index.js';
 import { promotionsError, stationsError, stockError, whitelistError } from '../src/stations/index.js';
 import { paymentsError } from '../src/payments/index.js';
+import { reconError } from '../src/reconciliation/index.js';
 import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../src/sales/index.js';
 import { portalError } from '../src/portal/index.js';
 import { reportsError } from '../src/reports/index.js';
@@ -41,6 +42,7 @@ const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: 
   cardsError,
   stationsError,
   paymentsError,
+  reconError,
   salesError,
   reversalsError,
   offlineError,

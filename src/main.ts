@@ -10,6 +10,8 @@ import { startMessageDispatcher } from './messaging/index.js';
 import { startPortalJobs } from './portal/index.js';
 import { startAuthorisationJobs } from './sales/index.js';
 import { backfillCustomerNameIndex } from './customers/index.js';
+import { startPaymentJobs } from './payments/index.js';
+import { startReconciliationJobs } from './reconciliation/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -57,7 +59,8 @@ async function main(): Promise<void> {
   if (names.filled > 0 || names.unreadable > 0) logger.info(names, 'customer name search index filled');
   await app.listen({ port: config.port, host: config.host });
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
-  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps)];
+  // Payments: orders past their time are asked about and closed, refunds followed, card-close payouts started.
+  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps)];
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;

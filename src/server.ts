@@ -7,7 +7,7 @@ import { customersRoutes } from './customers/index.js';
 import { cardsRoutes } from './cards/index.js';
 import { finderRoutes, goodsRoutes, priceStreamRoutes, promotionRoutes, stationsRoutes, stockRoutes, terminalAuthenticator, whitelistRoutes } from './stations/index.js';
 import { authorisationRoutes, offlineBatchRoutes, postpayRoutes, reversalRoutes, salesRoutes, settlementRoutes, shiftRoutes } from './sales/index.js';
-import { createPaymentsRuntime, paymentsRoutes, type PaymentsRuntime } from './payments/index.js';
+import { bankTransfersRoutes, createPaymentsRuntime, paymentsRoutes, refundsRoutes, type PaymentsRuntime } from './payments/index.js';
 import { reconciliationRoutes } from './reconciliation/index.js';
 import { statementsRoutes } from './statements/index.js';
 import { reportsRoutes } from './reports/index.js';
@@ -56,6 +56,8 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   cardsRoutes(app, deps);
   stationsRoutes(app, deps);
   paymentsRoutes(app, deps);
+  refundsRoutes(app, deps);
+  bankTransfersRoutes(app, deps);
   reconciliationRoutes(app, deps);
   goodsRoutes(app, deps);
   priceStreamRoutes(app, deps);

@@ -8,6 +8,7 @@ import { customersError } from '../customers/index.js';
 import { CARD_DECLINES, cardsError } from '../cards/index.js';
 import { promotionsError, stationsError, stockError, whitelistError } from '../stations/index.js';
 import { paymentsError } from '../payments/index.js';
+import { reconError } from '../reconciliation/index.js';
 import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../sales/index.js';
 
 const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
@@ -18,6 +19,7 @@ const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
   cardsError,
   stationsError,
   paymentsError,
+  reconError,
   salesError,
   reversalsError,
   offlineError,
@@ -62,6 +64,8 @@ describe('error catalogue', () => {
       whitelist: ['WHITELIST_'],
       stock: ['TANK_', 'DELIVERY_', 'STOCK_', 'STATION_'],
       promotions: ['PROMOTION_'],
+      payments: ['RECHARGE_', 'PAYMENT_', 'BANK_TRANSFER_'],
+      reconciliation: ['RECON_'],
     };
     for (const { module, code } of all) {
       const allowed = prefixes[module];

@@ -7,7 +7,7 @@ import { localTime, yuan, type ExportColumn, type ExportSource } from './reports
 
 export interface RechargesFilter extends Period {
   cardNo?: string;
-  channel?: 'cash' | 'bank_transfer';
+  channel?: 'cash' | 'bank_transfer' | 'wechat' | 'alipay' | 'unionpay';
 }
 
 export interface RechargeItem {
@@ -36,7 +36,7 @@ interface RechargeRow {
   cursor_at: string;
 }
 
-const CHANNEL_ZH: Record<string, string> = { cash: '现金', bank_transfer: '银行转账' };
+const CHANNEL_ZH: Record<string, string> = { cash: '现金', bank_transfer: '银行转账', wechat: '微信支付', alipay: '支付宝', unionpay: '银联在线' };
 
 async function conditions(db: Executor, f: RechargesFilter): Promise<Cond[] | null> {
   const conds = periodConds(sql`r.created_at`, f);

@@ -39,7 +39,7 @@ const SalesFilters = {
 const RechargesFilters = {
   ...Period,
   cardNo: Type.Optional(CardNo),
-  channel: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('bank_transfer')])),
+  channel: Type.Optional(Type.Union([Type.Literal('cash'), Type.Literal('bank_transfer'), Type.Literal('wechat'), Type.Literal('alipay'), Type.Literal('unionpay')])),
 };
 const AuditFilters = {
   ...Period,

@@ -570,7 +570,7 @@ describe('access and validation', () => {
       ['/api/v1/sales?stationID=1', 'stationID'],
       ['/api/v1/sales/export?status=all', 'status'],
       ['/api/v1/sales/export?from=2024-03-02T00:00:00Z&to=2024-03-01T00:00:00Z', 'to'],
-      ['/api/v1/recharges?channel=wechat', 'channel'],
+      ['/api/v1/recharges?channel=paypal', 'channel'],
       ['/api/v1/recharges?cardNo=abc', 'cardNo'],
       ['/api/v1/recharges?from=2024-03-02', 'from'],
       ['/api/v1/audit?action=card.%25', 'action'],

@@ -87,6 +87,11 @@ export async function cardStatement(db: Executor, cardNo: string, q: StatementQu
       union all
       select 'refund', f.id::text, f.created_at, -f.amount, f.status, c.card_no, null, null, null, null, null, f.method, null, null, null, 0
         from card_refunds f join cards c on c.id = f.card_id where f.card_id in (select id from lineage)
+      union all
+      -- A recharge refund leaves the card when it is requested; a failed one came back, so it moved nothing.
+      select 'refund', p.id::text, p.created_at, -p.amount, p.status, c.card_no, null, null, null, null, null, p.channel, p.refund_no, null, null, null
+        from payment_refunds p join cards c on c.id = p.card_id
+        where p.kind = 'recharge' and p.status <> 'failed' and p.card_id in (select id from lineage)
     )
     select *, to_char(at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at from lines
     where (${q.type ?? null}::text is null or type = ${q.type ?? null})
