@@ -34,6 +34,9 @@ create table recharge_orders (
   payer_code       text unique,
   -- The channel's own id of the payment: transaction_id / trade_no / queryId / bank transaction id.
   channel_txn_id   text,
+  -- The order number the provider knows the payment by, when it is not ours: a payment found only on
+  -- the statement and credited by reconciliation. Refunds and queries name it to the provider.
+  channel_order_no text,
   paid_amount      bigint check (paid_amount is null or paid_amount > 0),
   paid_at          timestamptz,
   -- UnionPay clears by its settleDate (MMDD); kept to bucket the order on the channel's day.
@@ -53,6 +56,7 @@ create table recharge_orders (
   check ((status in ('credited','refunded')) = (recharge_id is not null))
 );
 create unique index recharge_orders_channel_txn on recharge_orders(channel, channel_txn_id) where channel_txn_id is not null;
+create unique index recharge_orders_channel_order on recharge_orders(channel, channel_order_no) where channel_order_no is not null;
 create index recharge_orders_card on recharge_orders(card_id, created_at desc);
 create index recharge_orders_open on recharge_orders(expires_at) where status in ('created','paying');
 create index recharge_orders_paid on recharge_orders(channel, paid_at) where paid_at is not null;

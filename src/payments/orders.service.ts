@@ -565,12 +565,24 @@ export async function creditChannelPayment(
   trx: Trx,
   deps: PaymentsDeps,
   actor: Actor,
-  input: { channel: ChannelCode; channelTxnId: string; amount: number; paidAt: Date; cardNo: string; note: string },
+  input: {
+    channel: ChannelCode;
+    channelTxnId: string;
+    amount: number;
+    paidAt: Date;
+    cardNo: string;
+    note: string;
+    /** The order number the provider has for this payment (from the statement), kept so a refund can name it. */
+    channelOrderNo?: string | null;
+  },
 ): Promise<OrderRow> {
   const used = await sql<{ order_no: string }>`select order_no from recharge_orders where channel = ${input.channel} and channel_txn_id = ${input.channelTxnId}`.execute(trx);
   if (used.rows.length > 0) throw paymentsError('RECHARGE_REFERENCE_USED', { field: 'channelTxnId', orderNo: used.rows[0]!.order_no });
   const method = CHANNEL_METHODS[input.channel][0]!;
   const { order } = await openOrder(trx, deps.config, actor, { cardNo: input.cardNo, amount: input.amount, channel: input.channel, method, origin: 'api' }, { limits: false, note: input.note, source: 'reconciliation' });
+  if (input.channelOrderNo && input.channelOrderNo !== order.order_no) {
+    await sql`update recharge_orders set channel_order_no = ${input.channelOrderNo} where id = ${order.id}`.execute(trx);
+  }
   const paid = await markPaid(trx, order, { channelTxnId: input.channelTxnId, amount: input.amount, paidAt: input.paidAt }, 'reconciliation', actor);
   const c = await creditPaidOrder(trx, deps.config, paid, 'reconciliation', actor, { auditAction: 'recharge.order.credit' });
   if (!c.credited) throw paymentsError('RECHARGE_NOT_ALLOWED', { reason: c.reason });

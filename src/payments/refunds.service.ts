@@ -331,7 +331,10 @@ async function refundRequestOf(db: Executor, deps: PaymentsDeps, refund: RefundR
     orderId = e.rows[0]?.order_id ?? null;
   }
   const o = orderId
-    ? (await sql<{ order_no: string; amount: number; channel_txn_id: string | null }>`select order_no, amount, channel_txn_id from recharge_orders where id = ${orderId}`.execute(db)).rows[0]
+    ? (
+        await sql<{ order_no: string; amount: number; channel_txn_id: string | null }>`select coalesce(channel_order_no, order_no) as order_no, amount, channel_txn_id
+          from recharge_orders where id = ${orderId}`.execute(db)
+      ).rows[0]
     : undefined;
   return {
     refundNo: refund.refund_no,

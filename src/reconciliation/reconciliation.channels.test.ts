@@ -129,6 +129,15 @@ describe.each(CHANNELS)('%s statements', (ch) => {
     const stray2 = open.find((i) => i.code === 'CHANNEL_ONLY');
     ok(await server.api('POST', `/api/v1/reconciliation/items/${stray2.id}/resolve`, { role: 'finance', body: { action: 'credit_card', note: '客户补登', cardNo: c.cardNo } }), 200);
     expect((await getCard(server, c.cardNo)).balance).toBe(before + 3_000 + 4_400);
+    // Giving that money back names the provider's own order number (the platform never issued it), which the provider knows.
+    const strayOrder = (
+      await sql<{ order_no: string; channel_order_no: string | null }>`select order_no, channel_order_no from recharge_orders
+        where channel = ${ch} and channel_txn_id = ${stray.channelTxnId}`.execute(server.db.db)
+    ).rows[0]!;
+    expect(strayOrder.channel_order_no).toBe(stray.orderNo);
+    const strayRefund = await refund(strayOrder.order_no, 4_400);
+    await until('stray refund', async () => (await refundStatus(strayRefund)) === 'succeeded');
+    expect((await getCard(server, c.cardNo)).balance).toBe(before + 3_000);
 
     // The day again: what was worked now matches; the open item count is what is left.
     const again = ok(await server.api('POST', '/api/v1/reconciliation/runs', { role: 'finance', body: { channel: ch, billDate: today() } }), 201);

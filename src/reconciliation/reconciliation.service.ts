@@ -839,6 +839,8 @@ async function putItemMoneyOnCard(trx: Trx, deps: ReconDeps, actor: Actor, item:
     paidAt,
     cardNo,
     note: `对账差错 #${item.id}: ${input.note}`,
+    // The provider knows the payment by its own order number: a refund of it must name that one.
+    channelOrderNo: item.order_id === null ? item.order_no : null,
   });
   return order.order_no;
 }
