@@ -41,24 +41,33 @@ export function createPaymentsRuntime(input: { config: Config; app: App; logger:
 
   channels.set('cash', createCashChannel());
   channels.set('bank_transfer', createBankTransferChannel(credentials.bank));
+  // A channel without merchant credentials runs on its sandbox provider only where sandboxes are allowed
+  // (development keys, or FUELCARD_PAYMENTS_SANDBOX=on): the sandbox's payer page pays any order for free.
+  const sandboxAllowed = input.config.paymentsSandbox;
   if (credentials.wechat) channels.set('wechat', createWechatChannel(credentials.wechat, opts(false)));
-  else {
+  else if (sandboxAllowed) {
     const sb = createWechatSandbox(sandboxOptions);
     sandboxes.wechat = sb;
     channels.set('wechat', createWechatChannel(sb.merchant, opts(true)));
   }
   if (credentials.alipay) channels.set('alipay', createAlipayChannel(credentials.alipay, opts(false)));
-  else {
+  else if (sandboxAllowed) {
     const sb = createAlipaySandbox(sandboxOptions);
     sandboxes.alipay = sb;
     channels.set('alipay', createAlipayChannel(sb.merchant, opts(true)));
   }
   if (credentials.unionpay) channels.set('unionpay', createUnionPayChannel(credentials.unionpay, opts(false)));
-  else {
+  else if (sandboxAllowed) {
     const sb = createUnionPaySandbox(sandboxOptions);
     sandboxes.unionpay = sb;
     channels.set('unionpay', createUnionPayChannel(sb.merchant, opts(true)));
   }
+  const sandboxed = Object.keys(sandboxes);
+  if (sandboxed.length > 0 && !input.config.generatedSecrets) {
+    input.logger.warn({ channels: sandboxed }, 'payment channels run on their sandbox providers (FUELCARD_PAYMENTS_SANDBOX=on): anyone can pay on their pages for free — never in production');
+  }
+  const disabled = (['wechat', 'alipay', 'unionpay'] as const).filter((c) => !channels.has(c));
+  if (disabled.length > 0) input.logger.info({ channels: disabled }, 'payment channels without merchant credentials are disabled');
   for (const sb of Object.values(sandboxes)) sb.register(input.app);
 
   return {

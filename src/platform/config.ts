@@ -87,6 +87,13 @@ export interface Config {
    * The payments module validates them at start (src/payments/payments.config.ts).
    */
   readonly channelEnv: Readonly<Record<string, string>>;
+  /**
+   * Whether an online channel without merchant credentials runs against its local sandbox provider
+   * (whose public payer page pays any order for free). FUELCARD_PAYMENTS_SANDBOX=auto (default): only
+   * on development keys (generatedSecrets); on: always (a staging system — logged as a warning);
+   * off: never (a channel without credentials is disabled).
+   */
+  readonly paymentsSandbox: boolean;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +168,11 @@ function publicUrlOf(env: Env): string | null {
   if (!raw) return null;
   if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(raw)) throw new ConfigError('FUELCARD_PUBLIC_URL', 'expected an absolute http(s) URL, e.g. https://pay.example.com');
   return raw.replace(/\/+$/, '');
+}
+
+function paymentsSandboxOf(env: Env, devKeys: boolean): boolean {
+  const mode = oneOf(env, 'FUELCARD_PAYMENTS_SANDBOX', 'auto', ['auto', 'on', 'off'] as const);
+  return mode === 'on' || (mode === 'auto' && devKeys);
 }
 
 function reconJobTimeOf(env: Env): string {
@@ -250,6 +262,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int(env, 'FUELCARD_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     timeZone,
     generatedSecrets: generated.used,
+    paymentsSandbox: paymentsSandboxOf(env, generated.used),
     demoData: oneOf(env, 'FUELCARD_DEMO', 'auto', ['auto', 'on', 'off'] as const),
     webBuild: oneOf(env, 'FUELCARD_WEB_BUILD', 'auto', ['auto', 'never'] as const),
     trustProxy: trustProxyOf(env),
