@@ -26,10 +26,14 @@ type Answer = Record<string, unknown> & { code?: string; msg?: string; sub_code?
 /** Business refusals of alipay.trade.refund that settle the question: the refund will not happen. */
 const REFUND_FINAL_REFUSALS = new Set([
   'ACQ.TRADE_NOT_EXIST', 'ACQ.TRADE_STATUS_ERROR', 'ACQ.TRADE_HAS_CLOSE', 'ACQ.TRADE_HAS_FINISHED', 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL',
-  'ACQ.SELLER_BALANCE_NOT_ENOUGH', 'ACQ.REFUND_FEE_ERROR', 'ACQ.BUYER_ERROR', 'ACQ.REASON_TRADE_REFUND_FEE_ERR',
+  'ACQ.REFUND_FEE_ERROR', 'ACQ.BUYER_ERROR', 'ACQ.REASON_TRADE_REFUND_FEE_ERR',
 ]);
-/** Alipay asks for a retry with the same parameters. */
-const RETRYABLE = new Set(['ACQ.SYSTEM_ERROR', 'isp.unknow-error', 'aop.ACQ.SYSTEM_ERROR']);
+/**
+ * Alipay asks for a retry with the same parameters: its own outage, rate limiting, or (refunds)
+ * the merchant balance not covering the refund yet — Alipay's advice for SELLER_BALANCE_NOT_ENOUGH
+ * is to top up and send the same refund again, so it is not a final refusal.
+ */
+const RETRYABLE = new Set(['ACQ.SYSTEM_ERROR', 'isp.unknow-error', 'aop.ACQ.SYSTEM_ERROR', 'ACQ.SELLER_BALANCE_NOT_ENOUGH', 'ACQ.REQUEST_FREQUENCY_LIMITED', 'aop.ACQ.REQUEST_FREQUENCY_LIMITED']);
 
 /**
  * runtime.ts's ChannelOptions, restated: runtime.ts imports this module, so importing it back

@@ -25,12 +25,14 @@ export function loadPublicKey(text: string): KeyObject {
 
 /**
  * The string Alipay signs: parameters sorted by key (ASCII), `k=v` joined by `&`, values as
- * decoded (never URL-encoded), empty values and the `omit` keys left out. Requests omit only
- * `sign`; notifications omit `sign` and `sign_type`.
+ * decoded (never URL-encoded), the `omit` keys left out. Requests omit only `sign` and leave
+ * out empty values (we never send one). Notifications omit `sign` and `sign_type` and keep
+ * empty values as `k=`: the verification Alipay documents ("all parameters returned except
+ * sign and sign_type") and alipay-sdk's checkNotifySignV2 both keep them (`keepEmpty`).
  */
-export function signingString(params: Readonly<Record<string, string>>, omit: readonly string[]): string {
+export function signingString(params: Readonly<Record<string, string>>, omit: readonly string[], o: { keepEmpty?: boolean } = {}): string {
   return Object.keys(params)
-    .filter((k) => !omit.includes(k) && params[k] !== undefined && params[k] !== '')
+    .filter((k) => !omit.includes(k) && params[k] !== undefined && (o.keepEmpty === true || params[k] !== ''))
     .sort()
     .map((k) => `${k}=${params[k]}`)
     .join('&');
@@ -51,7 +53,7 @@ export function rsa2Verify(content: string, signature: string, key: KeyObject): 
 /** Sign a parameter set as a notification (what the Alipay side, here the sandbox, does). */
 export function signNotificationParams(params: Record<string, string>, alipayPrivateKey: KeyObject): Record<string, string> {
   const out = { ...params, sign_type: 'RSA2' };
-  return { ...out, sign: rsa2Sign(signingString(out, ['sign', 'sign_type']), alipayPrivateKey) };
+  return { ...out, sign: rsa2Sign(signingString(out, ['sign', 'sign_type'], { keepEmpty: true }), alipayPrivateKey) };
 }
 
 /** Sign a parameter set as a request (what the merchant, here the adapter, does). */

@@ -226,7 +226,7 @@ describe('alipay adapter against the sandbox over HTTP', () => {
     await fetch(payload.qrText!);
     const { channelTxnId } = await sandbox.pay(orderNo);
     const refundNo = nextRefundNo();
-    const req = { refundNo, orderNo, channelTxnId, amount: 3000, total: 10000, reason: '客户申请退款', notifyUrl: notifyUrl() };
+    const req = { refundNo, orderNo, channelTxnId, amount: 3000, total: 10000, reason: '客户申请退款', notifyUrl: notifyUrl(), requestedAt: new Date() };
     expect(await channel.refund(req)).toMatchObject({ refundNo, status: 'succeeded', amount: 3000, channelStatus: 'fund_change=Y' });
     const note = await waitFor(() => verdictsFor(refundNo)[0], 'the refund notification');
     expect(note).toMatchObject({ ok: true, notification: { kind: 'refund', refund: { refundNo, orderNo, status: 'succeeded' } } });
@@ -245,6 +245,21 @@ describe('alipay adapter against the sandbox over HTTP', () => {
     expect(await channel.refund({ ...req, orderNo: nextOrderNo(), channelTxnId: null, refundNo: nextRefundNo() })).toMatchObject({ status: 'failed', channelStatus: 'ACQ.TRADE_NOT_EXIST' });
   });
 
+  it('refund answers that mean "retry later" (SYSTEM_ERROR, SELLER_BALANCE_NOT_ENOUGH) are UNAVAILABLE; a final refusal fails the refund', async () => {
+    const { orderNo, payload } = await precreate(4000);
+    await fetch(payload.qrText!);
+    const { channelTxnId } = await sandbox.pay(orderNo);
+    const refundNo = nextRefundNo();
+    const req = { refundNo, orderNo, channelTxnId, amount: 1000, total: 4000, notifyUrl: notifyUrl(), requestedAt: new Date() };
+    for (const subCode of ['ACQ.SYSTEM_ERROR', 'ACQ.SELLER_BALANCE_NOT_ENOUGH']) {
+      sandbox.nextRefundError = { subCode, subMsg: '模拟错误' };
+      expect(await errorOf(channel.refund(req)), subCode).toMatchObject({ code: 'PAYMENT_CHANNEL_UNAVAILABLE', details: { channelCode: subCode } });
+    }
+    sandbox.nextRefundError = { subCode: 'ACQ.BUYER_ERROR', subMsg: '买家状态非法' };
+    expect(await channel.refund(req)).toMatchObject({ status: 'failed', channelStatus: 'ACQ.BUYER_ERROR' });
+    expect(await channel.refund(req)).toMatchObject({ refundNo, status: 'succeeded', amount: 1000 });
+  });
+
   it('refunds held by the sandbox (manual) stay processing until settled', async () => {
     const { orderNo, payload } = await precreate(5000);
     await fetch(payload.qrText!);
@@ -252,17 +267,17 @@ describe('alipay adapter against the sandbox over HTTP', () => {
     sandbox.refundMode = 'manual';
     try {
       const ok = nextRefundNo();
-      expect(await channel.refund({ refundNo: ok, orderNo, channelTxnId, amount: 1000, total: 5000, notifyUrl: notifyUrl() })).toMatchObject({ status: 'processing' });
+      expect(await channel.refund({ refundNo: ok, orderNo, channelTxnId, amount: 1000, total: 5000, notifyUrl: notifyUrl(), requestedAt: new Date() })).toMatchObject({ status: 'processing' });
       expect(await channel.queryRefund(ok, orderNo)).toMatchObject({ status: 'processing' });
       expect(await sandbox.settleRefund(ok)).toEqual({ deliveries: [{ status: 200, body: 'success' }] });
       expect(verdictsFor(ok)).toMatchObject([{ ok: true, notification: { kind: 'refund', refund: { refundNo: ok } } }]);
       expect(await channel.queryRefund(ok, orderNo)).toMatchObject({ status: 'succeeded', amount: 1000 });
 
       const bad = nextRefundNo();
-      expect(await channel.refund({ refundNo: bad, orderNo, channelTxnId, amount: 500, total: 5000, notifyUrl: notifyUrl() })).toMatchObject({ status: 'processing' });
+      expect(await channel.refund({ refundNo: bad, orderNo, channelTxnId, amount: 500, total: 5000, notifyUrl: notifyUrl(), requestedAt: new Date() })).toMatchObject({ status: 'processing' });
       expect(await sandbox.settleRefund(bad, { outcome: 'failed' })).toEqual({ deliveries: [] });
       expect(await channel.queryRefund(bad, orderNo)).toMatchObject({ status: 'not_found' });
-      expect(await channel.refund({ refundNo: bad, orderNo, channelTxnId, amount: 500, total: 5000, notifyUrl: notifyUrl() })).toMatchObject({ status: 'failed' });
+      expect(await channel.refund({ refundNo: bad, orderNo, channelTxnId, amount: 500, total: 5000, notifyUrl: notifyUrl(), requestedAt: new Date() })).toMatchObject({ status: 'failed' });
     } finally {
       sandbox.refundMode = 'auto';
     }
@@ -273,7 +288,7 @@ describe('alipay adapter against the sandbox over HTTP', () => {
     await fetch(payload.qrText!);
     const { channelTxnId } = await sandbox.pay(orderNo, { notify: 'never' });
     const refundNo = nextRefundNo();
-    await channel.refund({ refundNo, orderNo, channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl() });
+    await channel.refund({ refundNo, orderNo, channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl(), requestedAt: new Date() });
     const paidAt = (await channel.queryPayment(orderNo)).paidAt!;
     const day = beijingDay(paidAt);
     const stray = sandbox.addStrayPayment({ amount: 777, paidAt });

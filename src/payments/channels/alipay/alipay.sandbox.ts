@@ -26,6 +26,11 @@ export interface AlipaySandboxOptions {
 export interface AlipaySandbox extends SandboxProvider {
   /** Merchant credentials matching the sandbox's generated keys; the API base is <publicUrl>/sandbox/alipay. */
   readonly merchant: AlipayMerchantConfig;
+  /**
+   * Test control: the next alipay.trade.refund is answered with this signed business error
+   * (code 40004) instead of being processed, e.g. ACQ.SYSTEM_ERROR or ACQ.SELLER_BALANCE_NOT_ENOUGH.
+   */
+  nextRefundError: { subCode: string; subMsg: string } | null;
 }
 
 type TradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_CLOSED';
@@ -312,6 +317,11 @@ export function createAlipaySandbox(opts: AlipaySandboxOptions): AlipaySandbox {
         return ok({ trade_no: t.tradeNo, out_trade_no: t.outTradeNo });
       }
       case 'alipay.trade.refund': {
+        const injected = provider.nextRefundError;
+        if (injected) {
+          provider.nextRefundError = null;
+          return fail(injected.subCode, injected.subMsg);
+        }
         const t = lookup();
         if (!t || !t.visible) return fail('ACQ.TRADE_NOT_EXIST', '交易不存在');
         const amount = yuanToFen(s(biz.refund_amount));
@@ -325,7 +335,9 @@ export function createAlipaySandbox(opts: AlipaySandboxOptions): AlipaySandbox {
         const existing = t.refunds.find((r) => r.outRequestNo === no);
         if (existing) {
           if (existing.amount !== amount) return fail('ACQ.DISCORDANT_REPEAT_REQUEST', '请求信息不一致');
-          if (existing.status === 'failed') return fail('ACQ.SELLER_BALANCE_NOT_ENOUGH', '卖家余额不足');
+          // A refund the sandbox failed is refused for good (the buyer's account cannot take it),
+          // not "balance too low", which only means "send it again later".
+          if (existing.status === 'failed') return fail('ACQ.BUYER_ERROR', '买家状态非法');
           return answer('N', existing);
         }
         if (t.status !== 'TRADE_SUCCESS') return fail('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
@@ -456,6 +468,7 @@ button.alt{background:#fff;color:#1677ff}.note{color:#888;font-size:13px}</style
     channel: 'alipay',
     merchant,
     refundMode: 'auto',
+    nextRefundError: null,
     register,
 
     async pay(orderNo, o = {}) {

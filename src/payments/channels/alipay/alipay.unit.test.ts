@@ -170,6 +170,22 @@ describe('alipay notification verification', () => {
     expect(await refusal(Buffer.alloc(0))).toBe('PAYMENT_NOTIFY_SIGNATURE_INVALID');
   });
 
+  it('signs and verifies a notification carrying an empty value (body=) the same way: empty values are kept', async () => {
+    const p = params({ body: '', passback_params: '' });
+    const sent = signNotificationParams(p, alipay.privateKey);
+    // What Alipay's verification (and alipay-sdk's checkNotifySignV2) signs, built by hand: every
+    // parameter but sign and sign_type, sorted, empty ones as `k=`.
+    const content = Object.keys(p).sort().map((k) => `${k}=${p[k]}`).join('&');
+    expect(content).toContain('&body=&');
+    expect(sent.sign).toBe(rsa2Sign(content, alipay.privateKey));
+    const sdk = new AlipaySdk({ appId: APP_ID, privateKey: cfg.appPrivateKeyPem, keyType: 'PKCS8', alipayPublicKey: cfg.alipayPublicKeyPem, signType: 'RSA2' });
+    expect(sdk.checkNotifySignV2({ ...sent })).toBe(true);
+    expect((await verify(form(sent))).ok).toBe(true);
+    // The empty parameter is covered by the signature: dropping it breaks it.
+    const { body: _dropped, ...without } = sent;
+    expect(await refusal(form(without))).toBe('PAYMENT_NOTIFY_SIGNATURE_INVALID');
+  });
+
   it('reads a closed trade and a refund notification', async () => {
     const closed = await verify(signed({ trade_status: 'TRADE_CLOSED' }));
     expect(closed).toMatchObject({ ok: true, notification: { kind: 'payment', payment: { status: 'closed' } } });

@@ -100,7 +100,7 @@ describe('cash and bank transfer channels', () => {
   it('cash: nothing to show the payer, refunds succeed at once, notifications are never theirs', async () => {
     const cash = createCashChannel();
     expect(await cash.createPayment({ orderNo: 'P1', amount: 1, subject: 's', method: 'counter', expiresAt: new Date(), notifyUrl: 'x' })).toEqual({});
-    const r = await cash.refund({ refundNo: 'F1', orderNo: 'P1', channelTxnId: null, amount: 100, total: 100, notifyUrl: 'x' });
+    const r = await cash.refund({ refundNo: 'F1', orderNo: 'P1', channelTxnId: null, amount: 100, total: 100, notifyUrl: 'x', requestedAt: new Date() });
     expect(r).toMatchObject({ refundNo: 'F1', status: 'succeeded', amount: 100 });
     expect(await cash.verifyNotification({ headers: {}, body: Buffer.from('x'), now: new Date() })).toMatchObject({ ok: false, code: 'PAYMENT_NOTIFY_MALFORMED' });
     expect((await cash.queryPayment('P1')).status).toBe('paying');
@@ -109,7 +109,7 @@ describe('cash and bank transfer channels', () => {
   it('bank transfer: payouts wait for finance (processing), statements parse', async () => {
     const bank = createBankTransferChannel({ bankName: '银行', accountName: '户名', accountNo: '0200 0000 0000' });
     expect(bank.merchantId).toBe('020000000000');
-    const r = await bank.refund({ refundNo: 'F1', orderNo: 'P1', channelTxnId: 'B1', amount: 100, total: 100, notifyUrl: 'x' });
+    const r = await bank.refund({ refundNo: 'F1', orderNo: 'P1', channelTxnId: 'B1', amount: 100, total: 100, notifyUrl: 'x', requestedAt: new Date() });
     expect(r.status).toBe('processing');
     expect((await bank.queryRefund('F1', 'P1')).status).toBe('processing');
     expect(bank.parseStatement!({ fileName: 'a.csv', content: formatBankStatement(ROWS) }).summary.paymentTotal).toBe(62_345);

@@ -49,6 +49,22 @@ export const NOTIFY_WINDOW_MS = 24 * 3600_000;
 const SUCCESS = new Set(['00', 'A6']);
 /** 03/04/05: the transaction's outcome is not known yet (交易通讯超时 / 交易状态未明 / 交易已受理). */
 const PENDING = new Set(['03', '04', '05']);
+/**
+ * Answers to a request that mean "ask again later", not a verdict: the outcome is not known yet
+ * (03/04/05), or UnionPay is closed, busy or rate limiting (02 系统未开放或暂时关闭 / 06 系统繁忙 /
+ * 37 已超过最大查询次数或操作过于频繁). The caller gets PAYMENT_CHANNEL_UNAVAILABLE and asks again.
+ */
+const RETRY_LATER = new Set([...PENDING, '02', '06', '37']);
+/**
+ * origRespCode / notification respCode values that end a refund for good (docs/channel-unionpay.md):
+ * 01 交易失败, 30 交易未通过, 31 商户状态不正确, 32 无此交易权限, 33 交易金额超限,
+ * 35 原交易不存在或状态不正确, 36 与原交易信息不符, 38 风险受限. Anything else (pending, an unknown
+ * code) leaves the refund processing: a refund marked failed returns the balance to the card, and
+ * a wrong "failed" would refund twice.
+ */
+export const REFUND_FINAL_FAILURES = new Set(['01', '30', '31', '32', '33', '35', '36', '38']);
+/** The only currency the platform's fen are in: 156 (CNY). */
+const CNY = '156';
 /** 34: 查无此交易. */
 const NOT_FOUND = '34';
 /** 12: 重复交易 — the same orderId was sent before. */
@@ -137,7 +153,12 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
     return answer;
   }
 
-  const rejected = (a: AcpFields) => channelError('PAYMENT_CHANNEL_REJECTED', { channelCode: a.respCode, channelMessage: a.respMsg });
+  /** A non-success answer: retry-later codes become UNAVAILABLE (the caller asks again), the rest REJECTED. */
+  const rejected = (a: AcpFields) =>
+    channelError(RETRY_LATER.has(a.respCode ?? '') ? 'PAYMENT_CHANNEL_UNAVAILABLE' : 'PAYMENT_CHANNEL_REJECTED', { channelCode: a.respCode, channelMessage: a.respMsg });
+  const checkCurrency = (a: AcpFields) => {
+    if (a.currencyCode !== undefined && a.currencyCode !== CNY) throw channelError('PAYMENT_CHANNEL_RESPONSE_INVALID', { reason: `currencyCode ${a.currencyCode}` });
+  };
 
   /** queryTrans.do: by queryId when known, else by orderId + txnTime. */
   async function queryTrans(orderId: string, hint: UnionPayQueryHint | undefined): Promise<AcpFields> {
@@ -166,8 +187,8 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
   async function queryRefund(refundNo: string, orderNo: string, hint?: UnionPayQueryHint): Promise<RefundState> {
     const a = await queryTrans(refundNo, hint);
     if (a.respCode === NOT_FOUND) return { refundNo, orderNo, status: 'not_found', channelStatus: a.respCode };
-    if (PENDING.has(a.respCode!)) throw channelError('PAYMENT_CHANNEL_UNAVAILABLE', { channelCode: a.respCode, channelMessage: a.respMsg });
     if (a.respCode !== '00') throw rejected(a);
+    checkCurrency(a);
     const orig = a.origRespCode ?? '';
     const amount = parseFen(a.txnAmt) ?? undefined;
     const base = { refundNo, orderNo, ...(a.queryId ? { channelRefundId: a.queryId } : {}), ...(amount !== undefined ? { amount } : {}) };
@@ -175,8 +196,8 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
       const completedAt = traceInstant(a);
       return { ...base, status: 'succeeded', ...(completedAt ? { completedAt } : {}), channelStatus: orig };
     }
-    if (PENDING.has(orig)) return { ...base, status: 'processing', channelStatus: orig };
-    return { ...base, status: 'failed', channelStatus: `${orig}:${a.origRespMsg ?? ''}` };
+    if (REFUND_FINAL_FAILURES.has(orig)) return { ...base, status: 'failed', channelStatus: `${orig}:${a.origRespMsg ?? ''}` };
+    return { ...base, status: 'processing', channelStatus: orig || 'unknown' };
   }
 
   return {
@@ -212,16 +233,18 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
       if (opts.sandbox) {
         // The sandbox learns of a front transaction only when its form is posted, as UnionPay does.
         // Post it now, as the payer's browser would, so its payer page and test controls know the
-        // order; the real gateway is never called here (the payer's browser posts the form).
+        // order; the real gateway is never called here (the payer's browser posts the form). The
+        // sandbox redirects to the payer page under an unguessable token, which becomes sandboxUrl.
         let res: Response;
         try {
-          res = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: encodeForm(fields), signal: AbortSignal.timeout(opts.timeoutMs) });
+          res = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: encodeForm(fields), redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutMs) });
           await res.arrayBuffer();
         } catch {
           throw channelError('PAYMENT_CHANNEL_UNAVAILABLE', { reason: 'sandbox unreachable' });
         }
-        if (res.status !== 200) throw channelError('PAYMENT_CHANNEL_REJECTED', { httpStatus: res.status, reason: 'sandbox refused the front request' });
-        payload.sandboxUrl = `${gateway()}/pay/${encodeURIComponent(input.orderNo)}`;
+        const location = res.headers.get('location');
+        if (res.status !== 302 || !location) throw channelError('PAYMENT_CHANNEL_REJECTED', { httpStatus: res.status, reason: 'sandbox refused the front request' });
+        payload.sandboxUrl = new URL(location, action).toString();
       }
       return payload;
     },
@@ -240,6 +263,8 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
       if (!sentAt) return { ok: false, code: 'PAYMENT_NOTIFY_MALFORMED', detail: 'txnTime is not a time', orderNo };
       if (Math.abs(raw.now.getTime() - sentAt.getTime()) > NOTIFY_WINDOW_MS) return { ok: false, code: 'PAYMENT_NOTIFY_STALE', detail: `txnTime ${f.txnTime}`, orderNo };
       if (f.merId !== cfg.merId) return { ok: false, code: 'PAYMENT_NOTIFY_MERCHANT_MISMATCH', detail: `merId ${f.merId}`, orderNo };
+      // txnAmt is fen of CNY only: another currency's number must not be credited as fen.
+      if (f.currencyCode !== undefined && f.currencyCode !== CNY) return { ok: false, code: 'PAYMENT_NOTIFY_MALFORMED', detail: `currencyCode ${f.currencyCode}`, orderNo };
       const amount = parseFen(f.txnAmt);
       if (amount === null) return { ok: false, code: 'PAYMENT_NOTIFY_MALFORMED', detail: 'txnAmt is not an amount in fen', orderNo };
       const settleDate = f.settleDate ? resolveMonthDay(f.settleDate, sentAt) : undefined;
@@ -268,6 +293,8 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
         };
       }
       if (f.txnType === '04') {
+        const respCode = f.respCode!;
+        const status: RefundState['status'] = SUCCESS.has(respCode) ? 'succeeded' : REFUND_FINAL_FAILURES.has(respCode) ? 'failed' : 'processing';
         return {
           ok: true,
           notification: {
@@ -276,11 +303,11 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
             merchantId: f.merId!,
             refund: {
               refundNo: orderNo!,
-              status: SUCCESS.has(f.respCode!) ? 'succeeded' : 'failed',
+              status,
               channelRefundId: f.queryId,
               amount,
-              completedAt: at,
-              channelStatus: f.respCode,
+              ...(status === 'processing' ? {} : { completedAt: at }),
+              channelStatus: respCode,
             },
           },
         };
@@ -296,8 +323,8 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
     async queryPayment(orderNo: string, hint?: UnionPayQueryHint): Promise<PaymentState> {
       const a = await queryTrans(orderNo, hint);
       if (a.respCode === NOT_FOUND) return { orderNo, status: 'not_found', channelStatus: a.respCode };
-      if (PENDING.has(a.respCode!)) throw channelError('PAYMENT_CHANNEL_UNAVAILABLE', { channelCode: a.respCode, channelMessage: a.respMsg });
       if (a.respCode !== '00') throw rejected(a);
+      checkCurrency(a);
       const orig = a.origRespCode ?? '';
       const amount = parseFen(a.txnAmt) ?? undefined;
       if (SUCCESS.has(orig)) {
@@ -318,9 +345,10 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
 
     async refund(req: RefundRequest): Promise<RefundState> {
       if (!req.channelTxnId) throw paymentsError('PAYMENT_REFUND_NOT_ALLOWED', { channel: 'unionpay', reason: 'UnionPay refunds name the payment by its queryId (origQryId), which the order lacks', orderNo: req.orderNo });
-      // The same refundNo is always sent with the same txnTime, so a retry is the same transaction
-      // to UnionPay (answered 12, duplicate) instead of a second refund.
-      const txnTime = txnTimes.get(req.refundNo) ?? beijingStamp(new Date());
+      // UnionPay names a transaction by orderId + txnTime. The txnTime comes from when the platform
+      // first asked for the refund (stored with it), so a retry — even from another process after a
+      // restart — is the same transaction to UnionPay (answered 12, duplicate), never a second refund.
+      const txnTime = beijingStamp(req.requestedAt);
       remember(req.refundNo, txnTime);
       const a = await call(`${gateway()}/gateway/api/backTransReq.do`, {
         ...common(),
@@ -335,7 +363,9 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
         backUrl: req.notifyUrl,
       });
       if (a.respCode === '00') return { refundNo: req.refundNo, orderNo: req.orderNo, status: 'processing', ...(a.queryId ? { channelRefundId: a.queryId } : {}), amount: req.amount, channelStatus: a.respCode };
-      if (PENDING.has(a.respCode!)) return { refundNo: req.refundNo, orderNo: req.orderNo, status: 'processing', amount: req.amount, channelStatus: a.respCode };
+      // Not known yet, or UnionPay busy: the platform sends the same request again later (same
+      // txnTime), which UnionPay answers as a duplicate of a refund it took, or takes now.
+      if (RETRY_LATER.has(a.respCode!)) throw rejected(a);
       if (a.respCode === DUPLICATE) {
         const state = await queryRefund(req.refundNo, req.orderNo, { txnTime });
         return state.status === 'not_found' ? { refundNo: req.refundNo, orderNo: req.orderNo, status: 'processing', amount: req.amount, channelStatus: a.respCode } : state;
@@ -359,7 +389,6 @@ export function createUnionPayChannel(cfg: UnionPayMerchantConfig, opts: Channel
         txnTime: beijingStamp(new Date()),
       });
       if (a.respCode === FILE_MISSING) throw paymentsError('PAYMENT_STATEMENT_NOT_READY', { channel: 'unionpay', billDate, channelCode: a.respCode, channelMessage: a.respMsg });
-      if (PENDING.has(a.respCode!)) throw channelError('PAYMENT_CHANNEL_UNAVAILABLE', { channelCode: a.respCode, channelMessage: a.respMsg });
       if (a.respCode !== '00') throw rejected(a);
       if (!a.fileContent) throw channelError('PAYMENT_CHANNEL_RESPONSE_INVALID', { reason: 'no fileContent' });
       let zip: Buffer;

@@ -4,7 +4,7 @@
  * with a generated UnionPay certificate chained to a generated root, trades in memory, the
  * payer's page, and the reconciliation file of any settle day (docs/channel-unionpay.md).
  */
-import { createPrivateKey, randomInt, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, randomInt, X509Certificate, type KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { access, type App } from '../../../platform/index.js';
 import type { FetchedStatement } from '../../channel.js';
@@ -45,6 +45,8 @@ export interface UnionPaySandbox extends SandboxProvider {
   settleCutoverHour: number;
   /** Merchant fee the statement shows, in thousandths of the amount (6 = 0.6 %), rounded to the fen. */
   feePermille: number;
+  /** Test control: the next refund request (backTransReq) is answered with this respCode (e.g. 06 系统繁忙) and not processed. Cleared once used. */
+  nextRefundRespCode: string | null;
 }
 
 const PREFIX = '/sandbox/unionpay';
@@ -58,6 +60,8 @@ interface Trade {
   backUrl: string;
   frontUrl: string;
   payTimeout: Date | null;
+  /** The payer page's address: random, so nobody can pay an order by guessing its number. */
+  token: string;
   status: 'presented' | 'paid';
   queryId?: string;
   traceNo?: string;
@@ -86,6 +90,8 @@ interface RefundTrade {
 const RESP_MSG: Readonly<Record<string, string>> = {
   '00': '成功[0000000]',
   '01': '交易失败[1000001]',
+  '02': '系统未开放或暂时关闭，请稍后再试[0000002]',
+  '06': '系统繁忙，请稍后再试[0000006]',
   '10': '报文格式错误[1000010]',
   '11': '验证签名失败[1000011]',
   '12': '重复交易[1000012]',
@@ -126,7 +132,11 @@ export function createUnionPaySandbox(opts: SandboxOptions): UnionPaySandbox {
   /** Trades by orderId + txnTime (how UnionPay names them); byOrder points at the latest of an orderId. */
   const trades = new Map<string, Trade>();
   const byOrder = new Map<string, Trade>();
+  const byToken = new Map<string, Trade>();
   const byQueryId = new Map<string, Trade>();
+  /** Refunds by orderId + txnTime, as UnionPay names them: the same refund number sent at another txnTime is another refund. */
+  const refundTxns = new Map<string, RefundTrade>();
+  /** The latest refund of each refund number (orderId), for the test controls. */
   const refunds = new Map<string, RefundTrade>();
   const refundsByQueryId = new Map<string, RefundTrade>();
   const lastSent = new Map<string, { url: string; n: SandboxNotification }>();
@@ -142,6 +152,7 @@ export function createUnionPaySandbox(opts: SandboxOptions): UnionPaySandbox {
     refundMode: 'auto',
     settleCutoverHour: 24,
     feePermille: 6,
+    nextRefundRespCode: null,
     register,
     pay,
     replayLast,
@@ -321,7 +332,7 @@ export function createUnionPaySandbox(opts: SandboxOptions): UnionPaySandbox {
   function addStrayPayment(input: { amount: number; orderNo?: string; paidAt?: Date }) {
     const paidAt = input.paidAt ?? new Date();
     const orderId = input.orderNo ?? `P${beijingDay(paidAt).replace(/-/g, '')}${String(randomInt(0, 1e11)).padStart(11, '0')}`;
-    const t: Trade = { orderId, txnTime: beijingStamp(paidAt), txnAmt: input.amount, backUrl: '', frontUrl: '', payTimeout: null, status: 'paid', refunded: 0 };
+    const t: Trade = { orderId, txnTime: beijingStamp(paidAt), txnAmt: input.amount, backUrl: '', frontUrl: '', payTimeout: null, token: randomBytes(16).toString('base64url'), status: 'paid', refunded: 0 };
     t.paidAt = paidAt;
     t.paidAmount = input.amount;
     t.queryId = newQueryId(paidAt);
@@ -356,7 +367,7 @@ export function createUnionPaySandbox(opts: SandboxOptions): UnionPaySandbox {
       const amount = t.paidAmount ?? t.txnAmt;
       records.push({ at: t.paidAt!, rec: flowRecord({ txnType: '01', merId, queryId: t.queryId!, orderId: t.orderId, txnAmt: amount, feeFen: fee(amount), traceNo: t.traceNo!, traceTime: t.paidAt! }) });
     }
-    for (const r of refunds.values()) {
+    for (const r of refundTxns.values()) {
       if (r.status !== 'succeeded' || r.settleDate !== billDate) continue;
       records.push({
         at: r.completedAt!,
@@ -384,7 +395,7 @@ export function createUnionPaySandbox(opts: SandboxOptions): UnionPaySandbox {
 
   function payerPage(t: Trade, note?: string): string {
     const paid = t.status === 'paid';
-    const action = `${PREFIX}/pay/${encodeURIComponent(t.orderId)}`;
+    const action = `${PREFIX}/pay/${t.token}`;
     return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>银联在线支付（沙箱）/ UnionPay sandbox</title>
@@ -441,24 +452,27 @@ ${
               backUrl: f.backUrl,
               frontUrl: f.frontUrl ?? '',
               payTimeout: f.payTimeout ? parseBeijingStamp(f.payTimeout) : null,
+              token: randomBytes(16).toString('base64url'),
               status: 'presented',
               refunded: 0,
             };
             trades.set(key, t);
             byOrder.set(f.orderId, t);
+            byToken.set(t.token, t);
             lastBackUrl = f.backUrl;
           }
-          return page(reply, 200, payerPage(t));
+          // On to the payer page under the trade's random token (the order number would be guessable).
+          return reply.redirect(`${PREFIX}/pay/${t.token}`, 302);
         });
 
         sub.get('/pay/:token', route, async (request, reply) => {
-          const t = byOrder.get((request.params as { token: string }).token);
+          const t = byToken.get((request.params as { token: string }).token);
           if (!t) return errorPage(reply, 404, '查无此交易 / No such order');
           return page(reply, 200, payerPage(t));
         });
 
         sub.post('/pay/:token', route, async (request, reply) => {
-          const t = byOrder.get((request.params as { token: string }).token);
+          const t = byToken.get((request.params as { token: string }).token);
           if (!t) return errorPage(reply, 404, '查无此交易 / No such order');
           const action = formOf(request)?.action;
           if (action !== 'pay' && action !== 'pay_silent') return errorPage(reply, 400, '报文格式错误 / Malformed form');
@@ -484,8 +498,7 @@ ${
             r = refundsByQueryId.get(f.queryId);
           } else {
             t = f.orderId && f.txnTime ? trades.get(`${f.orderId}|${f.txnTime}`) : undefined;
-            const rr = f.orderId ? refunds.get(f.orderId) : undefined;
-            r = rr && rr.txnTime === f.txnTime ? rr : undefined;
+            r = f.orderId && f.txnTime ? refundTxns.get(`${f.orderId}|${f.txnTime}`) : undefined;
           }
           // An unpaid front transaction is unknown to UnionPay's query (34) until the payer pays.
           if (t && t.status === 'paid') {
@@ -532,7 +545,12 @@ ${
           if (f.txnType !== '04') return answer(reply, f, { respCode: '40' });
           const amount = parseFen(f.txnAmt);
           if (!amount || !f.orderId || !f.txnTime || !parseBeijingStamp(f.txnTime) || !f.origQryId || !f.backUrl) return answer(reply, f, { respCode: '10' });
-          if (refunds.has(f.orderId)) return answer(reply, f, { respCode: '12' });
+          if (sandbox.nextRefundRespCode) {
+            const respCode = sandbox.nextRefundRespCode;
+            sandbox.nextRefundRespCode = null;
+            return answer(reply, f, { respCode });
+          }
+          if (refundTxns.has(`${f.orderId}|${f.txnTime}`)) return answer(reply, f, { respCode: '12' });
           const orig = byQueryId.get(f.origQryId);
           if (!orig || orig.status !== 'paid') return answer(reply, f, { respCode: '35' });
           if (orig.refunded + amount > (orig.paidAmount ?? orig.txnAmt)) return answer(reply, f, { respCode: '36' });
@@ -551,6 +569,7 @@ ${
             acceptedAt: now,
             status: 'processing',
           };
+          refundTxns.set(`${r.orderId}|${r.txnTime}`, r);
           refunds.set(r.orderId, r);
           refundsByQueryId.set(r.queryId, r);
           lastBackUrl = f.backUrl;

@@ -87,7 +87,11 @@ describe('UnionPay adapter against its sandbox', () => {
     expect(payload.form?.action).toBe(`${base}/sandbox/unionpay/gateway/api/frontTransReq.do`);
     expect(payload.form?.fields).toMatchObject({ version: '5.1.0', encoding: 'UTF-8', signMethod: '01', txnType: '01', txnSubType: '01', bizType: '000201', accessType: '0', channelType: '07', currencyCode: '156', merId: sandbox.merchant.merId, orderId: no, txnAmt: '10000', backUrl: notifyUrl() });
     expect(payload.form?.fields.certId).toMatch(/^\d+$/);
-    expect(payload.sandboxUrl).toBe(`${base}/sandbox/unionpay/pay/${no}`);
+    // The payer page lives under a random token: an order number (sequential) opens nothing.
+    expect(payload.sandboxUrl).toMatch(new RegExp(`^${base}/sandbox/unionpay/pay/[A-Za-z0-9_-]{22}$`));
+    expect(payload.sandboxUrl).not.toContain(no);
+    expect((await fetch(`${base}/sandbox/unionpay/pay/${no}`)).status).toBe(404);
+    expect((await fetch(`${base}/sandbox/unionpay/pay/${no}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=pay' })).status).toBe(404);
 
     // Before the payer pays, UnionPay's query does not know the transaction.
     expect(await adapter.queryPayment(no)).toMatchObject({ orderNo: no, status: 'not_found', channelStatus: '34' });
@@ -126,16 +130,23 @@ describe('UnionPay adapter against its sandbox', () => {
 
     // A refund (退货) of part of it: accepted, then UnionPay's refund notification.
     const rno = refundNo();
-    const r = await adapter.refund({ refundNo: rno, orderNo: no, channelTxnId: paid.channelTxnId, amount: 2500, total: 10000, reason: '测试退款', notifyUrl: notifyUrl() });
-    expect(r).toMatchObject({ refundNo: rno, status: 'processing', amount: 2500 });
+    // When the platform first asked for it (a while ago): UnionPay's txnTime of the refund.
+    const requestedAt = new Date(Date.now() - 120_000);
+    const r = await adapter.refund({ refundNo: rno, orderNo: no, channelTxnId: paid.channelTxnId, amount: 2500, total: 10000, reason: '测试退款', notifyUrl: notifyUrl(), requestedAt });
+    expect(r.status).toBe('processing');
+    expect(r).toMatchObject({ refundNo: rno, amount: 2500 });
     expect(r.channelRefundId).toMatch(/^\d{21}$/);
     const rv = await waitForVerdict((x) => x.ok && x.notification.kind === 'refund' && x.notification.refund.refundNo === rno);
     expect(rv.ok && rv.notification.kind === 'refund' && rv.notification.refund).toMatchObject({ status: 'succeeded', amount: 2500, channelRefundId: r.channelRefundId });
     expect(await adapter.queryRefund(rno, no)).toMatchObject({ refundNo: rno, status: 'succeeded', channelRefundId: r.channelRefundId, amount: 2500 });
     // Sent again with the same refundNo: the same transaction to UnionPay (12, duplicate), not a second refund.
-    expect(await adapter.refund({ refundNo: rno, orderNo: no, channelTxnId: paid.channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl() })).toMatchObject({ status: 'succeeded', channelRefundId: r.channelRefundId });
+    // Sent again after a restart (a fresh adapter that remembers nothing): the same request, so the
+    // same transaction to UnionPay (12, duplicate, then found by the query), not a second refund.
+    const restarted = createUnionPayChannel(sandbox.merchant, { sandbox: true, timeoutMs: 5000, logger });
+    expect(await restarted.refund({ refundNo: rno, orderNo: no, channelTxnId: paid.channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl(), requestedAt }))
+      .toMatchObject({ status: 'succeeded', channelRefundId: r.channelRefundId, amount: 2500 });
     // More than what is left: UnionPay refuses it for good.
-    const over = await adapter.refund({ refundNo: refundNo(), orderNo: no, channelTxnId: paid.channelTxnId, amount: 7501, total: 10000, notifyUrl: notifyUrl() });
+    const over = await adapter.refund({ refundNo: refundNo(), orderNo: no, channelTxnId: paid.channelTxnId, amount: 7501, total: 10000, notifyUrl: notifyUrl(), requestedAt: new Date() });
     expect(over.status).toBe('failed');
     expect(over.channelStatus).toMatch(/^36:/);
 
@@ -178,7 +189,7 @@ describe('UnionPay adapter against its sandbox', () => {
 
   it('finds a payment whose notification never came by the query, also after the adapter forgot the txnTime', async () => {
     const { orderNo: no, payload } = await create(3000);
-    const res = await fetch(`${base}/sandbox/unionpay/pay/${no}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=pay_silent' });
+    const res = await fetch(payload.sandboxUrl!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'action=pay_silent' });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('未通知');
     expect(verdicts.some((v) => v.ok && v.notification.kind === 'payment' && v.notification.payment.orderNo === no)).toBe(false);
@@ -196,7 +207,7 @@ describe('UnionPay adapter against its sandbox', () => {
     sandbox.refundMode = 'manual';
     try {
       const rno = refundNo();
-      const r = await adapter.refund({ refundNo: rno, orderNo: no, channelTxnId, amount: 4000, total: 4000, notifyUrl: notifyUrl() });
+      const r = await adapter.refund({ refundNo: rno, orderNo: no, channelTxnId, amount: 4000, total: 4000, notifyUrl: notifyUrl(), requestedAt: new Date() });
       expect(r.status).toBe('processing');
       expect(await adapter.queryRefund(rno, no)).toMatchObject({ status: 'processing' });
       const { deliveries } = await sandbox.settleRefund(rno, { outcome: 'failed' });
@@ -204,6 +215,28 @@ describe('UnionPay adapter against its sandbox', () => {
       const v = await waitForVerdict((x) => x.ok && x.notification.kind === 'refund' && x.notification.refund.refundNo === rno);
       expect(v.ok && v.notification.kind === 'refund' && v.notification.refund.status).toBe('failed');
       expect(await adapter.queryRefund(rno, no, { queryId: r.channelRefundId })).toMatchObject({ status: 'failed' });
+    } finally {
+      sandbox.refundMode = 'auto';
+    }
+  });
+
+  it('refund answers that mean "retry later" (03/04/05, 02/06 system, 37 too frequent) are UNAVAILABLE; a retry then goes through once', async () => {
+    const { orderNo: no } = await create(6000);
+    const { channelTxnId } = await sandbox.pay(no, { notify: 'never' });
+    const rno = refundNo();
+    const req = { refundNo: rno, orderNo: no, channelTxnId, amount: 1000, total: 6000, notifyUrl: notifyUrl(), requestedAt: new Date() };
+    for (const code of ['03', '04', '05', '02', '06', '37']) {
+      sandbox.nextRefundRespCode = code;
+      expect(await codeOf(adapter.refund(req)), code).toBe('PAYMENT_CHANNEL_UNAVAILABLE');
+    }
+    // A definite refusal is final.
+    sandbox.nextRefundRespCode = '31';
+    expect(await adapter.refund(req)).toMatchObject({ status: 'failed', channelStatus: expect.stringMatching(/^31:/) });
+    sandbox.refundMode = 'manual';
+    try {
+      expect(await adapter.refund(req)).toMatchObject({ status: 'processing', amount: 1000 });
+      await sandbox.settleRefund(rno, { notify: 'never' });
+      expect(await adapter.refund(req)).toMatchObject({ status: 'succeeded', amount: 1000 });
     } finally {
       sandbox.refundMode = 'auto';
     }

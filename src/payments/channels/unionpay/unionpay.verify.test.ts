@@ -169,6 +169,21 @@ describe('UnionPay notification verification', () => {
     expect(ok.notification.refund).toMatchObject({ refundNo: 'F2026061500000000007', status: 'succeeded', channelRefundId: '782606151130450054321', amount: 2500 });
     const failed = await verify(body(signed(refund('01'))), now);
     expect(failed.ok && failed.notification.kind === 'refund' && failed.notification.refund.status).toBe('failed');
+    // Only explicit final failures fail a refund: pending or unknown codes leave it processing
+    // (a wrong "failed" would return the balance to the card while the money still reaches the payer).
+    for (const [code, status] of [['35', 'failed'], ['36', 'failed'], ['03', 'processing'], ['05', 'processing'], ['99', 'processing'], ['Z9', 'processing']] as const) {
+      const v = await verify(body(signed(refund(code))), now);
+      expect(v.ok && v.notification.kind === 'refund' && v.notification.refund, code).toMatchObject({ status, channelStatus: code });
+      if (status === 'processing') expect(v.ok && v.notification.kind === 'refund' && v.notification.refund.completedAt, code).toBeUndefined();
+    }
+  });
+
+  it('refuses a notification in another currency than CNY (156); accepts one without currencyCode', async () => {
+    expect(codeOf(await verify(body(signed(paymentFields(now, { currencyCode: '840' }))), now))).toBe('PAYMENT_NOTIFY_MALFORMED');
+    const without = paymentFields(now);
+    delete without.currencyCode;
+    expect((await verify(body(signed(without)), now)).ok).toBe(true);
+    expect((await verify(body(signed(paymentFields(now, { currencyCode: '156' }))), now)).ok).toBe(true);
   });
 
   it('leaves a payment notification that is not a success to the query', async () => {

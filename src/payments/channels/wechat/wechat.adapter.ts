@@ -60,11 +60,20 @@ const REFUND_STATES: Readonly<Record<string, RefundState['status']>> = {
   SUCCESS: 'succeeded',
   PROCESSING: 'processing',
   CLOSED: 'failed',
-  // ABNORMAL: WeChat could not pay the refund back (the payer's card was closed or frozen). The
-  // payer has not got the money; the platform treats the refund as failed so the balance returns
-  // to the card and finance can refund another way (docs/channel-wechat.md).
-  ABNORMAL: 'failed',
+  // ABNORMAL: WeChat could not pay the refund back to the original account (card closed or
+  // frozen). It is not final: finance can still have it paid out through the merchant platform
+  // (异常退款处理), and the money may yet reach the payer. Marking it failed would return the
+  // balance to the card as well — a double refund. It stays processing, visible in the console
+  // (docs/channel-wechat.md).
+  ABNORMAL: 'processing',
 };
+
+/**
+ * Answers that mean "ask again later", never a verdict on the request: WeChat's own outage
+ * (SYSTEM_ERROR, 5xx), rate limiting (FREQUENCY_LIMITED, 429) and, for refunds, NOT_ENOUGH
+ * (the merchant's balance cannot cover the refund until more payments come in).
+ */
+const RETRY_LATER_CODES = new Set(['SYSTEM_ERROR', 'FREQUENCY_LIMITED', 'NOT_ENOUGH']);
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined);
@@ -124,8 +133,9 @@ export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOpti
 
   const unavailable = (reason: string, extra: Json = {}) => paymentsError('PAYMENT_CHANNEL_UNAVAILABLE', { channel: 'wechat', reason, ...extra });
   const invalid = (reason: string, extra: Json = {}) => paymentsError('PAYMENT_CHANNEL_RESPONSE_INVALID', { channel: 'wechat', reason, ...extra });
+  /** A refusal: retry-later answers become UNAVAILABLE (the caller asks again), the rest REJECTED. */
   const rejected = (a: Answer) =>
-    paymentsError('PAYMENT_CHANNEL_REJECTED', {
+    paymentsError(a.status >= 500 || a.status === 429 || RETRY_LATER_CODES.has(str(a.json?.code) ?? '') ? 'PAYMENT_CHANNEL_UNAVAILABLE' : 'PAYMENT_CHANNEL_REJECTED', {
       channel: 'wechat',
       httpStatus: a.status,
       channelCode: str(a.json?.code) ?? null,
@@ -159,7 +169,7 @@ export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOpti
     const check = checkWechatSignature(h, raw, platformKeys, new Date());
     if (!check.ok) {
       // A gateway or proxy in front of WeChat answers 5xx without signing: that is an outage, not a forgery.
-      if (res.status >= 500 && check.reason === 'missing') throw unavailable(`HTTP ${res.status}`, { path: u.pathname });
+      if ((res.status >= 500 || res.status === 429) && check.reason === 'missing') throw unavailable(`HTTP ${res.status}`, { path: u.pathname });
       throw invalid(`answer signature: ${check.reason}`, { httpStatus: res.status, path: u.pathname });
     }
     let json: Json | null = null;
@@ -246,8 +256,14 @@ export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOpti
       const appid = str(plain.appid);
       // Also checked by the notify route; refusing here too keeps a misdirected notification out of every path.
       if (mchid !== cfg.mchId || (appid !== undefined && appid !== cfg.appId)) return refuse('PAYMENT_NOTIFY_MERCHANT_MISMATCH', `mchid ${mchid} appid ${appid ?? '-'}`, orderNo);
+      // Every amount is fen of CNY: another currency's number would be credited as yuan fen.
+      const currency = obj(plain.amount)?.currency;
+      if (currency !== undefined && currency !== 'CNY') return refuse('PAYMENT_NOTIFY_MALFORMED', `amount.currency ${String(currency)}`, orderNo);
       try {
         if (eventType === 'TRANSACTION.SUCCESS' && resource.original_type === 'transaction') {
+          // A payment names the app it was made in (refund notifications carry no appid): one without is not ours to trust.
+          if (!appid) return refuse('PAYMENT_NOTIFY_MERCHANT_MISMATCH', 'payment notification without appid', orderNo);
+          if (currency !== 'CNY') return refuse('PAYMENT_NOTIFY_MALFORMED', 'payment notification without amount.currency', orderNo);
           const payment = transactionState(plain);
           if (payment.status !== 'paid' || payment.amount === undefined || !payment.channelTxnId) return refuse('PAYMENT_NOTIFY_MALFORMED', 'a success notification without a paid transaction', orderNo);
           return { ok: true, notification: { kind: 'payment', notifyId: id, merchantId: mchid, ...(appid ? { appId: appid } : {}), payment } };
@@ -265,10 +281,11 @@ export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOpti
 
     ack(ok: boolean, message?: string): NotifyAck {
       if (ok) return { status: 204, body: '', contentType: 'application/json' };
-      const spec = message ? (paymentsError.table as Record<string, { status: number; zh: string } | undefined>)[message] : undefined;
-      const status = spec && spec.status >= 400 && spec.status < 500 ? spec.status : 400;
-      const text = spec ? `${spec.zh} (${message})` : (message ?? '失败');
-      return { status, body: JSON.stringify({ code: 'FAIL', message: text }), contentType: 'application/json' };
+      // The answer goes to whoever posted: naming the check that failed would coach a forger.
+      // WeChat only needs "not accepted" (any 4xx/5xx) to retry; the reason stays in our log and
+      // in payment_notifications.
+      opts.logger.info({ channel: 'wechat', code: message ?? null }, 'wechat notification refused');
+      return { status: 400, body: JSON.stringify({ code: 'FAIL', message: '失败' }), contentType: 'application/json' };
     },
 
     async queryPayment(orderNo: string): Promise<PaymentState> {
@@ -332,7 +349,7 @@ export function createWechatChannel(cfg: WechatMerchantConfig, opts: ChannelOpti
       if (info.hash_type !== 'SHA1' || !hash || !/^[0-9a-fA-F]{40}$/.test(hash) || !url) throw invalid('tradebill answer lacks SHA1 hash or download_url', { billDate });
       // The file itself is not signed by WeChat: its SHA1 (from the signed answer) vouches for it.
       const file = await call('GET', url, undefined, false);
-      if (file.status !== 200) throw paymentsError('PAYMENT_CHANNEL_REJECTED', { channel: 'wechat', httpStatus: file.status, billDate });
+      if (file.status !== 200) throw paymentsError(file.status >= 500 || file.status === 429 ? 'PAYMENT_CHANNEL_UNAVAILABLE' : 'PAYMENT_CHANNEL_REJECTED', { channel: 'wechat', httpStatus: file.status, billDate });
       return { fileName: `wechat-tradebill-${billDate}-ALL.csv`, content: file.raw, expectedHash: { algorithm: 'sha1', hex: hash.toLowerCase() } };
     },
 

@@ -161,6 +161,29 @@ describe('WeChat Pay notification verification', () => {
     }
   });
 
+  it('requires the appid in a payment notification and CNY amounts', async () => {
+    const cases: Array<[string, object, string]> = [
+      ['no appid', transaction({ appid: undefined }), 'PAYMENT_NOTIFY_MERCHANT_MISMATCH'],
+      ['empty appid', transaction({ appid: '' }), 'PAYMENT_NOTIFY_MERCHANT_MISMATCH'],
+      ['USD', transaction({ amount: { total: 10000, payer_total: 10000, currency: 'USD', payer_currency: 'CNY' } }), 'PAYMENT_NOTIFY_MALFORMED'],
+      ['no currency', transaction({ amount: { total: 10000, payer_total: 10000 } }), 'PAYMENT_NOTIFY_MALFORMED'],
+    ];
+    for (const [name, plain, code] of cases) {
+      const body = paymentBody(plain);
+      expect(refused(await check(signed(body), body)), name).toBe(code);
+    }
+    // A refund notification has no appid (WeChat sends none), and a currency only when it says CNY.
+    const refund = (amount: object) => ({
+      mchid: '1230000109', out_trade_no: 'P2026060500000000001', transaction_id: '4200000985202606051234567890', out_refund_no: 'F2026060500000000001',
+      refund_id: '50000000382019052709732678859', refund_status: 'SUCCESS', success_time: '2026-06-05T11:00:00+08:00', amount,
+    });
+    const refundBody = (amount: object) => Buffer.from(JSON.stringify(envelope(encrypt(refund(amount), 'refund'), 'REFUND.SUCCESS', 'refund')));
+    const good = refundBody({ total: 10000, refund: 2500, payer_total: 10000, payer_refund: 2500 });
+    expect((await check(signed(good), good)).ok).toBe(true);
+    const usd = refundBody({ total: 10000, refund: 2500, currency: 'USD' });
+    expect(refused(await check(signed(usd), usd))).toBe('PAYMENT_NOTIFY_MALFORMED');
+  });
+
   it('refuses a well-signed envelope that is not a notification it knows', async () => {
     const bodies = [
       Buffer.from('not json'),
@@ -178,7 +201,8 @@ describe('WeChat Pay notification verification', () => {
       refund_id: '50000000382019052709732678859', refund_status: status, ...(status === 'SUCCESS' ? { success_time: '2026-06-05T11:00:00+08:00' } : {}),
       user_received_account: '支付用户零钱', amount: { total: 10000, refund: 2500, payer_total: 10000, payer_refund: 2500 },
     });
-    const expected = { SUCCESS: 'succeeded', ABNORMAL: 'failed', CLOSED: 'failed' } as const;
+    // ABNORMAL is not final: finance may still pay it out through the merchant platform.
+    const expected = { SUCCESS: 'succeeded', ABNORMAL: 'processing', CLOSED: 'failed' } as const;
     for (const [word, status] of Object.entries(expected)) {
       const body = Buffer.from(JSON.stringify(envelope(encrypt(refund(word), 'refund'), `REFUND.${word}`, 'refund')));
       const v = await check(signed(body), body);
@@ -216,14 +240,11 @@ describe('WeChat Pay notification verification', () => {
     expect(() => createWechatChannel(config({ ABCDEF: certPem }), { sandbox: false, timeoutMs: 1000, logger })).toThrow(/serial/);
   });
 
-  it('answers WeChat as it expects: 204 empty on success, 4xx {code: FAIL} on refusal', () => {
+  it('answers WeChat as it expects: 204 empty on success, 4xx {code: FAIL} on refusal, never saying why', () => {
     expect(channel.ack(true)).toEqual({ status: 204, body: '', contentType: 'application/json' });
-    const no = channel.ack(false, 'PAYMENT_NOTIFY_SIGNATURE_INVALID');
-    expect(no.status).toBe(401);
-    expect(JSON.parse(no.body)).toEqual({ code: 'FAIL', message: '支付通知签名无效 (PAYMENT_NOTIFY_SIGNATURE_INVALID)' });
-    const other = channel.ack(false, 'something else');
-    expect(other.status).toBe(400);
-    expect(JSON.parse(other.body)).toMatchObject({ code: 'FAIL' });
+    const answers = ['PAYMENT_NOTIFY_SIGNATURE_INVALID', 'PAYMENT_NOTIFY_STALE', 'PAYMENT_NOTIFY_MERCHANT_MISMATCH', 'PAYMENT_NOTIFY_DECRYPT_FAILED', 'something else', undefined]
+      .map((code) => channel.ack(false, code));
+    for (const a of answers) expect(a).toEqual({ status: 400, body: '{"code":"FAIL","message":"失败"}', contentType: 'application/json' });
   });
 });
 

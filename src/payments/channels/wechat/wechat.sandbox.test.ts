@@ -155,21 +155,22 @@ describe('WeChat Pay adapter ↔ sandbox over HTTP', () => {
     const no = orderNo();
     await channel.createPayment({ orderNo: no, amount: 2000, subject: 'x', method: 'native', expiresAt: expiresAt(), notifyUrl: notifyUrl() });
     const cases: Array<[Parameters<WechatSandbox['buildPaymentNotification']>[1], string, number]> = [
-      [{ forge: 'wrong_key' }, 'PAYMENT_NOTIFY_SIGNATURE_INVALID', 401],
-      [{ forge: 'signtest' }, 'PAYMENT_NOTIFY_SIGNATURE_INVALID', 401],
-      [{ timestamp: new Date(Date.now() - 10 * 60_000) }, 'PAYMENT_NOTIFY_STALE', 401],
+      [{ forge: 'wrong_key' }, 'PAYMENT_NOTIFY_SIGNATURE_INVALID', 400],
+      [{ forge: 'signtest' }, 'PAYMENT_NOTIFY_SIGNATURE_INVALID', 400],
+      [{ timestamp: new Date(Date.now() - 10 * 60_000) }, 'PAYMENT_NOTIFY_STALE', 400],
       [{ merchantId: '1900000109' }, 'PAYMENT_NOTIFY_MERCHANT_MISMATCH', 400],
     ];
     for (const [opts, code, status] of cases) {
       const d = await sandbox.deliver(sandbox.buildPaymentNotification(no, opts));
       expect(d.status, code).toBe(status);
-      expect(JSON.parse(d.body)).toMatchObject({ code: 'FAIL' });
+      // The reason is ours to log, not the sender's to read.
+      expect(JSON.parse(d.body)).toEqual({ code: 'FAIL', message: '失败' });
       expect(verdicts.at(-1)).toMatchObject({ ok: false, code });
     }
     // A tampered body with the original headers.
     const n = sandbox.buildPaymentNotification(no);
     const tampered = Buffer.from(n.body.toString('utf8').replace('"summary":"支付成功"', '"summary":"支付成功 "'));
-    expect((await sandbox.deliver({ headers: n.headers, body: tampered })).status).toBe(401);
+    expect((await sandbox.deliver({ headers: n.headers, body: tampered })).status).toBe(400);
     // Another amount is well signed: the platform's order check refuses it, not the signature.
     const wrongAmount = await sandbox.deliver(sandbox.buildPaymentNotification(no, { amount: 1 }));
     expect(wrongAmount.status).toBe(204);
@@ -185,22 +186,22 @@ describe('WeChat Pay adapter ↔ sandbox over HTTP', () => {
 
     sandbox.refundMode = 'auto';
     const refundNo = `F${no.slice(1, 9)}${String(seq).padStart(11, '0')}`;
-    const r = await channel.refund({ refundNo, orderNo: no, channelTxnId, amount: 2500, total: 10000, reason: '客户申请退款', notifyUrl: notifyUrl() });
+    const r = await channel.refund({ refundNo, orderNo: no, channelTxnId, amount: 2500, total: 10000, reason: '客户申请退款', notifyUrl: notifyUrl(), requestedAt: new Date() });
     expect(r).toMatchObject({ refundNo, orderNo: no, status: 'processing', amount: 2500, channelStatus: 'PROCESSING', channelRefundId: expect.stringMatching(/^50\d+$/) });
     const notified = await until('the refund notification', () => verdicts.find((x) => x.ok && x.notification.kind === 'refund' && x.notification.refund.refundNo === refundNo));
     expect(notified.ok && notified.notification.kind === 'refund' && notified.notification.refund).toMatchObject({ status: 'succeeded', amount: 2500, channelRefundId: r.channelRefundId, channelStatus: 'SUCCESS' });
     expect(await channel.queryRefund(refundNo, no)).toMatchObject({ status: 'succeeded', amount: 2500, completedAt: expect.any(Date) });
     expect(await channel.queryPayment(no)).toMatchObject({ status: 'paid', channelStatus: 'REFUND' });
-    const same = await channel.refund({ refundNo, orderNo: no, channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl() });
+    const same = await channel.refund({ refundNo, orderNo: no, channelTxnId, amount: 2500, total: 10000, notifyUrl: notifyUrl(), requestedAt: new Date() });
     expect(same).toMatchObject({ status: 'succeeded', channelRefundId: r.channelRefundId });
 
     sandbox.refundMode = 'manual';
     try {
       const refund2 = `${refundNo.slice(0, -1)}9`;
-      const r2 = await channel.refund({ refundNo: refund2, orderNo: no, channelTxnId: null, amount: 7500, total: 10000, notifyUrl: notifyUrl() });
+      const r2 = await channel.refund({ refundNo: refund2, orderNo: no, channelTxnId: null, amount: 7500, total: 10000, notifyUrl: notifyUrl(), requestedAt: new Date() });
       expect(r2.status).toBe('processing');
       expect(await channel.queryRefund(refund2, no)).toMatchObject({ status: 'processing' });
-      expect(await errorCode(channel.refund({ refundNo: `${refundNo.slice(0, -1)}8`, orderNo: no, channelTxnId, amount: 1, total: 10000, notifyUrl: notifyUrl() })))
+      expect(await errorCode(channel.refund({ refundNo: `${refundNo.slice(0, -1)}8`, orderNo: no, channelTxnId, amount: 1, total: 10000, notifyUrl: notifyUrl(), requestedAt: new Date() })))
         .toMatchObject({ code: 'PAYMENT_CHANNEL_REJECTED', details: { channelCode: 'INVALID_REQUEST', httpStatus: 400 } });
       const { deliveries } = await sandbox.settleRefund(refund2, { outcome: 'failed' });
       expect(deliveries.map((d) => d.status)).toEqual([204]);
@@ -261,6 +262,33 @@ describe('WeChat Pay adapter ↔ sandbox over HTTP', () => {
 
     const tomorrow = shanghaiDay(new Date(Date.now() + 86400_000));
     expect(await errorCode(channel.fetchStatement!(tomorrow))).toMatchObject({ code: 'PAYMENT_STATEMENT_NOT_READY' });
+  });
+
+  // After the statement test: the refund below would change today's bill.
+  it('refund answers that mean "retry later" (SYSTEM_ERROR 500, FREQUENCY_LIMITED 429, NOT_ENOUGH 403) are UNAVAILABLE, not a refusal', async () => {
+    const no = orderNo();
+    await channel.createPayment({ orderNo: no, amount: 3000, subject: 'x', method: 'native', expiresAt: expiresAt(), notifyUrl: notifyUrl() });
+    const { channelTxnId } = await sandbox.pay(no, { notify: 'never' });
+    const refundNo = `F${no.slice(1, 9)}${String(Math.floor(Math.random() * 1e11)).padStart(11, '0')}`;
+    const req = { refundNo, orderNo: no, channelTxnId, amount: 1000, total: 3000, notifyUrl: notifyUrl(), requestedAt: new Date() };
+    const cases: Array<[number, string, string]> = [
+      [500, 'SYSTEM_ERROR', 'PAYMENT_CHANNEL_UNAVAILABLE'],
+      [429, 'FREQUENCY_LIMITED', 'PAYMENT_CHANNEL_UNAVAILABLE'],
+      [403, 'NOT_ENOUGH', 'PAYMENT_CHANNEL_UNAVAILABLE'],
+      [400, 'PARAM_ERROR', 'PAYMENT_CHANNEL_REJECTED'],
+    ];
+    for (const [status, channelCode, code] of cases) {
+      sandbox.nextRefundError = { status, code: channelCode, message: '模拟错误' };
+      expect(await errorCode(channel.refund(req)), channelCode).toMatchObject({ code, details: { channelCode, httpStatus: status } });
+    }
+    // Nothing was refunded by the refused attempts: the next try goes through under the same number.
+    sandbox.refundMode = 'manual';
+    try {
+      expect(await channel.refund(req)).toMatchObject({ refundNo, status: 'processing', amount: 1000 });
+      await sandbox.settleRefund(refundNo, { notify: 'never' });
+    } finally {
+      sandbox.refundMode = 'auto';
+    }
   });
 
   it('the sandbox refuses requests not signed by the merchant key; the adapter refuses answers not signed by WeChat’s', async () => {

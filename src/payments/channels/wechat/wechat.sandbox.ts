@@ -28,6 +28,11 @@ import {
 export interface WechatSandbox extends SandboxProvider {
   /** Merchant credentials matching the sandbox's generated keys; the API base is <publicUrl>/sandbox/wechat. */
   readonly merchant: WechatMerchantConfig;
+  /**
+   * Test control: the next refund request is answered with this signed error instead of being
+   * processed (e.g. 500 SYSTEM_ERROR, 429 FREQUENCY_LIMITED, 403 NOT_ENOUGH). Cleared once used.
+   */
+  nextRefundError: { status: number; code: string; message: string } | null;
 }
 
 /** The sandbox merchant's fee: 0.6 % (费率 0.60%), which is exactly 6 thousandths of a fen per fen. */
@@ -409,6 +414,11 @@ td:first-child{color:#666;width:40%}.amount{font-size:1.6rem;font-weight:bold}bu
         scope.post('/v3/refund/domestic/refunds', route, async (req, reply) => {
           const problem = authProblem(req);
           if (problem) return fail(reply, 401, 'SIGN_ERROR', problem);
+          const injected = sandbox.nextRefundError;
+          if (injected) {
+            sandbox.nextRefundError = null;
+            return fail(reply, injected.status, injected.code, injected.message);
+          }
           const b = jsonBody(req);
           const amount = b?.amount as Json | undefined;
           const refund = amount?.refund;
@@ -514,6 +524,7 @@ td:first-child{color:#666;width:40%}.amount{font-size:1.6rem;font-weight:bold}bu
     channel: 'wechat',
     merchant,
     refundMode: 'auto',
+    nextRefundError: null,
     register,
 
     async pay(orderNo, o = {}) {
