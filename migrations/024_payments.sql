@@ -53,7 +53,8 @@ create table recharge_orders (
   created_at       timestamptz not null default now(),
   updated_at       timestamptz not null default now(),
   check ((status in ('paid','credited','refunded')) = (paid_at is not null)),
-  check ((status in ('credited','refunded')) = (recharge_id is not null))
+  -- A credited order has its recharge; a refunded one may not (paid → refunded: the card never had it).
+  check (status <> 'credited' or recharge_id is not null)
 );
 create unique index recharge_orders_channel_txn on recharge_orders(channel, channel_txn_id) where channel_txn_id is not null;
 create unique index recharge_orders_channel_order on recharge_orders(channel, channel_order_no) where channel_order_no is not null;
@@ -149,6 +150,20 @@ create table payment_refund_events (
   created_at  timestamptz not null default now()
 );
 create index payment_refund_events_refund on payment_refund_events(refund_id, id);
+
+-- Money a channel holds that reconciliation wrote off (booked as the programme's, not a card's): the
+-- payment may never be credited afterwards, however it turns up again (notification, query, match).
+create table payment_write_offs (
+  id             bigint generated always as identity primary key,
+  channel        text not null check (channel in ('cash','bank_transfer','wechat','alipay','unionpay')),
+  channel_txn_id text not null,
+  amount         bigint not null check (amount > 0),
+  recon_item_id  bigint,
+  note           text,
+  staff_id       bigint references staff_users(id),
+  created_at     timestamptz not null default now(),
+  unique (channel, channel_txn_id)
+);
 
 -- ── Incoming bank transfers (入账流水), entered or imported by finance ────────────────────────────
 create table bank_transfers_in (

@@ -3,7 +3,7 @@ import type { Actor, Config, Executor, Trx } from '../platform/index.js';
 import { audit, CURSOR_TIME_FORMAT, encodeCursor, platformError, startOfNextBusinessDay } from '../platform/index.js';
 import type { StatementLine } from './channel.js';
 import { paymentsError } from './payments.errors.js';
-import { applyPaymentState, lockOrderByNo, type OrderRow, type PaymentsDeps } from './orders.service.js';
+import { applyPaymentState, isWrittenOff, lockOrderByNo, type OrderRow, type PaymentsDeps } from './orders.service.js';
 import { bankRowFromRaw } from './channels/offline/bank-statement.js';
 import { maskAccountNo } from './refunds.service.js';
 
@@ -148,6 +148,10 @@ type MatchAttempt = { matched: true; order: OrderRow } | { matched: false; code:
  * throws them for a person, or leaves the transfer unmatched with the note for auto-matching).
  */
 async function tryMatch(trx: Trx, deps: PaymentsDeps, actor: Actor, t: Row, orderNo: string): Promise<MatchAttempt> {
+  // Reconciliation wrote this transfer off: it is the programme's now and may not also credit a card.
+  if (await isWrittenOff(trx, 'bank_transfer', t.bank_txn_id)) {
+    return { matched: false, code: 'PAYMENT_WRITTEN_OFF', note: `流水 ${t.bank_txn_id} 已在对账中核销 / transfer written off in reconciliation` };
+  }
   const order = await lockOrderByNo(trx, orderNo);
   if (!order) return { matched: false, code: 'PAYMENT_ORDER_NOT_FOUND', note: `订单 ${orderNo} 不存在 / no order ${orderNo}` };
   if (order.channel !== 'bank_transfer') return { matched: false, code: 'PAYMENT_ORDER_STATE', note: `订单 ${orderNo} 不是银行转账订单 / order ${orderNo} is not a bank transfer order` };

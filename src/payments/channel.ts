@@ -97,6 +97,8 @@ export interface RefundRequest {
   total: number;
   reason?: string;
   notifyUrl: string;
+  /** When the platform first asked for this refund: a retry after a restart must present the same request (UnionPay's txnTime). */
+  requestedAt: Date;
 }
 
 export interface RefundState {

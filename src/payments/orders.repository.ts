@@ -23,6 +23,8 @@ export interface OrderRow {
   staff_id: number | null;
   payer_code: string | null;
   channel_txn_id: string | null;
+  /** The order number the provider knows the payment by when it is not ours (reconciliation credits); queries and refunds name it. */
+  channel_order_no?: string | null;
   paid_amount: number | null;
   paid_at: Date | null;
   /** YYYY-MM-DD (UnionPay's clearing day), as text. */
@@ -42,7 +44,7 @@ export interface OrderRow {
 export type OrderView = OrderRow & { card_no: string; receipt_no: string | null };
 
 const COLUMNS = sql`o.id, o.order_no, o.card_id, o.account_id, o.amount, o.channel, o.method, o.origin, o.status, o.customer_id,
-  o.staff_id, o.payer_code, o.channel_txn_id, o.paid_amount, o.paid_at, to_char(o.channel_settle_date, 'YYYY-MM-DD') as channel_settle_date,
+  o.staff_id, o.payer_code, o.channel_txn_id, o.channel_order_no, o.paid_amount, o.paid_at, to_char(o.channel_settle_date, 'YYYY-MM-DD') as channel_settle_date,
   o.channel_payload, o.subject, o.expires_at, o.recharge_id, o.refunded_amount, o.close_reason, o.note, o.created_at, o.updated_at`;
 
 const VIEW = sql`${COLUMNS}, c.card_no, r.receipt_no, to_char(o.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at
@@ -210,10 +212,15 @@ export interface OrderNotificationView {
   reason: string | null;
   notifyId: string | null;
   receivedAt: string;
+  /**
+   * False for a refused notification: it names this order but was not accepted as the provider's
+   * word about it (forged, another merchant, wrong amount…) — shown for the record, not as the order's.
+   */
+  verified: boolean;
 }
 
 export async function orderNotifications(db: Executor, orderNo: string): Promise<OrderNotificationView[]> {
   const r = await sql<{ id: number; kind: 'payment' | 'refund' | null; outcome: 'applied' | 'duplicate' | 'rejected'; reason: string | null; notify_id: string | null; received_at: Date }>`
     select id, kind, outcome, reason, notify_id, received_at from payment_notifications where order_no = ${orderNo} order by id limit 500`.execute(db);
-  return r.rows.map((n) => ({ id: n.id, kind: n.kind, outcome: n.outcome, reason: n.reason, notifyId: n.notify_id, receivedAt: n.received_at.toISOString() }));
+  return r.rows.map((n) => ({ id: n.id, kind: n.kind, outcome: n.outcome, reason: n.reason, notifyId: n.notify_id, receivedAt: n.received_at.toISOString(), verified: n.outcome !== 'rejected' }));
 }

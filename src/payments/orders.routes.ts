@@ -82,6 +82,7 @@ const OrderDetailSchema = Type.Object({
       reason: Nullable(Type.String()),
       notifyId: Nullable(Type.String()),
       receivedAt: Type.String(),
+      verified: Type.Boolean({ description: 'false: a refused notification that names this order (forged, wrong amount, another merchant…), kept for the record — not the order’s' }),
     }),
   ),
   refunds: Type.Array(Type.Unknown(), { description: 'Refunds of this order (see GET /api/v1/refunds/{refundNo})' }),

@@ -5,7 +5,7 @@ import type { Actor, Config, Db, Executor, Trx } from '../platform/index.js';
 import { AppError, audit, businessDay, maskCardNo, pgConstraint, pgErrorCode, PgCode, publish, runIdempotent } from '../platform/index.js';
 import { getAccounts, systemAccount, transfer, uuidFrom, type Account } from '../ledger/index.js';
 import { CAPABILITIES, requireLockedCard, type CardRow } from '../cards/index.js';
-import { CHANNEL_METHODS, ONLINE_CHANNELS, type ChannelCode, type PaymentMethod, type PaymentPayload, type PaymentState } from './channel.js';
+import { CHANNEL_METHODS, ONLINE_CHANNELS, type ChannelCode, type PaymentMethod, type PaymentPayload, type PaymentState, type QueryContext } from './channel.js';
 import { paymentsError, type PaymentsErrorCode } from './payments.errors.js';
 import type { PaymentsRuntime } from './runtime.js';
 import { canTransition, isOpen, isPaid, type OrderStatus } from './orders.state.js';
@@ -156,7 +156,7 @@ async function creditPaidOrder(trx: Trx, config: Config, order: OrderRow, source
     return refuse('account_not_linked', '账户已不再关联此卡，款项暂未入账 / The account is no longer linked to the card: the money waits for staff');
   }
   const clearing = await clearingAccount(trx, order.channel);
-  const id = uuidFrom(`order-credit:${order.id}`);
+  const id = await creditTransferId(trx, order.id);
   const reference = opts.reference !== undefined ? opts.reference : order.channel === 'bank_transfer' ? order.channel_txn_id : null;
   const res = await transfer(trx, {
     id,
@@ -200,6 +200,40 @@ async function creditPaidOrder(trx: Trx, config: Config, order: OrderRow, source
   return { order: row, credited: true, recharge: { id, receiptNo, accountBalance: res.creditBalanceAfter ?? 0, card } };
 }
 
+/**
+ * The ledger keeps a refused transfer id refused for good, so a credit the ledger refused once
+ * (an account closed for a while) must try again under a new id. Each refusal is recorded on the
+ * order's trail ('notCredited'), so attempt n has its own id and a retry of attempt n (same
+ * trail) still gets the same id: never two credits, never a refusal that blocks forever.
+ * The first attempt keeps the plain 'order-credit:<id>' name.
+ */
+async function creditTransferId(trx: Trx, orderId: string): Promise<string> {
+  const r = await sql<{ n: number }>`select count(*)::int as n from recharge_order_events where order_id = ${orderId} and details ? 'notCredited'`.execute(trx);
+  const attempt = r.rows[0]!.n;
+  return uuidFrom(attempt === 0 ? `order-credit:${orderId}` : `order-credit:${orderId}:${attempt}`);
+}
+
+/** Whether reconciliation wrote this channel payment off (it may then never credit a card). */
+export async function isWrittenOff(db: Executor, channel: ChannelCode, channelTxnId: string): Promise<boolean> {
+  const r = await sql`select 1 from payment_write_offs where channel = ${channel} and channel_txn_id = ${channelTxnId}`.execute(db);
+  return r.rows.length > 0;
+}
+
+/**
+ * Reconciliation wrote a channel payment off (its ledger side is the caller's): remember it, so
+ * the payment turning up again later (a late notification, a query, a bank match, a credit by
+ * hand) cannot also credit a card. Once per channel payment.
+ */
+export async function recordChannelWriteOff(
+  trx: Trx,
+  input: { channel: ChannelCode; channelTxnId: string; amount: number; reconItemId: number; note: string; staffId: number | null },
+): Promise<void> {
+  const r = await sql`insert into payment_write_offs (channel, channel_txn_id, amount, recon_item_id, note, staff_id)
+    values (${input.channel}, ${input.channelTxnId}, ${input.amount}, ${input.reconItemId}, ${input.note}, ${input.staffId})
+    on conflict (channel, channel_txn_id) do nothing returning id`.execute(trx);
+  if (r.rows.length === 0) throw paymentsError('PAYMENT_WRITTEN_OFF', { channel: input.channel, channelTxnId: input.channelTxnId });
+}
+
 /** The order to 'paid' with the channel's record of the payment. */
 async function markPaid(
   trx: Trx,
@@ -232,7 +266,10 @@ export interface ApplyResult {
  * two notifications of one payment, and the second finds the order credited (duplicate).
  */
 export async function applyPaymentState(trx: Trx, deps: PaymentsDeps, order: OrderRow, state: PaymentState, source: OrderEventSource, actor?: Actor): Promise<ApplyResult> {
-  if (state.orderNo !== order.order_no) return { outcome: 'rejected', code: 'PAYMENT_NOTIFY_UNKNOWN_ORDER', order };
+  // A payment credited by reconciliation is known to the provider by its own order number.
+  if (state.orderNo !== order.order_no && (!order.channel_order_no || state.orderNo !== order.channel_order_no)) {
+    return { outcome: 'rejected', code: 'PAYMENT_NOTIFY_UNKNOWN_ORDER', order };
+  }
   switch (state.status) {
     case 'paying':
       return { outcome: 'duplicate', order };
@@ -262,6 +299,9 @@ export async function applyPaymentState(trx: Trx, deps: PaymentsDeps, order: Ord
       await insertOrderEvent(trx, { orderId: order.id, from: order.status, to: order.status, source, staffId: actor?.staffId ?? null, details: { doublePaymentTxnId: txn, amount: state.amount } });
     }
     return { outcome: 'duplicate', details: { doublePayment: true, channelTxnId: txn }, order };
+  }
+  if (txn !== null && (await isWrittenOff(trx, order.channel, txn))) {
+    return { outcome: 'rejected', code: 'PAYMENT_WRITTEN_OFF', details: { channelTxnId: txn }, order };
   }
   if (txn !== null) {
     const other = await sql<{ order_no: string }>`select order_no from recharge_orders where channel = ${order.channel} and channel_txn_id = ${txn} and id <> ${order.id}`.execute(trx);
@@ -483,13 +523,23 @@ function noteQueried(orderNo: string): void {
   lastQueried.set(orderNo, now);
 }
 
+/** The order number the provider knows: ours, or the provider's own for a payment reconciliation credited. */
+export function providerOrderNo(order: Pick<OrderRow, 'order_no' | 'channel_order_no'>): string {
+  return order.channel_order_no ?? order.order_no;
+}
+
+/** What a provider may need besides the order number to find the payment (UnionPay: the original txnTime in the payload, queryId). */
+export function queryContext(order: Pick<OrderRow, 'channel_payload' | 'channel_txn_id'>): QueryContext {
+  return { payload: order.channel_payload, queryId: order.channel_txn_id };
+}
+
 /** Ask the channel (outside any transaction), then apply its answer to the locked order. */
 export async function queryOrder(deps: PaymentsDeps, orderNo: string, source: OrderEventSource, actor?: Actor): Promise<ApplyResult> {
   const order = await findOrderByNo(deps.db, orderNo);
   if (!order) throw paymentsError('PAYMENT_ORDER_NOT_FOUND', { orderNo });
   if (!isOnline(order.channel)) return { outcome: 'duplicate', order };
   noteQueried(orderNo);
-  const state = await deps.payments.channel(order.channel).queryPayment(orderNo);
+  const state = await deps.payments.channel(order.channel).queryPayment(providerOrderNo(order), queryContext(order));
   return deps.db.transaction().execute(async (trx) => {
     const locked = (await lockOrderByNo(trx, orderNo))!;
     const r = await applyPaymentState(trx, deps, locked, state, source, actor);
@@ -520,14 +570,19 @@ export async function closeOpenOrder(
   if (isOnline(order.channel)) {
     const channel = deps.payments.channel(order.channel);
     noteQueried(orderNo);
-    const state = await channel.queryPayment(orderNo);
+    const state = await channel.queryPayment(providerOrderNo(order), queryContext(order));
     channelStatus = state.status;
+    let writtenOff = false;
     if (state.status === 'paid') {
       const r = await deps.db.transaction().execute(async (trx) => applyPaymentState(trx, deps, (await lockOrderByNo(trx, orderNo))!, state, source, actor));
-      if (r.outcome === 'rejected') throw paymentsError(r.code ?? 'PAYMENT_ORDER_STATE', { orderNo, ...(r.details ?? {}) });
-      return r.order;
+      // Reconciliation wrote the payment off: it will never credit this order, so the order closes
+      // (instead of being asked about by every run of the close job, forever).
+      if (r.outcome === 'rejected' && r.code === 'PAYMENT_WRITTEN_OFF') writtenOff = true;
+      else if (r.outcome === 'rejected') throw paymentsError(r.code ?? 'PAYMENT_ORDER_STATE', { orderNo, ...(r.details ?? {}) });
+      else return r.order;
     }
-    if (state.status === 'paying') await channel.closePayment(orderNo);
+    if (writtenOff) channelStatus = 'paid_written_off';
+    else if (state.status === 'paying') await channel.closePayment(orderNo);
     else if (state.status === 'not_found') {
       try {
         await channel.closePayment(orderNo);
@@ -551,6 +606,10 @@ export async function creditPaidOrderByStaff(deps: PaymentsDeps, actor: Actor, o
     const order = await lockOrderByNo(trx, orderNo);
     if (!order) throw paymentsError('PAYMENT_ORDER_NOT_FOUND', { orderNo });
     if (order.status !== 'paid') throw paymentsError('PAYMENT_ORDER_STATE', { orderNo, status: order.status });
+    // Part of the money is on its way back to the payer (a refund of the paid order): crediting the
+    // whole amount now would pay it twice.
+    const refunds = await sql<{ n: number }>`select count(*)::int as n from payment_refunds where order_id = ${order.id} and status <> 'failed'`.execute(trx);
+    if (order.refunded_amount > 0 || refunds.rows[0]!.n > 0) throw paymentsError('PAYMENT_ORDER_STATE', { orderNo, status: order.status, reason: 'refund_in_progress' });
     const c = await creditPaidOrder(trx, deps.config, order, 'staff', actor, { auditAction: 'recharge.order.credit' });
     if (!c.credited) throw paymentsError('RECHARGE_NOT_ALLOWED', { orderNo, reason: c.reason });
     return c.order;
@@ -576,6 +635,7 @@ export async function creditChannelPayment(
     channelOrderNo?: string | null;
   },
 ): Promise<OrderRow> {
+  if (await isWrittenOff(trx, input.channel, input.channelTxnId)) throw paymentsError('PAYMENT_WRITTEN_OFF', { channel: input.channel, channelTxnId: input.channelTxnId });
   const used = await sql<{ order_no: string }>`select order_no from recharge_orders where channel = ${input.channel} and channel_txn_id = ${input.channelTxnId}`.execute(trx);
   if (used.rows.length > 0) throw paymentsError('RECHARGE_REFERENCE_USED', { field: 'channelTxnId', orderNo: used.rows[0]!.order_no });
   const method = CHANNEL_METHODS[input.channel][0]!;
@@ -598,7 +658,8 @@ export async function markOrderRefunded(trx: Trx, orderId: string, amount: numbe
   if (!order) throw paymentsError('PAYMENT_ORDER_NOT_FOUND', { orderId });
   const refunded = order.refunded_amount + amount;
   if (amount <= 0 || refunded > order.amount) throw paymentsError('PAYMENT_REFUND_EXCEEDS', { orderNo: order.order_no, refunded: order.refunded_amount, amount });
-  const to: OrderStatus = refunded === order.amount && order.status === 'credited' ? 'refunded' : order.status;
+  // A 'paid' order (the card never took it) refunded in full is done too: paid → refunded.
+  const to: OrderStatus = refunded === order.amount && (order.status === 'credited' || order.status === 'paid') ? 'refunded' : order.status;
   await updateOrder(trx, order.id, { refunded_amount: refunded, ...(to !== order.status ? { status: to } : {}) });
   await insertOrderEvent(trx, { orderId: order.id, from: order.status, to, source, staffId, details: { refunded: amount, refundedTotal: refunded } });
 }

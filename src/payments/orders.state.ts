@@ -5,6 +5,7 @@
  *   created | paying → closed | failed
  *   closed | failed → paid      money arrived after we gave up: it is the payer's money, still credited
  *   created → paid              the answer to our create request was lost, the payment was not
+ *   paid → refunded             the card could not take the money (closed meanwhile): it went back to the payer
  */
 export const ORDER_STATUSES = ['created', 'paying', 'paid', 'credited', 'closed', 'failed', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -12,7 +13,7 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   created: ['paying', 'paid', 'closed', 'failed'],
   paying: ['paid', 'closed', 'failed'],
-  paid: ['credited'],
+  paid: ['credited', 'refunded'],
   credited: ['refunded'],
   closed: ['paid'],
   failed: ['paid'],

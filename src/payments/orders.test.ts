@@ -63,6 +63,7 @@ describe('order state machine (orders.state.ts)', () => {
         'paying→closed',
         'paying→failed',
         'paid→credited',
+        'paid→refunded',
         'credited→refunded',
         'closed→paid',
         'failed→paid',

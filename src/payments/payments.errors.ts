@@ -39,6 +39,7 @@ export const paymentsError = defineErrors('payments', {
   PAYMENT_REFUND_EXCEEDS: { status: 422, iso: '110', zh: '退款金额超过可退金额', en: 'The refund exceeds what can still be refunded' },
   PAYMENT_REFUND_BALANCE: { status: 422, iso: '116', zh: '卡内余额不足以退款', en: 'The card’s balance does not cover the refund' },
   PAYMENT_REFUND_NOT_ALLOWED: { status: 409, iso: '119', zh: '该订单不可退款', en: 'This order cannot be refunded' },
+  PAYMENT_WRITTEN_OFF: { status: 409, iso: '119', zh: '该笔渠道款项已在对账中核销', en: 'This channel payment was written off in reconciliation' },
   PAYMENT_PAYEE_REQUIRED: { status: 400, iso: '904', zh: '银行转账退款须填写收款账户', en: 'A bank transfer refund needs the payee’s account' },
 
   // ── Incoming bank transfers (入账流水) ──

@@ -13,8 +13,10 @@ import { clearingAccount, lockOrderByNo, markOrderRefunded, type OrderRow, type 
  * through; and payouts of a closed card's balance (销户退资). The ledger moves through refunds
  * payable until the channel confirms, so money is never both on the card and on its way back:
  *   request   card account → refunds_payable:recharge         (card_close: already there)
+ *             ('paid' order, never credited: channel_clearing:<ch> → refunds_payable:recharge)
  *   success   refunds_payable:<kind> → channel_clearing:<ch>
- *   failure   refunds_payable:recharge → card account          (card_close: stays payable)
+ *   failure   refunds_payable:recharge → card account          (card_close: stays payable;
+ *             'paid' order: back to channel_clearing:<ch>)
  * Provider calls happen outside any transaction: record the intent, call, then apply the answer
  * under the refund's row lock. The provider treats a repeated refund number as the same refund,
  * so a retry (job, staff query, Idempotency-Key replay) can never pay twice.
@@ -260,11 +262,18 @@ export interface RechargeRefundInput {
   payee?: PayeeInput;
 }
 
-/** Step 1 of a recharge refund, in the caller's transaction: checks, the hold on the card's money, the refund row. */
-async function createRechargeRefund(trx: Trx, deps: PaymentsDeps, actor: Actor, input: RechargeRefundInput, source: RefundEventSource): Promise<RefundRow> {
+/**
+ * Step 1 of a recharge refund, in the caller's transaction: checks, the hold on the money, the
+ * refund row ('requested'). The caller commits, then calls sendRefundToChannel (never a provider
+ * call inside a transaction). A credited order's money is taken back from the card; a 'paid'
+ * order's money never reached the card (it could not take it): it is taken from the channel's
+ * clearing account, where the payment still sits.
+ */
+export async function createRechargeRefund(trx: Trx, deps: PaymentsDeps, actor: Actor, input: RechargeRefundInput, source: RefundEventSource): Promise<RefundRow> {
   const order = await lockOrderByNo(trx, input.orderNo);
   if (!order) throw paymentsError('PAYMENT_ORDER_NOT_FOUND', { orderNo: input.orderNo });
-  if (order.status !== 'credited') throw paymentsError('PAYMENT_REFUND_NOT_ALLOWED', { orderNo: order.order_no, status: order.status });
+  if (order.status !== 'credited' && order.status !== 'paid') throw paymentsError('PAYMENT_REFUND_NOT_ALLOWED', { orderNo: order.order_no, status: order.status });
+  const fromClearing = order.status === 'paid';
   const refundable = await refundableOf(trx, order);
   const amount = input.amount ?? refundable;
   if (!Number.isSafeInteger(amount) || amount <= 0 || amount > refundable) {
@@ -272,22 +281,28 @@ async function createRechargeRefund(trx: Trx, deps: PaymentsDeps, actor: Actor, 
   }
   if (order.channel === 'bank_transfer' && !input.payee) throw paymentsError('PAYMENT_PAYEE_REQUIRED', { field: 'payee' });
   const payee = input.payee ? storePayee(deps.config, input.payee) : null;
-  const [account] = await lockAccounts(trx, [order.account_id]);
-  // A closed card's balance went to its card-close payout: nothing is left here to refund from.
-  if (account!.status === 'closed') throw paymentsError('PAYMENT_REFUND_NOT_ALLOWED', { orderNo: order.order_no, reason: 'account_closed' });
-  // The card may have spent the money: a refund may only take back what it still holds.
-  if (account!.available < amount) throw paymentsError('PAYMENT_REFUND_BALANCE', { available: account!.available, amount });
+  let holdFrom: number;
+  if (fromClearing) {
+    holdFrom = (await clearingAccount(trx, order.channel)).id;
+  } else {
+    const [account] = await lockAccounts(trx, [order.account_id]);
+    // A closed card's balance went to its card-close payout: nothing is left here to refund from.
+    if (account!.status === 'closed') throw paymentsError('PAYMENT_REFUND_NOT_ALLOWED', { orderNo: order.order_no, reason: 'account_closed' });
+    // The card may have spent the money: a refund may only take back what it still holds.
+    if (account!.available < amount) throw paymentsError('PAYMENT_REFUND_BALANCE', { available: account!.available, amount });
+    holdFrom = order.account_id;
+  }
 
   const id = randomUUID();
   const refundNo = await nextRefundNo(trx, deps.config);
   const payable = await systemAccount(trx, 'refunds_payable', 'recharge', RECHARGE_PAYABLE_NAME);
   const hold = await transfer(trx, {
     id: uuidFrom(`refund-hold:${id}`),
-    debitAccountId: order.account_id,
+    debitAccountId: holdFrom,
     creditAccountId: payable.id,
     amount,
     code: 'refund',
-    metadata: { refundNo, orderNo: order.order_no, cardId: order.card_id },
+    metadata: { refundNo, orderNo: order.order_no, cardId: order.card_id, ...(fromClearing ? { fromClearing: true } : {}) },
   });
   if (!hold.ok) throw paymentsError('PAYMENT_REFUND_BALANCE', { amount, ledger: hold.code });
   const r = await sql<RefundRow>`insert into payment_refunds (id, refund_no, kind, order_id, card_id, account_id, channel, amount, status, reason, payee,
@@ -295,16 +310,17 @@ async function createRechargeRefund(trx: Trx, deps: PaymentsDeps, actor: Actor, 
     values (${id}, ${refundNo}, 'recharge', ${order.id}, ${order.card_id}, ${order.account_id}, ${order.channel}, ${amount}, 'requested', ${input.reason},
       ${payee ? JSON.stringify(payee) : null}::jsonb, ${hold.transferId}, ${actor.staffId}, ${order.customer_id})
     returning *`.execute(trx);
-  await insertEvent(trx, id, null, 'requested', source, actor.staffId, { orderNo: order.order_no, amount, reason: input.reason, refundable });
+  await insertEvent(trx, id, null, 'requested', source, actor.staffId, { orderNo: order.order_no, amount, reason: input.reason, refundable, ...(fromClearing ? { fromClearing: true } : {}) });
   if (isStaff(actor)) {
-    await audit(trx, actor, { action: 'payment.refund.request', targetType: 'recharge_order', targetId: order.order_no, details: { refundNo, amount, channel: order.channel, reason: input.reason } });
+    await audit(trx, actor, { action: 'payment.refund.request', targetType: 'recharge_order', targetId: order.order_no, details: { refundNo, amount, channel: order.channel, reason: input.reason, orderStatus: order.status } });
   }
   return r.rows[0]!;
 }
 
 /**
- * 充值退款: refund a credited order (all of what is left, or `amount`) to the channel it was paid
- * through. With an Idempotency-Key a retry finds the refund the first attempt created (and,
+ * 充值退款: refund a credited order — or a 'paid' one the card could not take — (all of what is
+ * left, or `amount`) to the channel it was paid through: createRechargeRefund in one transaction,
+ * then sendRefundToChannel once it committed. With an Idempotency-Key a retry finds the refund the first attempt created (and,
  * if the provider could not be reached then, asks it again with the same refund number).
  */
 export async function requestRechargeRefund(
@@ -344,6 +360,8 @@ async function refundRequestOf(db: Executor, deps: PaymentsDeps, refund: RefundR
     total: o?.amount ?? refund.amount,
     reason: refund.kind === 'card_close' ? '销户退资' : (refund.reason ?? '充值退款').slice(0, 80),
     notifyUrl: deps.payments.notifyUrl(refund.channel),
+    // The same request every time it is sent again (UnionPay names a refund by orderId + txnTime).
+    requestedAt: refund.created_at,
   };
 }
 
@@ -366,9 +384,25 @@ export async function sendRefundToChannel(deps: PaymentsDeps, refundNo: string, 
       deps.logger.warn({ err, refundNo }, 'refund: channel not reached; the refund job will ask again');
       return;
     }
+    // A refusal of this request is not proof that no refund exists: an earlier attempt under the
+    // same number may have been accepted (the provider now says "already exists" or "in progress"),
+    // or the error answer was about something else. Only the provider's own record of the refund
+    // (explicitly failed, or never heard of) lets us give the money back.
     const d = (err as { details?: Record<string, unknown> }).details ?? {};
-    state = { refundNo, status: 'failed' };
-    failureReason = `渠道拒绝退款 / refused by the channel: ${String(d.channelCode ?? '')} ${String(d.channelMessage ?? '')}`.trim();
+    let found: RefundState;
+    try {
+      found = await deps.payments.channel(refund.channel).queryRefund(refundNo, req.orderNo, { queryId: refund.channel_refund_id });
+    } catch (qerr) {
+      deps.logger.warn({ err, qerr, refundNo }, 'refund: refused, and the channel could not be asked about it; the refund job will ask again');
+      return;
+    }
+    if (found.status === 'failed' || found.status === 'not_found') {
+      state = { refundNo, status: 'failed', ...(found.channelStatus ? { channelStatus: found.channelStatus } : {}) };
+      failureReason = `渠道拒绝退款 / refused by the channel: ${String(d.channelCode ?? '')} ${String(d.channelMessage ?? '')}`.trim();
+    } else {
+      deps.logger.warn({ err, refundNo, channelStatus: found.status }, 'refund: refused, yet the channel has the refund; following the channel');
+      state = found;
+    }
   }
   await deps.db.transaction().execute(async (trx) => {
     const locked = await lockRefundByNo(trx, refundNo);
@@ -386,7 +420,7 @@ export async function queryRefundNow(deps: PaymentsDeps, refundNo: string, sourc
   } else if (refund.status === 'processing' && isOnline(refund.channel)) {
     const req = await refundRequestOf(deps.db, deps, refund);
     const channel = deps.payments.channel(refund.channel);
-    let state = await channel.queryRefund(refundNo, req.orderNo);
+    let state = await channel.queryRefund(refundNo, req.orderNo, { queryId: refund.channel_refund_id });
     // The provider never executed it (Alipay: no data for the request): ask again under the same number.
     if (state.status === 'not_found') state = await channel.refund(req);
     await deps.db.transaction().execute(async (trx) => {
@@ -507,6 +541,23 @@ async function originalOrderId(db: Executor, refundId: string): Promise<string |
  */
 async function returnHeldMoney(trx: Trx, refund: RefundRow): Promise<string> {
   const payable = await systemAccount(trx, 'refunds_payable', 'recharge', RECHARGE_PAYABLE_NAME);
+  // A refund of a 'paid' order was held from the channel's clearing account (the card never had
+  // the money): it goes back there, and the order stays 'paid' for staff to credit or refund again.
+  const held = refund.hold_transfer_id
+    ? (await sql<{ debit_account_id: string }>`select debit_account_id from ledger_transfers where id = ${refund.hold_transfer_id}`.execute(trx)).rows[0]
+    : undefined;
+  if (held && Number(held.debit_account_id) !== Number(refund.account_id)) {
+    const back = await transfer(trx, {
+      id: uuidFrom(`refund-back:${refund.id}`),
+      debitAccountId: payable.id,
+      creditAccountId: Number(held.debit_account_id),
+      amount: refund.amount,
+      code: 'refund_failed',
+      metadata: { refundNo: refund.refund_no, toClearing: true },
+    });
+    if (!back.ok) throw paymentsError('PAYMENT_REFUND_STATE', { refundNo: refund.refund_no, ledger: back.code });
+    return back.transferId;
+  }
   const [account] = await lockAccounts(trx, [refund.account_id]);
   const id = uuidFrom(`refund-back:${refund.id}`);
   if (account!.status !== 'closed') {
