@@ -61,7 +61,7 @@ function scenarioArb() {
         })
       : fc.constant(null);
     const fromRefund = refunds.length
-      ? fc.record({ i: fc.integer({ min: 0, max: refunds.length - 1 }), amountDelta: fc.constantFrom(0, 0, 1), status: fc.constantFrom('SUCCESS', 'PROCESSING', 'ABNORMAL') })
+      ? fc.record({ i: fc.integer({ min: 0, max: refunds.length - 1 }), amountDelta: fc.constantFrom(0, 0, 1), status: fc.constantFrom('SUCCESS', 'PROCESSING', 'ABNORMAL', 'CLOSED') })
       : fc.constant(null);
     return fc
       .record({
@@ -293,7 +293,7 @@ describe('matchStatement (cases)', () => {
 
   it('reads the channels’ status words', () => {
     expect(['SUCCESS', '交易', '00', 'TRADE_SUCCESS', 'REFUND', '收入'].map(lineState)).toEqual(Array(6).fill('success'));
-    expect(['PROCESSING', 'ABNORMAL', 'CLOSED', '失败'].map(lineState)).toEqual(['processing', 'failed', 'failed', 'failed']);
+    expect(['PROCESSING', 'ABNORMAL', 'CLOSED', '失败'].map(lineState)).toEqual(['processing', 'processing', 'failed', 'failed']);
     expect(daysBetween('2026-02-28', '2026-03-01')).toBe(1);
   });
 });

@@ -127,13 +127,14 @@ export const isPaid = (s: string): boolean => PAID.has(s as OrderStatus);
 
 /**
  * The channel's word for a line, in three states. Every statement lists successful payments; a
- * line says otherwise only with a failure word (WeChat refund 退款状态 ABNORMAL/CLOSED, a bank's
- * 失败), or PROCESSING for a refund the channel had not finished when the file was cut.
+ * line says otherwise only with a failure word (WeChat refund 退款状态 CLOSED, a bank's 失败), or
+ * PROCESSING for a refund the channel had not finished when the file was cut. WeChat's ABNORMAL
+ * (the payer's bank refused the refund; finance completes it by hand) is not final: processing.
  */
 export function lineState(status: string): 'success' | 'processing' | 'failed' {
   const s = status.trim().toUpperCase();
-  if (s === 'PROCESSING' || s === '处理中') return 'processing';
-  if (/^(FAIL|FAILED|FAILURE|CLOSED|REVOKED|PAYERROR|ABNORMAL|CHANGE|NOTPAY|失败|关闭|撤销|已撤销|退票)$/.test(s)) return 'failed';
+  if (s === 'PROCESSING' || s === '处理中' || s === 'ABNORMAL') return 'processing';
+  if (/^(FAIL|FAILED|FAILURE|CLOSED|REVOKED|PAYERROR|CHANGE|NOTPAY|失败|关闭|撤销|已撤销|退票)$/.test(s)) return 'failed';
   return 'success';
 }
 

@@ -81,6 +81,11 @@ describe('the T+1 job', () => {
     for (const x of first) expect(x.outcome).toMatch(/^run \d+$/);
     const runs = ok(await server.api('GET', `/api/v1/reconciliation/runs?billDate=${today()}&status=done`, { role: 'risk' }), 200);
     for (const r of runs.items) expect(r).toMatchObject({ source: 'job', matchedCount: 1, itemCount: 0 });
+    // The clean day: the statement, the platform and the clearing account tell the same net.
+    for (const ch of ready) {
+      const report = ok(await server.api('GET', `/api/v1/reconciliation/report?from=${today()}&to=${today()}&channel=${ch}`), 200);
+      expect(report.days[0]).toMatchObject({ status: 'balanced', statementNetEqualsPlatform: true, platformNetEqualsLedger: true, ledgerClearingNet: 1_000, openItems: 0 });
+    }
     // Done for the day: later ticks leave it alone, even after the retry interval.
     expect(await reconciliationTick(server.deps, new Date(tomorrowAt('10:31').getTime() + 3_600_000), new Map())).toEqual([]);
   });
@@ -178,5 +183,57 @@ describe('statement integrity', () => {
     // The accepted statement of the day is still the one in force.
     const accepted = await sql<{ n: number }>`select count(*)::int n from channel_statements where channel = 'wechat' and status = 'accepted' and bill_date = ${today()}::date`.execute(server.db.db);
     expect(accepted.rows[0]!.n).toBe(1);
+  });
+});
+
+describe('manual import of the providers’ own files', () => {
+  it.each(['alipay', 'unionpay'] as const)('takes a %s statement uploaded by finance and reconciles it', async (ch) => {
+    const c = await issueCard(server);
+    const o = await order(c.cardNo, 1_234, ch);
+    await sandbox(ch).pay(o.orderNo);
+    await until('credit', async () => (await orderStatus(o.orderNo)) === 'credited');
+    const file = sandbox(ch).statementFile(today());
+    if (ch === 'alipay') expect(file.content.subarray(0, 2).toString('latin1')).toBe('PK'); // the provider's zip (GBK CSVs inside)
+    const r = await server.api('POST', '/api/v1/reconciliation/statements', {
+      role: 'finance',
+      body: { channel: ch, billDate: today(), fileName: file.fileName, contentBase64: file.content.toString('base64'), replace: true },
+    });
+    const s = ok(r, 201, `${ch} import`);
+    expect(s).toMatchObject({ channel: ch, billDate: today(), source: 'import', status: 'accepted', runError: null });
+    expect(s.paymentTotal).toBeGreaterThanOrEqual(1_234);
+    expect(s.run).toMatchObject({ status: 'done' });
+    const lines = await sql<{ n: number }>`select count(*)::int n from statement_lines l join recharge_orders o on o.channel_txn_id = l.channel_txn_id
+      where l.statement_id = ${s.id} and o.order_no = ${o.orderNo} and l.amount = 1234`.execute(server.db.db);
+    expect(lines.rows[0]!.n).toBe(1);
+    const open = ok(await server.api('GET', `/api/v1/reconciliation/items?channel=${ch}&billDate=${today()}&status=open&limit=200`), 200).items as any[];
+    expect(open.filter((i) => i.orderNo === o.orderNo)).toEqual([]);
+  });
+});
+
+describe('midnight on an online channel', () => {
+  it('matches a WeChat payment the platform put at 23:59:59 with the next day’s statement, from the pool, without an item', async () => {
+    const yesterday = businessDay(new Date(Date.now() - 86_400_000), 'Asia/Shanghai');
+    const c = await issueCard(server);
+    const o = await order(c.cardNo, 777, 'wechat');
+    await sandbox('wechat').pay(o.orderNo);
+    await until('credit', async () => (await orderStatus(o.orderNo)) === 'credited');
+    // The provider books the trade today; the platform's clock put it a second before midnight.
+    await sql`update recharge_orders set paid_at = ${`${yesterday}T23:59:59+08:00`}::timestamptz where order_no = ${o.orderNo}`.execute(server.db.db);
+    const orderId = (await sql<{ id: string }>`select id from recharge_orders where order_no = ${o.orderNo}`.execute(server.db.db)).rows[0]!.id;
+    const pooled = async () => (await sql<{ n: number }>`select count(*)::int n from recon_pending where order_id = ${orderId}`.execute(server.db.db)).rows[0]!.n;
+
+    const first = ok(await server.api('POST', '/api/v1/reconciliation/runs', { role: 'finance', body: { channel: 'wechat', billDate: yesterday } }), 201);
+    expect(first).toMatchObject({ status: 'done', itemCount: 0, platformPaymentTotal: 777 });
+    expect(await pooled()).toBe(1);
+    // Yesterday's ledger, on the platform's basis, holds the credit posted today for that payment.
+    const report = ok(await server.api('GET', `/api/v1/reconciliation/report?from=${yesterday}&to=${yesterday}&channel=wechat`), 200);
+    expect(report.days[0]).toMatchObject({ status: 'nets_differ', statementNetEqualsPlatform: false, platformNetEqualsLedger: true, ledgerClearingNet: 777 });
+    expect(report.days[0].explanations.join('\n')).toContain(o.orderNo);
+
+    const next = ok(await server.api('POST', '/api/v1/reconciliation/runs', { role: 'finance', body: { channel: 'wechat', billDate: today() } }), 201);
+    expect(next.matchedCrossDay).toBeGreaterThanOrEqual(1);
+    expect(await pooled()).toBe(0);
+    const mine = await sql<{ n: number }>`select count(*)::int n from recon_items where order_id = ${orderId}`.execute(server.db.db);
+    expect(mine.rows[0]!.n).toBe(0);
   });
 });

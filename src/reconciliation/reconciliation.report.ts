@@ -8,7 +8,8 @@ import { checkBillDate } from './reconciliation.service.js';
 /** A report covers at most this many days (a quarter): one row per channel per day. */
 export const MAX_REPORT_DAYS = 92;
 
-export type DayStatus = 'balanced' | 'open_items' | 'not_run' | 'statement_rejected';
+/** nets_differ: no open item, yet the statement, platform and ledger nets disagree (see the day's explanations). */
+export type DayStatus = 'balanced' | 'open_items' | 'nets_differ' | 'not_run' | 'statement_rejected';
 
 export interface ReportDay {
   channel: StatementChannel;
@@ -26,6 +27,8 @@ export interface ReportDay {
   resolvedItems: number;
   /** The open items of the day: what explains a difference between the three nets. */
   openItemIds: number[];
+  /** Besides the open items: pooled records, cross-day matches, worked items, postings with no record of the day (as of the run). */
+  explanations: string[];
 }
 
 const days = (from: string, to: string): string[] => {
@@ -50,7 +53,7 @@ export async function reconReport(db: Executor, config: Config, q: { from: strin
     platform_payment_total: number;
     platform_refund_total: number;
     ledger_clearing_net: number;
-    details: { platformPaymentCount?: number; platformRefundCount?: number } | null;
+    details: { platformPaymentCount?: number; platformRefundCount?: number; explanations?: string[] } | null;
   }>`select distinct on (r.channel, r.bill_date) r.id, r.channel, to_char(r.bill_date, 'YYYY-MM-DD') bill_date, r.statement_id, r.matched_count,
       r.platform_payment_total, r.platform_refund_total, r.ledger_clearing_net,
       (select a.details from audit_log a where a.target_type = 'recon_run' and a.target_id = r.id::text and a.action = 'reconciliation.run' limit 1) details
@@ -93,8 +96,11 @@ export async function reconReport(db: Executor, config: Config, q: { from: strin
         ? { paymentCount: run.details?.platformPaymentCount ?? 0, paymentTotal: run.platform_payment_total, refundCount: run.details?.platformRefundCount ?? 0, refundTotal: run.platform_refund_total }
         : { paymentCount: 0, paymentTotal: 0, refundCount: 0, refundTotal: 0 };
       const ledger = run?.ledger_clearing_net ?? 0;
+      const statementNetEqualsPlatform = statement.paymentTotal - statement.refundTotal === platform.paymentTotal - platform.refundTotal;
+      const platformNetEqualsLedger = platform.paymentTotal - platform.refundTotal === ledger;
       let status: DayStatus;
-      if (run) status = openIds.length > 0 ? 'open_items' : 'balanced';
+      // Balanced means all three nets agree with nothing left open, not merely that nobody has an item to work.
+      if (run) status = openIds.length > 0 ? 'open_items' : statementNetEqualsPlatform && platformNetEqualsLedger ? 'balanced' : 'nets_differ';
       else if (st && !st.accepted) status = 'statement_rejected';
       else status = 'not_run';
       out.push({
@@ -105,19 +111,20 @@ export async function reconReport(db: Executor, config: Config, q: { from: strin
         statement,
         platform,
         ledgerClearingNet: ledger,
-        statementNetEqualsPlatform: statement.paymentTotal - statement.refundTotal === platform.paymentTotal - platform.refundTotal,
-        platformNetEqualsLedger: platform.paymentTotal - platform.refundTotal === ledger,
+        statementNetEqualsPlatform,
+        platformNetEqualsLedger,
         matched: run?.matched_count ?? 0,
         openItems: openIds.length,
         resolvedItems: it?.resolved ?? 0,
         openItemIds: openIds,
+        explanations: run?.details?.explanations ?? [],
       });
     }
   }
   return { days: out };
 }
 
-const STATUS_NAMES: Record<DayStatus, string> = { balanced: '已平', open_items: '有差错', not_run: '未对账', statement_rejected: '对账单被拒' };
+const STATUS_NAMES: Record<DayStatus, string> = { balanced: '已平', open_items: '有差错', nets_differ: '净额不符', not_run: '未对账', statement_rejected: '对账单被拒' };
 const yuan = (fen: number) => fen / 100;
 
 /** The report as a one-sheet .xlsx (at most MAX_REPORT_DAYS × 4 rows: small enough for the request's thread). */
@@ -142,6 +149,7 @@ export async function reportXlsx(report: { days: ReportDay[] }): Promise<Buffer>
     '已匹配',
     '未处理差错',
     '已处理差错',
+    '差异说明 Explanations',
   ];
   const data = [
     headers.map((h) => ({ value: h, fontWeight: 'bold' as const })),
@@ -164,6 +172,7 @@ export async function reportXlsx(report: { days: ReportDay[] }): Promise<Buffer>
       { value: d.matched },
       { value: d.openItems },
       { value: d.resolvedItems },
+      { value: d.explanations.join('\n') },
     ]),
   ];
   const out = await writeExcelFile(data as never, { sheet: '对账日报', columns: headers.map((h) => ({ width: Math.max(10, h.length + 4) })), stickyRowsCount: 1 }).toBuffer();

@@ -135,7 +135,7 @@ const ReportDaySchema = Type.Object({
   channel: Type.String(),
   billDate: Type.String(),
   runId: Nullable(Type.Integer()),
-  status: Type.String({ description: 'balanced | open_items | not_run | statement_rejected' }),
+  status: Type.String({ description: 'balanced | open_items | nets_differ | not_run | statement_rejected' }),
   statement: Totals({ paymentCount: Type.Integer(), paymentTotal: Type.Integer(), refundCount: Type.Integer(), refundTotal: Type.Integer(), feeTotalMfen: Type.Integer() }),
   platform: Totals({ paymentCount: Type.Integer(), paymentTotal: Type.Integer(), refundCount: Type.Integer(), refundTotal: Type.Integer() }),
   ledgerClearingNet: Type.Integer(),
@@ -145,6 +145,7 @@ const ReportDaySchema = Type.Object({
   openItems: Type.Integer(),
   resolvedItems: Type.Integer(),
   openItemIds: Type.Array(Type.Integer()),
+  explanations: Type.Array(Type.String()),
 });
 
 /** Bytes as an attachment; a non-ASCII file name (银行对账单.csv) travels in filename*. */

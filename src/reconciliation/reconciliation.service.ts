@@ -10,13 +10,15 @@ import { audit, businessDay, isAppError, pgErrorCode, PgCode } from '../platform
 import { orThrow, systemAccount, transfer, uuidFrom } from '../ledger/index.js';
 import {
   applyPaymentState,
+  createRechargeRefund,
   creditChannelPayment,
   lockOrderByNo,
   matchIncomingTransfer,
   payerCodesIn,
   paymentsError,
+  recordChannelWriteOff,
   recordIncomingTransfers,
-  requestRechargeRefund,
+  sendRefundToChannel,
   STATEMENT_CHANNELS,
   type FetchedStatement,
   type ParsedStatement,
@@ -525,9 +527,11 @@ async function matchDay(
   // Items: one open item per discrepancy; a re-run finds the open one again.
   const found = new Set<string>();
   let openItems = 0;
+  const worked: ItemDraft[] = [];
   for (const item of result.items) {
     found.add(item.dedupeKey);
     if (await upsertItem(trx, runId, channel, billDate, item, item.lineNo === null ? null : (lineIdByNo.get(item.lineNo) ?? null))) openItems++;
+    else worked.push(item);
   }
   // Open items of this day the statement no longer shows, and reported platform-only records a statement now shows.
   const matchedOrders = result.matched.filter((m) => m.kind === 'payment').map((m) => m.recordId);
@@ -565,7 +569,9 @@ async function matchDay(
   // Totals: the platform's day, the statement's, and the ledger's clearing account.
   const day = platformPayments.filter((p) => isPaid(p.status) && p.dayOffset === 0);
   const refundedDay = platformRefunds.filter((r) => r.status === 'succeeded' && r.dayOffset === 0);
-  const ledgerNet = await clearingNet(trx, channel, billDate, tz);
+  const postings = await clearingPostings(trx, channel, billDate, tz);
+  const ledgerNet = postings.reduce((s, p) => s + p.signed, 0);
+  const explanations = explainDay({ payments: platformPayments, refunds: platformRefunds, result, postings, worked });
   await sql`update recon_runs set status = 'done', matched_count = ${result.totals.matched}, item_count = ${openItems},
       pending_count = ${result.pool.keep.length + added},
       platform_payment_total = ${day.reduce((s, p) => s + p.amount, 0)}, platform_refund_total = ${refundedDay.reduce((s, r) => s + r.amount, 0)},
@@ -584,6 +590,7 @@ async function matchDay(
       autoResolved,
       platformPaymentCount: day.length,
       platformRefundCount: refundedDay.length,
+      explanations,
     },
   });
   return runId;
@@ -610,15 +617,107 @@ async function withPayerCodeOrders<L extends StatementLine>(trx: Trx, lines: L[]
   });
 }
 
-/** Net movement of channel_clearing:<channel> on the business day: debits (credits to cards) minus credits (refunds, write-offs back). */
-export async function clearingNet(db: Executor, channel: StatementChannel, billDate: string, tz: string): Promise<number> {
-  const r = await sql<{ net: number | null }>`
-    select sum(case when t.debit_account_id = a.id then t.amount else -t.amount end)::bigint net
-    from ledger_accounts a join ledger_transfers t on (t.debit_account_id = a.id or t.credit_account_id = a.id)
+interface ClearingPosting {
+  id: string;
+  code: string;
+  /** Signed as the clearing account sees it: + a credit to a card (debit of clearing), − money paid out of it. */
+  signed: number;
+  order_id: string | null;
+  refund_id: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/**
+ * The postings on channel_clearing:<channel> that belong to the business day on the platform's
+ * basis: a card credit belongs to its order's paid day (UnionPay: settlement day), a refund's
+ * settlement to the refund's completion day, anything else (write-offs, counter postings) to the
+ * day it was posted. A credit posted after midnight for a payment at 23:59:59 is the earlier day's.
+ */
+async function clearingPostings(db: Executor, channel: StatementChannel, billDate: string, tz: string): Promise<ClearingPosting[]> {
+  const start = sql`((${billDate}::date)::timestamp at time zone ${tz})`;
+  const end = sql`((${addDays(billDate, 1)}::date)::timestamp at time zone ${tz})`;
+  const dayOfPaid =
+    channel === 'unionpay' ? sql`coalesce(o.channel_settle_date, (o.paid_at at time zone ${tz})::date)` : sql`(o.paid_at at time zone ${tz})::date`;
+  const r = await sql<ClearingPosting & { day: string }>`
+    select t.id, t.code, (case when t.debit_account_id = a.id then t.amount else -t.amount end)::bigint as signed, o.id as order_id, pr.id as refund_id, t.metadata,
+      to_char(coalesce(${dayOfPaid}, (pr.completed_at at time zone ${tz})::date, (t.created_at at time zone ${tz})::date), 'YYYY-MM-DD') as day
+    from ledger_accounts a
+    join ledger_transfers t on (t.debit_account_id = a.id or t.credit_account_id = a.id)
+    left join recharges rc on rc.transfer_id = t.id
+    left join recharge_orders o on o.id = rc.order_id and o.paid_at is not null
+    left join payment_refunds pr on pr.settle_transfer_id = t.id
     where a.system_key = ${`channel_clearing:${channel}`} and t.kind in ('posted', 'post_pending')
-      and t.created_at >= ((${billDate}::date)::timestamp at time zone ${tz})
-      and t.created_at < ((${addDays(billDate, 1)}::date)::timestamp at time zone ${tz})`.execute(db);
-  return r.rows[0]?.net ?? 0;
+      and ((t.created_at >= ${start} and t.created_at < ${end})
+        or t.id in (select rc2.transfer_id from recharge_orders o2 join recharges rc2 on rc2.order_id = o2.id
+          where o2.channel = ${channel} and o2.paid_at >= ${start} - interval '1 day' and o2.paid_at < ${end} + interval '1 day')
+        ${channel === 'unionpay' ? sql`or t.id in (select rc3.transfer_id from recharge_orders o3 join recharges rc3 on rc3.order_id = o3.id
+          where o3.channel = 'unionpay' and o3.channel_settle_date = ${billDate}::date)` : sql``}
+        or t.id in (select settle_transfer_id from payment_refunds where channel = ${channel} and completed_at >= ${start} and completed_at < ${end}))
+    order by t.created_at, t.id`.execute(db);
+  return r.rows.filter((p) => p.day === billDate).map(({ day: _day, ...p }) => ({ ...p, signed: Number(p.signed) }));
+}
+
+/** Net movement of channel_clearing:<channel> for the business day, on the platform's basis (see clearingPostings). */
+export async function clearingNet(db: Executor, channel: StatementChannel, billDate: string, tz: string): Promise<number> {
+  return (await clearingPostings(db, channel, billDate, tz)).reduce((s, p) => s + p.signed, 0);
+}
+
+const yuanText = (fen: number) => `${fen < 0 ? '-' : ''}${(Math.abs(fen) / 100).toFixed(2)}`;
+
+/**
+ * What makes the three nets of a day differ, besides its open items (which the report lists by
+ * id): platform records the statement does not show yet (the pool), lines matched across
+ * midnight, discrepancies worked earlier, postings with no platform record of the day
+ * (write-offs, counter postings) and records of the day with no posting (paid, not credited).
+ */
+function explainDay(input: {
+  payments: PlatformPayment[];
+  refunds: PlatformRefund[];
+  result: ReturnType<typeof matchStatement>;
+  postings: ClearingPosting[];
+  worked: ItemDraft[];
+}): string[] {
+  const out: string[] = [];
+  const orderNo = new Map(input.payments.map((p) => [p.id, p.orderNo]));
+  const refundNo = new Map(input.refunds.map((r) => [r.id, r.refundNo]));
+  const nameOf = (e: PendingEntry) => (e.kind === 'payment' ? orderNo.get(e.id) : refundNo.get(e.id)) ?? e.id;
+  for (const e of [...input.result.pool.add, ...input.result.pool.keep]) {
+    out.push(`${nameOf(e)} 不在本日对账单上，待后续对账单（待对账池，自 ${e.firstSeen}）/ not on this statement, waiting in the pool since ${e.firstSeen}`);
+  }
+  for (const m of input.result.matched.filter((x) => x.crossDay)) {
+    const no = m.kind === 'payment' ? orderNo.get(m.recordId) : refundNo.get(m.recordId);
+    out.push(`对账单第 ${m.lineNo} 行与相邻日的 ${no ?? m.recordId} 匹配（跨日）/ line ${m.lineNo} matched ${no ?? m.recordId} of the adjacent day`);
+  }
+  for (const w of input.worked) {
+    const ref = w.orderNo ?? w.refundNo ?? w.channelTxnId ?? '';
+    out.push(`差错 ${w.code} ${ref} 已处理，仍在数据中 / ${w.code} ${ref} was worked earlier and is still in the data`);
+  }
+  const dayOrders = new Set(input.payments.filter((p) => isPaid(p.status) && p.dayOffset === 0).map((p) => p.id));
+  const dayRefunds = new Set(input.refunds.filter((r) => r.status === 'succeeded' && r.dayOffset === 0).map((r) => r.id));
+  const postedOrders = new Set<string>();
+  const postedRefunds = new Set<string>();
+  for (const p of input.postings) {
+    if (p.order_id !== null && dayOrders.has(p.order_id)) {
+      postedOrders.add(p.order_id);
+      continue;
+    }
+    if (p.refund_id !== null && dayRefunds.has(p.refund_id)) {
+      postedRefunds.add(p.refund_id);
+      continue;
+    }
+    const item = p.metadata && typeof p.metadata.reconItemId === 'number' ? ` #${p.metadata.reconItemId}` : '';
+    const what = p.code === 'write_off' ? `对账差错核销${item} / write-off${item}` : `记账 ${p.code} / posting ${p.code}`;
+    out.push(`${what}: ${yuanText(p.signed)} 元（清算账户，无本日平台记录 / on the clearing account, no platform record of the day）`);
+  }
+  for (const p of input.payments) {
+    if (dayOrders.has(p.id) && !postedOrders.has(p.id)) {
+      out.push(`${p.orderNo} 已付款未入账（无记账）/ paid but not credited (no posting): ${yuanText(p.amount)} 元`);
+    }
+  }
+  for (const r of input.refunds) {
+    if (dayRefunds.has(r.id) && !postedRefunds.has(r.id)) out.push(`${r.refundNo} 退款成功但清算账户无记账 / refund succeeded with no clearing posting: ${yuanText(r.amount)} 元`);
+  }
+  return out;
 }
 
 /** Store an item found by a run; true when it is open afterwards (new, or open and found again). */
@@ -786,27 +885,47 @@ async function orderHolding(db: Executor, item: ItemRow): Promise<{ order_no: st
 }
 
 /**
+ * The incoming transfer a bank item's money arrived as, locked. Only an unmatched one is still
+ * money the programme may put on a card or send back: a returned transfer already went back to
+ * the payer, an ignored one was judged not to be a customer's payment, a matched one is on a card.
+ */
+async function lockUnmatchedTransfer(trx: Trx, item: ItemRow): Promise<number | null> {
+  if (item.channel !== 'bank_transfer') return null;
+  // Bank references are compared without spaces or letter case (the statement's lines were stored that way).
+  const r = await sql<{ id: number; status: string }>`select id, status from bank_transfers_in
+    where upper(regexp_replace(bank_txn_id, '\\s', '', 'g')) = ${item.channel_txn_id} for update`.execute(trx);
+  const t = r.rows[0];
+  if (!t) throw reconError('RECON_ACTION_NOT_ALLOWED', { reason: 'no incoming transfer is recorded for this bank reference', bankTxnId: item.channel_txn_id });
+  if (t.status !== 'unmatched') throw reconError('RECON_ACTION_NOT_ALLOWED', { reason: `transfer_${t.status}`, transferId: t.id, transferStatus: t.status });
+  return t.id;
+}
+
+/** Items worked under the earlier two-step refund (credit committed, refund afterwards): their money is spoken for. */
+async function refundStartedOn(db: Executor, itemId: number): Promise<string | null> {
+  const r = await sql<{ order_no: string | null }>`select details->>'orderNo' order_no from recon_item_events
+    where item_id = ${itemId} and action = 'refund_started' order by id desc limit 1`.execute(db);
+  return r.rows[0] ? (r.rows[0].order_no ?? '') : null;
+}
+
+/**
  * Put the item's channel money on a card, in `trx`: the item's own order when the channel shows
  * it paid (the same path as a notification), else a new order for the chosen card (or the
  * order's card, for a second payment). Returns the order that holds it.
  */
-async function creditItemMoney(trx: Trx, deps: ReconDeps, actor: Actor, item: ItemRow, input: ResolveInput): Promise<string> {
+async function creditItemMoney(trx: Trx, deps: ReconDeps, actor: Actor, item: ItemRow, input: ResolveInput, transferId: number | null): Promise<string> {
   const orderNo = await putItemMoneyOnCard(trx, deps, actor, item, input);
-  if (item.channel === 'bank_transfer') {
-    // The incoming transfer the statement recorded is this money: it is matched now, not waiting for finance.
-    const t = await sql<{ id: number }>`select id from bank_transfers_in where bank_txn_id = ${item.channel_txn_id} and status = 'unmatched'`.execute(trx);
-    if (t.rows[0]) await matchIncomingTransfer(trx, deps, actor, t.rows[0].id, orderNo);
-  }
+  // The incoming transfer the statement recorded is this money: it is matched now, not waiting for finance.
+  if (transferId !== null) await matchIncomingTransfer(trx, deps, actor, transferId, orderNo);
   return orderNo;
 }
 
 async function putItemMoneyOnCard(trx: Trx, deps: ReconDeps, actor: Actor, item: ItemRow, input: ResolveInput): Promise<string> {
   const held = await orderHolding(trx, item);
   if (held) {
-    // Already on a card (a late notification, or an earlier attempt of this refund): crediting again would pay twice.
-    if (input.action === 'credit_card' || held.status === 'paid') {
-      throw reconError('RECON_ACTION_NOT_ALLOWED', { reason: 'the money is already on an order', orderNo: held.order_no, orderStatus: held.status });
-    }
+    // A refund started under the earlier two-step flow left the money on this order: finish that refund from it.
+    const legacy = input.action === 'refund' && held.status === 'credited' && (await refundStartedOn(trx, item.id)) === held.order_no;
+    // Otherwise it is already on a card (a late notification, a match by finance): crediting or refunding again would pay twice.
+    if (!legacy) throw reconError('RECON_ACTION_NOT_ALLOWED', { reason: 'the money is already on an order', orderNo: held.order_no, orderStatus: held.status });
     return held.order_no;
   }
   const line = await lineOf(trx, item);
@@ -864,50 +983,65 @@ function checkAllowed(item: ItemRow, input: ResolveInput): void {
   if (input.action === 'credit_card' && input.amount !== undefined) throw refuse('a credit takes the statement’s amount');
   if (input.action === 'explained' && input.amount !== undefined) throw refuse('nothing moves when explained');
   if (input.payee !== undefined && input.action !== 'refund') throw refuse('a payee is for a refund');
-  // Checked before the money goes on a card: a refund refused afterwards would leave it there.
-  if (input.action === 'refund' && item.channel === 'bank_transfer' && input.payee === undefined) throw paymentsError('PAYMENT_PAYEE_REQUIRED', { field: 'payee' });
+  if (input.action === 'refund') {
+    // A refund pays back at most what the channel took in.
+    const a = input.amount;
+    if (a !== undefined && (!Number.isSafeInteger(a) || a <= 0 || a > item.channel_amount!)) {
+      throw reconError('RECON_AMOUNT_INVALID', { field: 'amount', channelAmount: item.channel_amount });
+    }
+    if (item.channel === 'bank_transfer' && input.payee === undefined) throw paymentsError('PAYMENT_PAYEE_REQUIRED', { field: 'payee' });
+  }
+}
+
+/** Written off, the channel's money is the programme's gain: a late notification, query or bank match must not also credit it. */
+function writesOffChannelPayment(item: ItemRow, effect: number): boolean {
+  return item.kind === 'payment' && item.channel_txn_id !== null && effect > 0;
 }
 
 /**
  * Work an item: credit the card, refund the payer, write the difference off, or explain it.
- * Each moves money at most once: the item is locked and must still be open, a write-off's
- * ledger id derives from the item, and a refund is keyed by the item.
+ * Each moves money at most once: the item is locked and must still be open, and whatever moves
+ * commits together with the item's resolution (a refund's provider call comes after the commit).
  */
 export async function resolveItem(deps: ReconDeps, actor: Actor, itemId: number, input: ResolveInput): Promise<ItemView> {
   checkAllowed(await getItem(deps.db, itemId), input);
 
   if (input.action === 'refund') {
-    // The refund calls the provider: never inside a transaction. First the money goes on a card
-    // (committed), then the refund takes it back to the payer through the channel.
-    const orderNo = await deps.db.transaction().execute(async (trx) => {
+    // One transaction: the money goes on a card (when no order holds it yet), the refund takes it
+    // off again into refunds payable, the item is resolved. A refusal anywhere (balance, payee,
+    // amount) leaves nothing behind; the provider is asked only after the commit.
+    const refundNo = await deps.db.transaction().execute(async (trx) => {
       const item = await getItem(trx, itemId, true);
       checkAllowed(item, input);
-      const no = await creditItemMoney(trx, deps, actor, item, input);
-      await itemEvent(trx, item.id, 'refund_started', actor.staffId, input.note, { orderNo: no });
-      return no;
+      const transferId = await lockUnmatchedTransfer(trx, item);
+      const orderNo = await creditItemMoney(trx, deps, actor, item, input, transferId);
+      const amount = input.amount ?? item.channel_amount!;
+      const refund = await createRechargeRefund(
+        trx,
+        deps,
+        actor,
+        { orderNo, amount, reason: `对账差错 #${item.id}: ${input.note}`.slice(0, 200), ...(input.payee ? { payee: input.payee } : {}) },
+        'reconciliation',
+      );
+      await markResolved(trx, actor, item, input, refund.refund_no, { orderNo, amount });
+      return refund.refund_no;
     });
-    const refund = await requestRechargeRefund(deps, actor, {
-        orderNo,
-        ...(input.amount !== undefined ? { amount: input.amount } : {}),
-        ...(input.payee ? { payee: input.payee } : {}),
-        // Stable across retries (the note may be retyped): the idempotency key compares the request.
-        reason: `对账差错 #${itemId}`,
-      }, 'reconciliation', `recon-item-${itemId}`);
-    return deps.db.transaction().execute(async (trx) => {
-      const item = await getItem(trx, itemId, true);
-      if (item.status !== 'open') throw reconError('RECON_ITEM_RESOLVED', { itemId });
-      await markResolved(trx, actor, item, input, refund.refundNo, { orderNo, refundStatus: refund.status });
-      return presentItem(await getItem(trx, itemId));
-    });
+    // Unreachable provider: the refund stays 'requested' and the refund job asks again under the same number.
+    await sendRefundToChannel(deps, refundNo, 'reconciliation', actor);
+    return presentItem(await getItem(deps.db, itemId));
   }
 
   return deps.db.transaction().execute(async (trx) => {
     const item = await getItem(trx, itemId, true);
     checkAllowed(item, input);
+    if (input.action !== 'explained' && (await refundStartedOn(trx, item.id)) !== null) {
+      throw reconError('RECON_ACTION_NOT_ALLOWED', { action: input.action, code: item.code, reason: 'a refund was started for this money' });
+    }
     let ref: string | null = null;
     const details: Record<string, unknown> = {};
     if (input.action === 'credit_card') {
-      ref = await creditItemMoney(trx, deps, actor, item, input);
+      const transferId = await lockUnmatchedTransfer(trx, item);
+      ref = await creditItemMoney(trx, deps, actor, item, input, transferId);
       details.orderNo = ref;
     } else if (input.action === 'write_off') {
       const effect = effectOf(item);
@@ -922,6 +1056,10 @@ export async function resolveItem(deps: ReconDeps, actor: Actor, itemId: number,
       const res = orThrow(
         await transfer(trx, { id: uuidFrom(`recon-writeoff:${item.id}`), debitAccountId: debit, creditAccountId: credit, amount, code: 'write_off', metadata: { reconItemId: item.id, code: item.code } }),
       );
+      if (writesOffChannelPayment(item, effect)) {
+        await recordChannelWriteOff(trx, { channel: item.channel, channelTxnId: item.channel_txn_id!, amount, reconItemId: item.id, note: input.note, staffId: actor.staffId });
+        details.channelTxnId = item.channel_txn_id;
+      }
       ref = res.transferId;
       details.amount = amount;
       details.direction = effect > 0 ? 'channel_surplus' : 'channel_shortfall';

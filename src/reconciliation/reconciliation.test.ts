@@ -279,7 +279,11 @@ describe('discrepancies and their resolution', () => {
     const [item] = await items(`channel=bank_transfer&billDate=${day(D, 3)}&status=open`);
     expect(item).toMatchObject({ code: 'PLATFORM_ONLY', orderNo: a.orderNo, platformAmount: 2_200, channelAmount: null, difference: -2_200, suggestedAction: 'investigate' });
     const report = ok(await server.api('GET', `/api/v1/reconciliation/report?from=${D}&to=${day(D, 3)}&channel=bank_transfer`), 200);
-    expect(report.days.map((x: any) => x.status)).toEqual(['balanced', 'balanced', 'balanced', 'open_items']);
+    // Day D has no item yet, but its statement does not show the payment: not balanced, and the report says why.
+    expect(report.days.map((x: any) => x.status)).toEqual(['nets_differ', 'balanced', 'balanced', 'open_items']);
+    expect(report.days[0]).toMatchObject({ statementNetEqualsPlatform: false, platformNetEqualsLedger: true, openItems: 0 });
+    expect(report.days[0].explanations).toEqual([expect.stringContaining(a.orderNo)]);
+    expect(report.days[0].explanations[0]).toContain('待对账池');
     expect(report.days[3].openItemIds).toEqual([item.id]);
 
     // The money turns up on a later statement after all: the item resolves itself.
@@ -404,5 +408,166 @@ describe('statement files', () => {
     expectError(await server.api('GET', `/api/v1/reconciliation/report?from=2026-01-01&to=2026-12-31`), 400, 'RECON_BILL_DATE_INVALID');
     expect((await server.api('GET', '/api/v1/reconciliation/items', { role: 'station_staff' })).status).toBe(403);
     expect((await server.api('GET', '/api/v1/reconciliation/items', { role: null })).status).toBe(401);
+  });
+});
+
+describe('money the channel holds, worked once', () => {
+  const payee = { name: '李小龙', account: '6222020200112233445', bank: '工商银行' };
+  const orderOf = async (channelTxnId: string) =>
+    (await sql<{ order_no: string; status: string }>`select order_no, status from recharge_orders where channel_txn_id = ${channelTxnId}`.execute(server.db.db)).rows;
+  const transferOf = async (bankTxnId: string) =>
+    (await sql<{ id: number; status: string }>`select id, status from bank_transfers_in where bank_txn_id = ${bankTxnId}`.execute(server.db.db)).rows[0]!;
+
+  it('refuses a refund it cannot make without leaving the money on the card, then makes the corrected one, and nothing else after', async () => {
+    const D = '2026-08-03';
+    const c = await issueCard(server);
+    const o = await paidOrder(c.cardNo, 6_000, D);
+    const second = txn('D');
+    await reconcile(D, [
+      { date: D, bankTxnId: o.bankTxnId, income: 6_000, memo: o.payerCode },
+      { date: D, bankTxnId: second, income: 6_000, memo: o.payerCode },
+    ]);
+    const [dup] = await items(`channel=bank_transfer&billDate=${D}&status=open`);
+    expect(dup).toMatchObject({ code: 'DUPLICATE', channelTxnId: second, channelAmount: 6_000 });
+    const balance0 = (await getCard(server, c.cardNo)).balance;
+    const cl0 = await clearing('bank_transfer');
+
+    // The payee's account is too short once its spaces are gone: refused by the refund itself, after the credit in the old flow.
+    expectError(await resolve(dup.id, { action: 'refund', note: '重复转账，退回', payee: { ...payee, account: '12 34 5' } }), 400, 'PAYMENT_PAYEE_REQUIRED');
+    expectError(await resolve(dup.id, { action: 'refund', note: '重复转账，退回', payee, amount: 6_001 }), 400, 'RECON_AMOUNT_INVALID');
+    expect((await getCard(server, c.cardNo)).balance).toBe(balance0);
+    expect(await clearing('bank_transfer')).toBe(cl0);
+    expect(await orderOf(second)).toEqual([]);
+    expect((await transferOf(second)).status).toBe('unmatched');
+    expect(ok(await server.api('GET', `/api/v1/reconciliation/items/${dup.id}`), 200)).toMatchObject({ status: 'open' });
+
+    // The corrected request goes through (no idempotency key left over from the refusal).
+    const done = ok(await resolve(dup.id, { action: 'refund', note: '重复转账，退回', payee, amount: 6_000 }), 200);
+    expect(done).toMatchObject({ status: 'resolved', resolution: 'refund' });
+    expect(done.resolutionRef).toMatch(/^F\d{19}$/);
+    const refund = ok(await server.api('GET', `/api/v1/refunds/${done.resolutionRef}`), 200);
+    expect(refund).toMatchObject({ amount: 6_000, channel: 'bank_transfer', status: 'processing' });
+    expect((await getCard(server, c.cardNo)).balance).toBe(balance0);
+    expect((await transferOf(second)).status).toBe('matched');
+    const detail = ok(await server.api('GET', `/api/v1/reconciliation/items/${dup.id}`), 200);
+    expect(detail.events.map((e: any) => e.action)).toEqual(['opened', 'refund']);
+
+    // The money is on its way back: it can be neither written off nor credited any more.
+    const wo = await writeOffBalance();
+    expectError(await resolve(dup.id, { action: 'write_off', note: '核销' }), 409, 'RECON_ITEM_RESOLVED');
+    expectError(await resolve(dup.id, { action: 'credit_card', note: '入卡', cardNo: c.cardNo }), 409, 'RECON_ITEM_RESOLVED');
+    expect(await writeOffBalance()).toBe(wo);
+    expect(await clearing('bank_transfer')).toBe(cl0 - 6_000);
+  });
+
+  it('records written-off channel money so a later bank match cannot credit it too', async () => {
+    const D = '2026-08-10';
+    const c = await issueCard(server);
+    const closed = await bankOrder(c.cardNo, 7_000);
+    ok(await server.api('POST', `/api/v1/recharge-orders/${closed.orderNo}/close`, { role: 'finance' }), 200, 'close');
+    const late = txn('W');
+    const entered = await transferIn({ payerCode: '' }, late, D, 7_000);
+    expect(entered.status).toBe('unmatched');
+    await reconcile(D, [{ date: D, bankTxnId: late, income: 7_000, memo: closed.payerCode }]);
+    const [item] = await items(`channel=bank_transfer&billDate=${D}&status=open`);
+    expect(item).toMatchObject({ code: 'STATUS_DIFFERS', orderNo: closed.orderNo, channelAmount: 7_000, difference: 7_000 });
+    const cl0 = await clearing('bank_transfer');
+    const wo0 = await writeOffBalance();
+    const balance0 = (await getCard(server, c.cardNo)).balance;
+
+    ok(await resolve(item.id, { action: 'write_off', note: '无法联系付款人，转收入' }), 200);
+    expect(await clearing('bank_transfer')).toBe(cl0 - 7_000);
+    expect(await writeOffBalance()).toBe(wo0 + 7_000);
+    const recorded = await sql<{ amount: number; recon_item_id: number }>`select amount, recon_item_id from payment_write_offs
+      where channel = 'bank_transfer' and channel_txn_id = ${late}`.execute(server.db.db);
+    expect(recorded.rows).toEqual([{ amount: 7_000, recon_item_id: item.id }]);
+
+    expectError(await server.api('POST', `/api/v1/bank-transfers/${entered.id}/match`, { role: 'finance', body: { orderNo: closed.orderNo } }), 409, 'PAYMENT_WRITTEN_OFF');
+    expect(await clearing('bank_transfer')).toBe(cl0 - 7_000);
+    expect((await getCard(server, c.cardNo)).balance).toBe(balance0);
+    expect(ok(await server.api('GET', `/api/v1/recharge-orders/${closed.orderNo}`), 200).status).toBe('closed');
+  });
+
+  it('credits or refunds only an incoming transfer that is still unmatched', async () => {
+    const D = '2026-08-17';
+    const c = await issueCard(server);
+    const returned = txn('N');
+    const ignored = txn('G');
+    await reconcile(D, [
+      { date: D, bankTxnId: returned, income: 3_300, memo: '无附言' },
+      { date: D, bankTxnId: ignored, income: 4_400, memo: '无附言' },
+    ]);
+    const found = await items(`channel=bank_transfer&billDate=${D}&status=open`);
+    const byTxn = Object.fromEntries(found.map((i) => [i.channelTxnId, i]));
+    expect(found.map((i) => i.code)).toEqual(['CHANNEL_ONLY', 'CHANNEL_ONLY']);
+    ok(await server.api('POST', `/api/v1/bank-transfers/${(await transferOf(returned)).id}/return`, { role: 'finance', body: { note: '已原路退回付款人' } }), 200);
+    ok(await server.api('POST', `/api/v1/bank-transfers/${(await transferOf(ignored)).id}/ignore`, { role: 'finance', body: { note: '银行内部调账' } }), 200);
+    const balance0 = (await getCard(server, c.cardNo)).balance;
+
+    const r1 = await resolve(byTxn[returned].id, { action: 'credit_card', note: '入卡', cardNo: c.cardNo });
+    expectError(r1, 422, 'RECON_ACTION_NOT_ALLOWED');
+    expect(r1.body.error.details).toMatchObject({ transferStatus: 'returned' });
+    expectError(await resolve(byTxn[ignored].id, { action: 'credit_card', note: '入卡', cardNo: c.cardNo }), 422, 'RECON_ACTION_NOT_ALLOWED');
+    expectError(await resolve(byTxn[ignored].id, { action: 'refund', note: '退回', cardNo: c.cardNo, payee }), 422, 'RECON_ACTION_NOT_ALLOWED');
+    expect((await getCard(server, c.cardNo)).balance).toBe(balance0);
+    expect(await orderOf(returned)).toEqual([]);
+    expect(await orderOf(ignored)).toEqual([]);
+    // Explaining it stays possible: that is what a returned transfer needs.
+    ok(await resolve(byTxn[returned].id, { action: 'explained', note: '已退回付款人' }), 200);
+  });
+
+  it('credits a bank payment found only on the statement (never entered by finance), with no item', async () => {
+    const D = '2026-08-24';
+    const c = await issueCard(server);
+    const o = await bankOrder(c.cardNo, 5_200);
+    const bankTxnId = txn('A');
+    const balance0 = (await getCard(server, c.cardNo)).balance;
+    const s = await reconcile(D, [{ date: D, bankTxnId, income: 5_200, memo: `加油卡充值 ${o.payerCode}` }]);
+    expect(s.run).toMatchObject({ status: 'done', matchedCount: 1, itemCount: 0, pendingCount: 0 });
+    expect(await items(`channel=bank_transfer&billDate=${D}`)).toEqual([]);
+    const order = ok(await server.api('GET', `/api/v1/recharge-orders/${o.orderNo}`), 200);
+    expect(order).toMatchObject({ status: 'credited', channelTxnId: bankTxnId });
+    expect(order.events.map((e: any) => e.source)).toContain('bank_match');
+    expect((await getCard(server, c.cardNo)).balance).toBe(balance0 + 5_200);
+    expect((await transferOf(bankTxnId)).status).toBe('matched');
+  });
+});
+
+describe('bank refunds the statement does not show, or shows twice', () => {
+  const payee = { name: '李小龙', account: '6222020200112233445', bank: '工商银行' };
+  async function refundOn(orderNo: string, amount: number, D: string): Promise<string> {
+    const no = ok(await server.api('POST', `/api/v1/recharge-orders/${orderNo}/refunds`, { role: 'finance', body: { amount, reason: '客户申请退款', payee } }), 201).refundNo;
+    // Requested on D (the test's bill day), as finance would have.
+    await sql`update payment_refunds set created_at = ${`${D}T10:00:00+08:00`}::timestamptz where refund_no = ${no}`.execute(server.db.db);
+    return no;
+  }
+
+  it('pools a payout the bank has not shown and reports it as REFUND_PLATFORM_ONLY after the pool days', async () => {
+    const D = '2026-09-01';
+    const c = await issueCard(server);
+    const a = await paidOrder(c.cardNo, 8_000, D);
+    const r = await refundOn(a.orderNo, 3_000, D);
+    const first = await reconcile(D, [{ date: D, bankTxnId: a.bankTxnId, income: 8_000, memo: a.payerCode }]);
+    expect(first.run).toMatchObject({ matchedCount: 1, itemCount: 0, pendingCount: 1 });
+    for (const n of [1, 2]) expect((await reconcile(day(D, n), [])).run).toMatchObject({ itemCount: 0, pendingCount: 1 });
+    const late = await reconcile(day(D, 3), []);
+    expect(late.run).toMatchObject({ itemCount: 1, pendingCount: 0 });
+    const [item] = await items(`channel=bank_transfer&billDate=${day(D, 3)}&status=open`);
+    expect(item).toMatchObject({ code: 'REFUND_PLATFORM_ONLY', kind: 'refund', refundNo: r, platformAmount: 3_000, channelAmount: null });
+  });
+
+  it('reports a payout the bank shows twice as REFUND_DUPLICATE', async () => {
+    const D = '2026-09-10';
+    const c = await issueCard(server);
+    const a = await paidOrder(c.cardNo, 9_000, D);
+    const r = await refundOn(a.orderNo, 2_000, D);
+    const s = await reconcile(D, [
+      { date: D, bankTxnId: a.bankTxnId, income: 9_000, memo: a.payerCode },
+      { date: D, bankTxnId: txn('O'), expense: 2_000, memo: `退款 ${r}` },
+      { date: D, bankTxnId: txn('O'), expense: 2_000, memo: `退款 ${r}` },
+    ]);
+    expect(s.run).toMatchObject({ matchedCount: 2, itemCount: 1, channelRefundTotal: 4_000 });
+    const [item] = await items(`channel=bank_transfer&billDate=${D}&status=open`);
+    expect(item).toMatchObject({ code: 'REFUND_DUPLICATE', kind: 'refund', refundNo: r, channelAmount: 2_000 });
   });
 });

@@ -128,7 +128,7 @@ export function StatementStatusTag({ status, rejection }: { status: string; reje
   return rejection ? <Tooltip title={rc[rejection] ? t(rejection) : rejection}>{tag}</Tooltip> : tag;
 }
 
-const REPORT_COLORS: Record<string, string> = { balanced: 'green', open_items: 'orange', not_run: 'default', statement_rejected: 'red' };
+const REPORT_COLORS: Record<string, string> = { balanced: 'green', open_items: 'orange', nets_differ: 'gold', not_run: 'default', statement_rejected: 'red' };
 
 export function ReportStatusTag({ status }: { status: string }) {
   const t = useT(rc);

@@ -220,6 +220,7 @@ export const rc: Dict = {
   // Report
   reportStatus_balanced: { zh: '平', en: 'Balanced' },
   reportStatus_open_items: { zh: '有待处理差错', en: 'Open items' },
+  reportStatus_nets_differ: { zh: '净额不符', en: 'Nets differ' },
   reportStatus_not_run: { zh: '未对账', en: 'Not reconciled' },
   reportStatus_statement_rejected: { zh: '对账单被拒', en: 'Statement refused' },
   openItems: { zh: '待处理', en: 'Open' },

@@ -1,6 +1,6 @@
 import { useState, type HTMLAttributes } from 'react';
 import { Link } from 'react-router-dom';
-import { Alert, Button, Card, DatePicker, Table, Typography, message } from 'antd';
+import { Alert, Button, Card, DatePicker, Table, Tooltip, Typography, message } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { DownloadOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
@@ -66,7 +66,21 @@ export function ReportPage() {
   const columns: ColumnsType<ReportDay> = [
     { title: t('billDate'), dataIndex: 'billDate', render: (v: string) => <span className="fc-num">{v}</span> },
     { title: t('channel'), dataIndex: 'channel', render: (v: string) => <ChannelTag channel={v} /> },
-    { title: t('status'), dataIndex: 'status', render: (v: string) => <ReportStatusTag status={v} /> },
+    {
+      title: t('status'),
+      dataIndex: 'status',
+      // Why the nets differ on a day with nothing open: the pool, a match across midnight, items worked earlier.
+      render: (v: string, r) =>
+        r.explanations && r.explanations.length > 0 ? (
+          <Tooltip title={r.explanations.join('；')}>
+            <span data-testid="report-explanations">
+              <ReportStatusTag status={v} />
+            </span>
+          </Tooltip>
+        ) : (
+          <ReportStatusTag status={v} />
+        ),
+    },
     {
       title: t('statement'),
       children: [

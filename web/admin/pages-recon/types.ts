@@ -156,7 +156,7 @@ export interface ReportDay {
   channel: string;
   billDate: string;
   runId: number | null;
-  status: 'balanced' | 'open_items' | 'not_run' | 'statement_rejected';
+  status: 'balanced' | 'open_items' | 'nets_differ' | 'not_run' | 'statement_rejected';
   statement: { paymentCount: number; paymentTotal: number; refundCount: number; refundTotal: number; feeTotalMfen: number };
   platform: { paymentCount: number; paymentTotal: number; refundCount: number; refundTotal: number };
   ledgerClearingNet: number;
@@ -166,4 +166,6 @@ export interface ReportDay {
   openItems: number;
   resolvedItems: number;
   openItemIds: number[];
+  /** Why the nets differ on a day with nothing open (pool, cross-midnight, items worked earlier…), zh / en. */
+  explanations?: string[];
 }
