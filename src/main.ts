@@ -11,6 +11,7 @@ import { startPortalJobs } from './portal/index.js';
 import { startAuthorisationJobs } from './sales/index.js';
 import { backfillCustomerNameIndex } from './customers/index.js';
 import { startPaymentJobs } from './payments/index.js';
+import { seedDemoPayments } from './cli/seed-demo-payments.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
 
 async function main(): Promise<void> {
@@ -61,6 +62,15 @@ async function main(): Promise<void> {
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
   // Payments: orders past their time are asked about and closed, refunds followed, card-close payouts started.
   const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps)];
+  // Demo top-ups go through the sandbox providers, which notify this server: only once it listens.
+  if (seeded?.cardholder) {
+    try {
+      const p = await seedDemoPayments(deps, seeded.cardholder.cardNo);
+      logger.info(p, 'demo payments made through the sandbox providers');
+    } catch (err) {
+      logger.warn({ err }, 'demo payments could not be made; the rest of the demo is unaffected');
+    }
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;
