@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { expectLedgerVerified, getCard, issueCard, ok } from '../../test/support/cards-factory.js';
 import { seedDemoPayments } from './seed-demo-payments.js';
+import { businessDay } from '../platform/index.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -22,5 +23,9 @@ describe('demo payments', () => {
     expect(orders.filter((o) => o.status === 'paying').map((o) => o.channel)).toEqual(['bank_transfer']);
     const open = ok(await server.api('GET', '/api/v1/reconciliation/items?status=open', { role: 'finance' }), 200).items as Array<{ channel: string; code: string }>;
     expect(open.map((i) => [i.channel, i.code])).toEqual([['alipay', 'CHANNEL_ONLY']]);
+    // Today's provisional reconciliation: statement, platform and ledger agree wherever nothing is open.
+    const today = businessDay(new Date(), 'Asia/Shanghai');
+    const report = ok(await server.api('GET', `/api/v1/reconciliation/report?from=${today}&to=${today}`, { role: 'finance' }), 200).days as Array<{ channel: string; status: string }>;
+    expect(Object.fromEntries(report.map((d) => [d.channel, d.status]))).toMatchObject({ wechat: 'balanced', alipay: 'open_items', unionpay: 'balanced' });
   });
 });

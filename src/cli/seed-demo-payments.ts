@@ -1,4 +1,4 @@
-import { createOrder, findOrderByNo, requestRechargeRefund, type OnlineChannel, type PaymentsDeps } from '../payments/index.js';
+import { createOrder, findOrderByNo, getRefund, requestRechargeRefund, type OnlineChannel, type PaymentsDeps } from '../payments/index.js';
 import { runReconciliation } from '../reconciliation/index.js';
 import { businessDay, systemActor } from '../platform/index.js';
 
@@ -29,12 +29,14 @@ export async function seedDemoPayments(deps: PaymentsDeps, cardNo: string): Prom
   for (const p of sandboxed) {
     const order = await createOrder(deps, systemActor, { cardNo, amount: p.amount, channel: p.channel, origin: 'portal' }, { scope: 'demo', key: undefined, request: null });
     await deps.payments.sandboxes[p.channel]!.pay(order.orderNo);
-    await waitCredited(deps, order.orderNo);
+    await until(`demo top-up ${order.orderNo}`, async () => (await findOrderByNo(deps.db, order.orderNo))?.status === 'credited');
     out.credited++;
     refundable ??= order.orderNo;
   }
   if (refundable) {
-    await requestRechargeRefund(deps, systemActor, { orderNo: refundable, amount: 2_000, reason: '演示：部分退款' }, 'api');
+    const refund = await requestRechargeRefund(deps, systemActor, { orderNo: refundable, amount: 2_000, reason: '演示：部分退款' }, 'api');
+    // The sandbox confirms a refund a moment later; today's reconciliation then finds it settled.
+    await until(`demo refund ${refund.refundNo}`, async () => (await getRefund(deps.db, refund.refundNo)).status === 'succeeded');
     out.refunds++;
   }
   await createOrder(deps, systemActor, { cardNo, amount: 50_000, channel: 'bank_transfer', origin: 'portal' }, { scope: 'demo', key: undefined, request: null });
@@ -51,11 +53,10 @@ export async function seedDemoPayments(deps: PaymentsDeps, cardNo: string): Prom
   return out;
 }
 
-async function waitCredited(deps: PaymentsDeps, orderNo: string): Promise<void> {
+async function until(what: string, done: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 10_000;
-  for (;;) {
-    if ((await findOrderByNo(deps.db, orderNo))?.status === 'credited') return;
-    if (Date.now() > deadline) throw new Error(`demo top-up ${orderNo} was not credited`);
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not done in time`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

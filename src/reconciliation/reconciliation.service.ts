@@ -568,7 +568,8 @@ async function matchDay(
 
   // Totals: the platform's day, the statement's, and the ledger's clearing account.
   const day = platformPayments.filter((p) => isPaid(p.status) && p.dayOffset === 0);
-  const refundedDay = platformRefunds.filter((r) => r.status === 'succeeded' && r.dayOffset === 0);
+  // A refund the channel accepted today shows on today's file even while it is still in flight here.
+  const refundedDay = platformRefunds.filter((r) => (r.status === 'succeeded' || r.status === 'requested' || r.status === 'processing') && r.dayOffset === 0);
   const postings = await clearingPostings(trx, channel, billDate, tz);
   const ledgerNet = postings.reduce((s, p) => s + p.signed, 0);
   const explanations = explainDay({ payments: platformPayments, refunds: platformRefunds, result, postings, worked });
@@ -716,6 +717,10 @@ function explainDay(input: {
   }
   for (const r of input.refunds) {
     if (dayRefunds.has(r.id) && !postedRefunds.has(r.id)) out.push(`${r.refundNo} 退款成功但清算账户无记账 / refund succeeded with no clearing posting: ${yuanText(r.amount)} 元`);
+    // Its money waits in refunds payable until the channel confirms: the clearing account moves then.
+    if ((r.status === 'requested' || r.status === 'processing') && r.dayOffset === 0) {
+      out.push(`${r.refundNo} 退款处理中，款项在待退款账户 / refund in progress, held in refunds payable: ${yuanText(r.amount)} 元`);
+    }
   }
   return out;
 }
