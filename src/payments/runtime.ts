@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { App, Config } from '../platform/index.js';
+import { ConfigError, type App, type Config } from '../platform/index.js';
 import type { ChannelCode, ChannelOptions, OnlineChannel, PaymentChannel } from './channel.js';
 import { loadChannelCredentials, type ChannelCredentials } from './payments.config.js';
 import { paymentsError } from './payments.errors.js';
@@ -22,6 +22,28 @@ export interface PaymentsRuntime {
   channel(code: ChannelCode): PaymentChannel;
   publicUrl(): string;
   notifyUrl(channel: ChannelCode): string;
+  /**
+   * The fee rate agreed with the channel, in parts per million of the amount (0.6 % = 6000), which
+   * reconciliation checks each statement line's fee against (FEE_DIFFERS); null: not checked.
+   */
+  feeRatePpm(channel: ChannelCode): number | null;
+}
+
+/** What every sandbox provider charges: 0.6 % (WeChat's and Alipay's standard rate for most merchants). */
+export const SANDBOX_FEE_RATE_PPM = 6000;
+
+/** FUELCARD_<CHANNEL>_FEE_RATE_PPM: the merchant contract's rate; a sandboxed channel defaults to the sandbox's. */
+function feeRatesOf(env: Readonly<Record<string, string>>, sandboxed: readonly string[]): Map<ChannelCode, number> {
+  const out = new Map<ChannelCode, number>();
+  for (const [channel, prefix] of [['wechat', 'WECHAT'], ['alipay', 'ALIPAY'], ['unionpay', 'UNIONPAY'], ['bank_transfer', 'BANK']] as const) {
+    const name = `FUELCARD_${prefix}_FEE_RATE_PPM`;
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') {
+      if (!/^\d{1,6}$/.test(raw.trim()) || Number(raw) > 100_000) throw new ConfigError(name, 'expected parts per million of the amount, 0 to 100000 (0.6 % = 6000)');
+      out.set(channel, Number(raw));
+    } else if (sandboxed.includes(channel)) out.set(channel, SANDBOX_FEE_RATE_PPM);
+  }
+  return out;
 }
 
 const PROVIDER_TIMEOUT_MS = 10_000;
@@ -70,6 +92,7 @@ export function createPaymentsRuntime(input: { config: Config; app: App; logger:
   if (disabled.length > 0) input.logger.info({ channels: disabled }, 'payment channels without merchant credentials are disabled');
   for (const sb of Object.values(sandboxes)) sb.register(input.app);
 
+  const feeRates = feeRatesOf(input.config.channelEnv, sandboxed);
   return {
     credentials,
     channels,
@@ -81,6 +104,7 @@ export function createPaymentsRuntime(input: { config: Config; app: App; logger:
     },
     publicUrl,
     notifyUrl: (channel) => `${publicUrl()}/api/v1/payments/notify/${channel}`,
+    feeRatePpm: (channel) => feeRates.get(channel) ?? null,
   };
 }
 

@@ -522,7 +522,12 @@ async function matchDay(
     seenElsewhere: r.seen_elsewhere,
   }));
   const pendingEntries: PendingEntry[] = pending.rows.map((p) => ({ kind: p.kind, id: p.id, firstSeen: p.first_seen }));
-  const result = matchStatement(lines, platformPayments, platformRefunds, pendingEntries, { channel, billDate, poolDays: deps.config.reconPoolDays });
+  const result = matchStatement(lines, platformPayments, platformRefunds, pendingEntries, {
+    channel,
+    billDate,
+    poolDays: deps.config.reconPoolDays,
+    feeRatePpm: deps.payments.feeRatePpm(channel),
+  });
 
   // Items: one open item per discrepancy; a re-run finds the open one again.
   const found = new Set<string>();
