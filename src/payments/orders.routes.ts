@@ -51,6 +51,7 @@ export const RechargeOrderSchema = Type.Object({
   payload: Payload,
   payerCode: Nullable(Type.String()),
   channelTxnId: Nullable(Type.String()),
+  channelOrderNo: Nullable(Type.String({ description: 'the provider’s order number when it is not ours (a payment found only on the statement and credited by reconciliation)' })),
   paidAmount: Nullable(Type.Integer()),
   paidAt: Nullable(Type.String()),
   receiptNo: Nullable(Type.String()),

@@ -43,6 +43,8 @@ export interface RechargeOrder {
   payload: PaymentPayload;
   payerCode: string | null;
   channelTxnId: string | null;
+  /** The provider's order number when it is not ours (a payment found only on the statement). */
+  channelOrderNo: string | null;
   paidAmount: number | null;
   paidAt: string | null;
   receiptNo: string | null;
@@ -67,6 +69,7 @@ export function presentOrder(row: OrderRow & { card_no: string; receipt_no?: str
     payload: row.channel_payload ?? {},
     payerCode: row.payer_code,
     channelTxnId: row.channel_txn_id,
+    channelOrderNo: row.channel_order_no ?? null,
     paidAmount: row.paid_amount,
     paidAt: row.paid_at ? row.paid_at.toISOString() : null,
     receiptNo: row.receipt_no ?? null,

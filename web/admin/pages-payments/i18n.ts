@@ -37,6 +37,7 @@ export const pay: Dict = {
   completedAt: { zh: '完成时间', en: 'Completed' },
   receiptNo: { zh: '充值单号', en: 'Receipt no.' },
   channelTxnId: { zh: '渠道流水号', en: 'Channel transaction' },
+  channelOrderNo: { zh: '渠道订单号', en: 'Provider’s order no.' },
   channelRefundId: { zh: '渠道退款号', en: 'Channel refund id' },
   payerCode: { zh: '付款识别码', en: 'Payer code' },
   paidAmount: { zh: '实付金额', en: 'Amount paid' },
@@ -192,6 +193,7 @@ export const pay: Dict = {
   oc_applied: { zh: '已处理', en: 'Applied' },
   oc_duplicate: { zh: '重复', en: 'Duplicate' },
   oc_rejected: { zh: '已拒绝', en: 'Rejected' },
+  unverified: { zh: '未验证（可能为伪造）', en: 'unverified (may be forged)' },
 };
 
 export const CHANNEL_CODES = ['cash', 'bank_transfer', 'wechat', 'alipay', 'unionpay'] as const;

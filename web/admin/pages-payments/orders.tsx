@@ -1,6 +1,6 @@
 import { useEffect, useState, type HTMLAttributes } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { Alert, App, Button, Card, DatePicker, Descriptions, Form, Input, Select, Space, Table, Typography } from 'antd';
+import { Alert, App, Button, Card, DatePicker, Descriptions, Form, Input, Select, Space, Table, Tag, Typography } from 'antd';
 import { BankOutlined, CopyOutlined, PlusOutlined, SearchOutlined } from '@ant-design/icons';
 import { ApiError, errorText } from '../../shared/api';
 import { dateTime, digitsOnly } from '../../shared/format';
@@ -13,7 +13,7 @@ import { PageHeader, SubmitError, copyText, fromDay, mono, rangeQuery, toDay, us
 import { BackLink, CursorTable, FilterBar, FormModal, useSending } from '../pages-forecourt/common';
 import { ChannelTag, EventsTable, OrderStatusTag, RefundStatusTag, cardNoOf, code, payeeText, time, useWord, yuanRule } from './common';
 import { CHANNEL_CODES, ORDER_STATUSES, pay } from './i18n';
-import type { OrderDetail, RechargeOrder, Refund } from './types';
+import type { OrderDetail, OrderNotification, RechargeOrder, Refund } from './types';
 
 const KEYS = ['status', 'channel', 'cardNo', 'orderNo', 'from', 'to'] as const;
 const ORDER_NO = /^P\d{19}$/;
@@ -300,6 +300,7 @@ export function OrderDetailPage() {
                     { key: 'paid', label: t('paidAt'), children: dateTime(o.paidAt) },
                     { key: 'paidAmount', label: t('paidAmount'), children: o.paidAmount === null ? '—' : yuan(o.paidAmount) },
                     { key: 'txn', label: t('channelTxnId'), children: code(o.channelTxnId) },
+                    ...(o.channelOrderNo ? [{ key: 'channelOrderNo', label: t('channelOrderNo'), children: code(o.channelOrderNo) }] : []),
                     { key: 'receipt', label: t('receiptNo'), children: code(o.receiptNo) },
                     { key: 'refunded', label: t('refundedAmount'), children: <span data-testid="order-refunded">{yuan(o.refundedAmount)}</span> },
                     { key: 'payerCode', label: t('payerCode'), children: code(o.payerCode) },
@@ -324,7 +325,19 @@ export function OrderDetailPage() {
                 columns={[
                   { title: t('time'), dataIndex: 'receivedAt', render: time },
                   { title: t('kind'), dataIndex: 'kind', render: (v: string | null) => w('nk', v) },
-                  { title: t('outcome'), dataIndex: 'outcome', render: (v: string) => w('oc', v) },
+                  {
+                    title: t('outcome'),
+                    dataIndex: 'outcome',
+                    // A refused notification may be a forgery naming this order: say so, do not present it as the provider's.
+                    render: (v: string, n: OrderNotification) =>
+                      n.verified === false ? (
+                        <Tag color="red" data-testid="notification-unverified">
+                          {w('oc', v)} · {t('unverified')}
+                        </Tag>
+                      ) : (
+                        w('oc', v)
+                      ),
+                  },
                   { title: t('notifyReason'), dataIndex: 'reason', render: code },
                   { title: t('notifyId'), dataIndex: 'notifyId', render: code },
                 ]}

@@ -25,6 +25,7 @@ export interface RechargeOrder {
   payload: PaymentPayload;
   payerCode: string | null;
   channelTxnId: string | null;
+  channelOrderNo?: string | null;
   paidAmount: number | null;
   paidAt: string | null;
   receiptNo: string | null;
@@ -53,6 +54,8 @@ export interface OrderNotification {
   reason: string | null;
   notifyId: string | null;
   receivedAt: string;
+  /** False: refused (signature, time, amount…) — it may not come from the provider at all. */
+  verified?: boolean;
 }
 
 export interface Payee {
