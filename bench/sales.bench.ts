@@ -243,13 +243,19 @@ async function main(): Promise<number> {
   }
 }
 
-// `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts).
+// `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts);
+// `npm run bench -- notify` the payment notifications' (bench/notify.ts).
 const suite = process.argv[2] ?? 'sales';
-if (suite !== 'sales' && suite !== 'finder') {
-  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder)`);
+if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify') {
+  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify)`);
   process.exit(2);
 }
-(suite === 'finder' ? import('./finder.js').then((m) => m.runFinderBench()) : main()).then(
+(suite === 'finder'
+  ? import('./finder.js').then((m) => m.runFinderBench())
+  : suite === 'notify'
+    ? import('./notify.js').then((m) => m.runNotifyBench())
+    : main()
+).then(
   (code) => process.exit(code),
   (err: unknown) => {
     log(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
