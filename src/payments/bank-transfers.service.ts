@@ -304,6 +304,10 @@ export async function matchIncomingTransfer(trx: Trx, deps: PaymentsDeps, actor:
 export async function settleUnmatchedTransfer(trx: Trx, actor: Actor, transferId: number, to: 'ignored' | 'returned', note: string): Promise<BankTransferIn> {
   const t = await lockTransfer(trx, transferId);
   if (t.status !== 'unmatched') throw paymentsError('BANK_TRANSFER_STATE', { id: transferId, status: t.status });
+  // Written off, the money is booked as the programme's: sending it back (or calling it not a payment) would book it twice.
+  if (to === 'returned' && (await isWrittenOff(trx, 'bank_transfer', t.bank_txn_id))) {
+    throw paymentsError('PAYMENT_WRITTEN_OFF', { id: transferId, channel: 'bank_transfer', bankTxnId: t.bank_txn_id });
+  }
   await sql`update bank_transfers_in set status = ${to}, note = ${note}, staff_id = ${actor.staffId}, updated_at = now() where id = ${t.id}`.execute(trx);
   await audit(trx, actor, { action: `bank_transfer.${to === 'ignored' ? 'ignore' : 'return'}`, targetType: 'bank_transfer', targetId: t.id, details: { bankTxnId: t.bank_txn_id, amount: t.amount, note } });
   return getIncomingTransfer(trx, t.id);

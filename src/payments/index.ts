@@ -42,5 +42,5 @@ export {
 export { runRefundJobs } from './refunds.jobs.js';
 export { recordIncomingTransfers, matchIncomingTransfer, enterIncomingTransfer, payerCodesIn, type BankTransferIn } from './bank-transfers.service.js';
 export { formatBankStatement, parseBankStatement, BANK_STATEMENT_HEADER, type BankStatementRow } from './channels/offline/index.js';
-export { recordChannelWriteOff, isWrittenOff } from './orders.service.js';
+export { recordChannelWriteOff, isWrittenOff, lockChannelPayment } from './orders.service.js';
 export { createRechargeRefund, sendRefundToChannel, type RechargeRefundInput } from './refunds.service.js';

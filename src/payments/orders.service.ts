@@ -216,9 +216,19 @@ async function creditTransferId(trx: Trx, orderId: string): Promise<string> {
   return uuidFrom(attempt === 0 ? `order-credit:${orderId}` : `order-credit:${orderId}:${attempt}`);
 }
 
-/** Whether reconciliation wrote this channel payment off (it may then never credit a card). */
-export async function isWrittenOff(db: Executor, channel: ChannelCode, channelTxnId: string): Promise<boolean> {
-  const r = await sql`select 1 from payment_write_offs where channel = ${channel} and channel_txn_id = ${channelTxnId}`.execute(db);
+/**
+ * One channel payment at a time: a write-off and a credit of the same payment (a late
+ * notification, a bank match, the counter) take this lock first, so the second to come sees what
+ * the first committed — never both. Held to the end of the transaction.
+ */
+export async function lockChannelPayment(trx: Trx, channel: ChannelCode, channelTxnId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(7402, hashtext(${`${channel}\n${channelTxnId}`}))`.execute(trx);
+}
+
+/** Whether reconciliation wrote this channel payment off (it may then never credit a card). Takes the payment's lock. */
+export async function isWrittenOff(trx: Trx, channel: ChannelCode, channelTxnId: string): Promise<boolean> {
+  await lockChannelPayment(trx, channel, channelTxnId);
+  const r = await sql`select 1 from payment_write_offs where channel = ${channel} and channel_txn_id = ${channelTxnId}`.execute(trx);
   return r.rows.length > 0;
 }
 
@@ -231,6 +241,7 @@ export async function recordChannelWriteOff(
   trx: Trx,
   input: { channel: ChannelCode; channelTxnId: string; amount: number; reconItemId: number; note: string; staffId: number | null },
 ): Promise<void> {
+  await lockChannelPayment(trx, input.channel, input.channelTxnId);
   const r = await sql`insert into payment_write_offs (channel, channel_txn_id, amount, recon_item_id, note, staff_id)
     values (${input.channel}, ${input.channelTxnId}, ${input.amount}, ${input.reconItemId}, ${input.note}, ${input.staffId})
     on conflict (channel, channel_txn_id) do nothing returning id`.execute(trx);
@@ -494,6 +505,10 @@ export async function counterCredit(
   at?: Date,
 ): Promise<{ order: OrderRow; receiptNo: string; rechargeId: string; accountBalance: number; card: CardRow }> {
   const method: PaymentMethod = input.channel === 'cash' ? 'counter' : 'transfer';
+  // A transfer reconciliation wrote off is the programme's: the counter may not credit it to a card.
+  if (input.channel === 'bank_transfer' && input.reference !== null && (await isWrittenOff(trx, 'bank_transfer', input.reference))) {
+    throw paymentsError('PAYMENT_WRITTEN_OFF', { field: 'reference', channel: 'bank_transfer' });
+  }
   const { order } = await openOrder(trx, config, actor, { cardNo: input.cardNo, amount: input.amount, channel: input.channel, method, origin: 'counter', ...(input.accountId !== undefined ? { accountId: input.accountId } : {}) }, {
     limits: false,
     ...(at ? { at } : {}),

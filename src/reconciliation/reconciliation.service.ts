@@ -12,6 +12,7 @@ import {
   applyPaymentState,
   createRechargeRefund,
   creditChannelPayment,
+  lockChannelPayment,
   lockOrderByNo,
   matchIncomingTransfer,
   payerCodesIn,
@@ -888,6 +889,13 @@ async function lineOf(db: Executor, item: ItemRow): Promise<{ occurred_at: Date 
 }
 
 /** The order that now holds the item's channel money, if one does. */
+/** The state of the incoming transfer a bank item's money arrived as, locked; null when none is recorded. */
+async function transferStatusOf(trx: Trx, item: ItemRow): Promise<string | null> {
+  const r = await sql<{ status: string }>`select status from bank_transfers_in
+    where upper(regexp_replace(bank_txn_id, '\\s', '', 'g')) = ${item.channel_txn_id} for update`.execute(trx);
+  return r.rows[0]?.status ?? null;
+}
+
 async function orderHolding(db: Executor, item: ItemRow): Promise<{ order_no: string; status: string } | undefined> {
   const r = await sql<{ order_no: string; status: string }>`select order_no, status from recharge_orders
     where channel = ${item.channel} and channel_txn_id = ${item.channel_txn_id}`.execute(db);
@@ -1058,6 +1066,19 @@ export async function resolveItem(deps: ReconDeps, actor: Actor, itemId: number,
       const amount = input.amount ?? Math.abs(effect);
       if (!Number.isSafeInteger(amount) || amount <= 0 || effect === 0 || amount > Math.abs(effect)) {
         throw reconError('RECON_AMOUNT_INVALID', { field: 'amount', difference: effect });
+      }
+      if (writesOffChannelPayment(item, effect)) {
+        // Serialised with any credit of the same payment; once we hold the lock, money a card already
+        // took (a late notification, a match by hand) is visible here and is not the programme's to book.
+        await lockChannelPayment(trx, item.channel, item.channel_txn_id!);
+        const holder = await orderHolding(trx, item);
+        if (holder && ['paid', 'credited', 'refunded'].includes(holder.status)) {
+          throw reconError('RECON_ACTION_NOT_ALLOWED', { action: 'write_off', reason: 'an order already holds this payment', orderNo: holder.order_no, orderStatus: holder.status });
+        }
+        const transferState = item.channel === 'bank_transfer' ? await transferStatusOf(trx, item) : null;
+        if (transferState !== null && transferState !== 'unmatched') {
+          throw reconError('RECON_ACTION_NOT_ALLOWED', { action: 'write_off', reason: `transfer_${transferState}`, transferStatus: transferState });
+        }
       }
       const clearing = await systemAccount(trx, 'channel_clearing', item.channel, CLEARING_NAMES[item.channel]);
       const writeOff = await systemAccount(trx, 'write_off', 'reconciliation', '对账差错核销');

@@ -488,6 +488,41 @@ describe('money the channel holds, worked once', () => {
     expect(ok(await server.api('GET', `/api/v1/recharge-orders/${closed.orderNo}`), 200).status).toBe('closed');
   });
 
+  it('does not write off money a card took meanwhile, nor let the counter or a return take money written off', async () => {
+    const c = await issueCard(server);
+    // A transfer on the statement that no order claimed (no payer code) is matched by hand after the run: a card has it now.
+    const D = '2026-08-12';
+    const o = await bankOrder(c.cardNo, 7_700);
+    const id = txn('M');
+    const t = await transferIn({ payerCode: '' }, id, D, 7_700);
+    await reconcile(D, [{ date: D, bankTxnId: id, income: 7_700, memo: '无附言' }]);
+    const [item] = await items(`channel=bank_transfer&billDate=${D}&status=open`);
+    expect(item).toMatchObject({ code: 'CHANNEL_ONLY', channelAmount: 7_700 });
+    ok(await server.api('POST', `/api/v1/bank-transfers/${t.id}/match`, { role: 'finance', body: { orderNo: o.orderNo } }), 200, 'match');
+    const cl0 = await clearing('bank_transfer');
+    const w = await resolve(item.id, { action: 'write_off', note: '作收入' });
+    expect({ status: w.status, code: w.body.error?.code, reason: w.body.error?.details?.reason }).toEqual({ status: 422, code: 'RECON_ACTION_NOT_ALLOWED', reason: 'an order already holds this payment' });
+    expect(await clearing('bank_transfer')).toBe(cl0);
+
+    // A stray transfer written off is the programme's: the counter may not credit its reference, nor finance return it.
+    const E = '2026-08-13';
+    const stray = txn('S');
+    const entered = await transferIn({ payerCode: '' }, stray, E, 6_600);
+    await reconcile(E, [{ date: E, bankTxnId: stray, income: 6_600, memo: '无附言' }]);
+    const [strayItem] = await items(`channel=bank_transfer&billDate=${E}&status=open`);
+    ok(await resolve(strayItem.id, { action: 'write_off', note: '无法联系付款人，转收入' }), 200);
+    const cl1 = await clearing('bank_transfer');
+    const before = (await getCard(server, c.cardNo)).balance;
+    expectError(
+      await server.api('POST', `/api/v1/cards/${c.cardNo}/recharges`, { role: 'station_staff', body: { amount: 6_600, channel: 'bank_transfer', reference: stray.toLowerCase() } }),
+      409,
+      'PAYMENT_WRITTEN_OFF',
+    );
+    expectError(await server.api('POST', `/api/v1/bank-transfers/${entered.id}/return`, { role: 'finance', body: { note: '退回付款人' } }), 409, 'PAYMENT_WRITTEN_OFF');
+    expect((await getCard(server, c.cardNo)).balance).toBe(before);
+    expect(await clearing('bank_transfer')).toBe(cl1);
+  });
+
   it('credits or refunds only an incoming transfer that is still unmatched', async () => {
     const D = '2026-08-17';
     const c = await issueCard(server);
