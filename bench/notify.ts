@@ -276,38 +276,39 @@ function inProcessPair(channel: OnlineChannel): { adapter: PaymentChannel; build
   return { adapter: createUnionPayChannel(sb.merchant, opts), build: (i) => sb.buildPaymentNotification(orderNos[i % orderNos.length]!) };
 }
 
-async function measureCrypto(channel: OnlineChannel, seconds: number): Promise<CryptoResult> {
+/**
+ * The best of `rounds` rounds of `seconds` each, for each side: on a shared machine the fastest
+ * round is the nearest to what the work itself costs, which is what this figure is for.
+ */
+async function measureCrypto(channel: OnlineChannel, seconds: number, rounds: number): Promise<CryptoResult> {
   const { adapter, build } = inProcessPair(channel);
   // Warm the code paths (and any key parsing the adapter caches) before timing.
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 50; i++) {
     const n = build(i);
     await adapter.verifyNotification({ headers: lowerCase(n.headers), body: n.body, now: new Date() });
   }
-  const built: SandboxNotification[] = [];
-  let t0 = performance.now();
-  let end = t0 + seconds * 1000;
-  while (performance.now() < end) built.push(build(built.length));
-  const signSeconds = (performance.now() - t0) / 1000;
-  const raws = built.map((n) => ({ headers: lowerCase(n.headers), body: n.body }));
-  let verified = 0;
+  let signMs = Infinity;
+  let verifyMs = Infinity;
   let refused = 0;
-  t0 = performance.now();
-  end = t0 + seconds * 1000;
-  while (performance.now() < end) {
-    const raw = raws[verified % raws.length]!;
-    const v = await adapter.verifyNotification({ ...raw, now: new Date() });
-    if (!v.ok || v.notification.kind !== 'payment' || v.notification.payment.status !== 'paid') refused += 1;
-    verified += 1;
+  for (let round = 0; round < rounds; round++) {
+    const built: SandboxNotification[] = [];
+    let t0 = performance.now();
+    let end = t0 + seconds * 1000;
+    while (performance.now() < end) built.push(build(built.length));
+    signMs = Math.min(signMs, (performance.now() - t0) / built.length);
+    const raws = built.map((n) => ({ headers: lowerCase(n.headers), body: n.body }));
+    let verified = 0;
+    t0 = performance.now();
+    end = t0 + seconds * 1000;
+    while (performance.now() < end) {
+      const raw = raws[verified % raws.length]!;
+      const v = await adapter.verifyNotification({ ...raw, now: new Date() });
+      if (!v.ok || v.notification.kind !== 'payment' || v.notification.payment.status !== 'paid') refused += 1;
+      verified += 1;
+    }
+    verifyMs = Math.min(verifyMs, (performance.now() - t0) / verified);
   }
-  const verifySeconds = (performance.now() - t0) / 1000;
-  return {
-    channel,
-    signPerSecond: built.length / signSeconds,
-    signMs: (signSeconds * 1000) / built.length,
-    verifyPerSecond: verified / verifySeconds,
-    verifyMs: (verifySeconds * 1000) / verified,
-    refused,
-  };
+  return { channel, signPerSecond: 1000 / signMs, signMs, verifyPerSecond: 1000 / verifyMs, verifyMs, refused };
 }
 
 /** The notify route hands the adapter lower-case header names (Node's), as the server does. */
@@ -427,7 +428,7 @@ function commandLine(): string {
 export async function runNotifyBench(): Promise<number> {
   const seconds = intEnv('BENCH_SECONDS', 5, 1, 3600);
   const warmup = intEnv('BENCH_WARMUP_SECONDS', 2, 0, 600);
-  const cryptoSeconds = intEnv('BENCH_NOTIFY_CRYPTO_SECONDS', 2, 1, 600);
+  const cryptoSeconds = intEnv('BENCH_NOTIFY_CRYPTO_SECONDS', 1, 1, 600);
   const maxOrders = intEnv('BENCH_NOTIFY_MAX_ORDERS', 3000, 10, 100_000);
   const clientCounts = listEnv('BENCH_CLIENTS', '1,4,16', (c) => {
     if (!/^\d+$/.test(c) || Number(c) < 1 || Number(c) > 256) throw new Error(`BENCH_CLIENTS entries must be integers 1..256, got "${c}"`);
@@ -447,7 +448,7 @@ export async function runNotifyBench(): Promise<number> {
     // 1. Crypto alone, before the server runs, so it has the machine to itself.
     const crypto: CryptoResult[] = [];
     for (const channel of channels) {
-      const c = await measureCrypto(channel, cryptoSeconds);
+      const c = await measureCrypto(channel, cryptoSeconds, 3);
       crypto.push(c);
       log(`notify bench: ${channel} in-process: ${c.signPerSecond.toFixed(0)} signs/s, ${c.verifyPerSecond.toFixed(0)} verifications/s${c.refused ? `, ${c.refused} REFUSED` : ''}`);
       if (c.refused > 0) failed = true;
@@ -542,7 +543,7 @@ export async function runNotifyBench(): Promise<number> {
       ...cells.map(cellRow),
       '',
       ...(notes.length ? [...notes, ''] : []),
-      `## Crypto alone (in-process, one core, ${cryptoSeconds} s each)`,
+      `## Crypto alone (in-process, one core; best of 3 rounds of ${cryptoSeconds} s per side)`,
       '',
       cryptoHeader,
       ...crypto.map((c) => cryptoRow(c, cells)),
