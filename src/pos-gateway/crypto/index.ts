@@ -1,0 +1,5 @@
+export * from './keys.js';
+export * from './mac.js';
+export * from './pin.js';
+export * from './keystore.js';
+export * from './dukpt.js';
