@@ -7,3 +7,4 @@
 export * as iso8583 from './iso8583/index.js';
 export * as posCrypto from './crypto/index.js';
 export * as posTransport from './transport/index.js';
+export * as posHost from './host/index.js';

@@ -96,6 +96,8 @@ export const IFSF_FIELDS: ReadonlyMap<number, FieldSpec> = new Map<number, Field
   [87, f('Credits, reversal amount', 'n', 'fixed', 16)],
   [88, f('Debits, amount', 'n', 'fixed', 16)],
   [89, f('Debits, reversal amount', 'n', 'fixed', 16)],
+  // ISO 8583:1993 DE 96 "key management data": the session keys of a sign-on / key change (layout in docs/pos-session.md).
+  [96, f('Key management data', 'b', 'LLL', 999)],
   [97, f('Amount, net reconciliation (C/D + n16)', 'an', 'fixed', 17)],
   [101, f('File name', 'ans', 'LL', 17)],
   [127, f('Encrypted track 2 / private data', 'b', 'LLL', 999)],

@@ -1,0 +1,259 @@
+/**
+ * Inbound pipeline of the terminal host (docs/pos-session.md §2): decode → terminal (DE 41) →
+ * MAC verified before any other field is trusted → transmission time window (DE 7) → replay guard
+ * (exactly-once) → handler by MTI → response with DE 39, MACed under the terminal's session key.
+ * `handleInbound` never throws and never hangs on its own: every failure is an outcome code.
+ */
+import {
+  applyMac,
+  decodeMessage,
+  encodeMessage,
+  IFSF_PROFILE,
+  macData,
+  prepareMac,
+  responseMti,
+  type FieldValue,
+  type IsoMessage,
+  type IsoProfile,
+} from '../iso8583/index.js';
+import { foldRepeatMti, requestFingerprint, type ReplayKey } from './replay.js';
+import { decodeDe53, encodeDe53, withKeyManagement } from './session-fields.js';
+import { networkManagementHandlers } from './session.js';
+import type { TerminalRecord } from './session-directory.js';
+import { ACTION, type InboundContext, type InboundOutcome, type InboundResult } from './inbound-types.js';
+
+export * from './inbound-types.js';
+
+/** Fields a response echoes from its request when present (ISO 8583 "ME"/"CE" classes). */
+export const ECHOED_FIELDS: readonly number[] = [3, 4, 11, 12, 24, 26, 32, 33, 41, 42, 49, 56];
+
+/** Requests that open something new; advices, reversals and reconciliation are accepted signed off or not. */
+const NEEDS_SIGN_ON: ReadonlySet<string> = new Set(['1100', '1200', '1304']);
+
+const DEFAULT_WINDOW_MS = 5 * 60_000;
+
+/** DE 7 of the host's answers: UTC MMDDhhmmss. */
+export function formatTransmissionTime(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/**
+ * DE 7 (UTC MMDDhhmmss, no year) as the instant nearest to `now`: the year is the one of now−1,
+ * now, now+1 that puts it closest, so a message sent just before New Year is not a year off.
+ */
+export function parseTransmissionTime(de7: string, now: Date): Date | null {
+  const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(de7);
+  if (!m) return null;
+  const [mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null;
+  let best: Date | null = null;
+  for (const y of [now.getUTCFullYear() - 1, now.getUTCFullYear(), now.getUTCFullYear() + 1]) {
+    const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    if (t.getUTCMonth() !== mo - 1) continue; // 31 April and 29 February outside leap years
+    if (!best || Math.abs(t.getTime() - now.getTime()) < Math.abs(best.getTime() - now.getTime())) best = t;
+  }
+  return best;
+}
+
+function str(msg: IsoMessage, n: number): string | undefined {
+  const v = msg.fields.get(n);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An answer that carries no MAC: for messages that could not be authenticated (docs §2). */
+function unmacedAnswer(mti: string, actionCode: string, from: IsoMessage | null, profile: IsoProfile): Buffer | null {
+  const rmti = responseMti(mti);
+  if (!rmti) return null;
+  const fields = new Map<number, FieldValue>();
+  // Only what lets the terminal match the answer to its request; nothing else of an unauthenticated message.
+  for (const n of [11, 12, 41]) {
+    const v = from?.fields.get(n);
+    if (v !== undefined) fields.set(n, v);
+  }
+  fields.set(39, actionCode);
+  return encodeMessage({ mti: rmti, fields }, profile);
+}
+
+async function macedAnswer(
+  ctx: InboundContext,
+  req: IsoMessage,
+  terminal: TerminalRecord,
+  profile: IsoProfile,
+  actionCode: string,
+  extra: ReadonlyMap<number, FieldValue> | undefined,
+  macKeyVersion: number,
+  now: Date,
+): Promise<Buffer | null> {
+  const rmti = responseMti(req.mti);
+  if (!rmti) return null;
+  const fields = new Map<number, FieldValue>();
+  for (const n of ECHOED_FIELDS) {
+    const v = req.fields.get(n);
+    if (v !== undefined) fields.set(n, v);
+  }
+  fields.set(7, formatTransmissionTime(now));
+  for (const [n, v] of extra ?? []) fields.set(n, v);
+  fields.set(39, actionCode);
+  fields.set(53, encodeDe53({ mac: macKeyVersion }));
+  const prepared = prepareMac({ mti: rmti, fields }, profile);
+  const mac = await ctx.keyStore.macGenerate(terminal.keys.tak, terminal.macAlgorithm, prepared.data, macKeyVersion);
+  return applyMac(prepared.bytes, mac);
+}
+
+type MacCheck = { ok: true; version: number } | { ok: false; outcome: InboundOutcome; actionCode: string; detail: string };
+
+/** Verifies DE 64/128 under the version DE 53 names, else the current TAK, then the previous one. */
+async function verifyMac(ctx: InboundContext, terminal: TerminalRecord, bytes: Buffer, msg: IsoMessage, profile: IsoProfile): Promise<MacCheck> {
+  const md = macData(bytes, profile);
+  if (!md.ok || md.mac === null) return { ok: false, outcome: 'MAC_MISSING', actionCode: ACTION.macIncorrect, detail: 'no DE 64/128' };
+  const info = await ctx.keyStore.describe(terminal.keys.tak);
+  if (!info) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'terminal has no MAC key' };
+  let versions: number[];
+  const de53 = msg.fields.get(53);
+  if (Buffer.isBuffer(de53)) {
+    const v = decodeDe53(de53);
+    // DE 53 only selects the key; a forged value just makes verification fail.
+    if (!v.ok) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: v.detail };
+    versions = [v.value.mac];
+  } else {
+    versions = info.previousVersion !== null ? [info.version, info.previousVersion] : [info.version];
+  }
+  let lastCode = 'MAC_MISMATCH';
+  for (const version of versions) {
+    const r = await ctx.keyStore.macVerify(terminal.keys.tak, terminal.macAlgorithm, md.data, md.mac, version);
+    if (r.ok) return { ok: true, version };
+    lastCode = r.code;
+  }
+  return lastCode === 'KEY_NOT_FOUND'
+    ? { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the named key version is not held' }
+    : { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: 'MAC does not verify' };
+}
+
+/** The terminal proved it holds the current TAK: the rollover is over, retire the previous session keys. */
+async function retireOnFirstUse(ctx: InboundContext, terminal: TerminalRecord, version: number): Promise<void> {
+  const tak = await ctx.keyStore.describe(terminal.keys.tak);
+  if (!tak || tak.version !== version || tak.previousVersion === null) return;
+  for (const ref of [terminal.keys.tak, terminal.keys.tpk, terminal.keys.tdk]) {
+    if (ref && (await ctx.keyStore.describe(ref))?.previousVersion != null) await ctx.keyStore.retirePrevious(ref);
+  }
+}
+
+export async function handleInbound(bytes: Buffer, ctx: InboundContext): Promise<InboundResult> {
+  try {
+    return await pipeline(bytes, ctx);
+  } catch (e) {
+    // A key store or directory failure costs this message only; no answer (the terminal repeats or reverses).
+    return { response: null, outcome: 'INTERNAL', detail: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+}
+
+async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResult> {
+  const now = (ctx.now ?? (() => new Date()))();
+  let profile = withKeyManagement(ctx.profile ?? IFSF_PROFILE);
+  let decoded = decodeMessage(bytes, profile);
+  if (!decoded.ok) {
+    const mti = decoded.error.mti;
+    const response = mti ? unmacedAnswer(mti, ACTION.formatError, null, profile) : null;
+    return { response, outcome: 'FORMAT_ERROR', ...(response ? { actionCode: ACTION.formatError } : {}), ...(mti ? { mti } : {}), detail: `${decoded.error.code}: ${decoded.error.detail}` };
+  }
+  let msg = decoded.message;
+  if (!responseMti(msg.mti)) return { response: null, outcome: 'UNKNOWN_MTI', mti: msg.mti, detail: 'not a request or advice this host answers' };
+  const terminalId = str(msg, 41);
+  if (!terminalId) {
+    return { response: unmacedAnswer(msg.mti, ACTION.formatError, msg, profile), outcome: 'FORMAT_ERROR', actionCode: ACTION.formatError, mti: msg.mti, detail: 'DE 41 missing' };
+  }
+  const terminal = await ctx.directory.get(terminalId);
+  // Unknown or disabled: no answer. An unauthenticated answer helps only a prober; the operator sees the counter.
+  if (!terminal) return { response: null, outcome: 'UNKNOWN_TERMINAL', terminalId, mti: msg.mti };
+  if (terminal.status !== 'active') return { response: null, outcome: 'TERMINAL_DISABLED', terminalId, mti: msg.mti };
+  if (terminal.profile && terminal.profile.name !== profile.name && withKeyManagement(terminal.profile).name !== profile.name) {
+    profile = withKeyManagement(terminal.profile);
+    decoded = decodeMessage(bytes, profile);
+    if (!decoded.ok) {
+      return { response: unmacedAnswer(msg.mti, ACTION.formatError, null, profile), outcome: 'FORMAT_ERROR', actionCode: ACTION.formatError, terminalId, mti: msg.mti, detail: decoded.error.detail };
+    }
+    msg = decoded.message;
+  }
+  const base = { terminalId, mti: msg.mti };
+
+  const signOn = msg.mti === '1804' && str(msg, 24) === '801';
+  const mac = await verifyMac(ctx, terminal, bytes, msg, profile);
+  let macVersion: number;
+  if (mac.ok) {
+    macVersion = mac.version;
+  } else if (signOn && terminal.signOnWithoutMac) {
+    const info = await ctx.keyStore.describe(terminal.keys.tak);
+    if (!info) return { ...base, response: unmacedAnswer(msg.mti, ACTION.macKeySync, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync };
+    macVersion = info.version;
+  } else {
+    // Unauthenticated: answer without a MAC (our MAC would let a prober collect MACed answers), echo only DE 11/12/41.
+    return { ...base, response: unmacedAnswer(msg.mti, mac.actionCode, msg, profile), outcome: mac.outcome, actionCode: mac.actionCode, detail: mac.detail };
+  }
+  if (mac.ok) await retireOnFirstUse(ctx, terminal, macVersion);
+
+  const answer = async (actionCode: string, outcome: InboundOutcome, detail?: string): Promise<InboundResult> => ({
+    ...base,
+    response: await macedAnswer(ctx, msg, terminal, profile, actionCode, undefined, macVersion, now),
+    outcome,
+    actionCode,
+    ...(detail ? { detail } : {}),
+  });
+
+  const stan = str(msg, 11);
+  const local = str(msg, 12);
+  const de7 = str(msg, 7);
+  if (!stan || !local || !de7) return answer(ACTION.formatError, 'FORMAT_ERROR', 'DE 7, 11 and 12 are mandatory');
+  const sent = parseTransmissionTime(de7, now);
+  if (!sent) return answer(ACTION.formatError, 'FORMAT_ERROR', 'DE 7 is not a date');
+  if (Math.abs(sent.getTime() - now.getTime()) > (ctx.transmissionWindowMs ?? DEFAULT_WINDOW_MS)) {
+    return answer(ACTION.outOfSequence, 'STALE_TRANSMISSION', `DE 7 ${de7} is outside the window`);
+  }
+
+  const key: ReplayKey = { terminalId, messageClass: foldRepeatMti(msg.mti), stan, localDateTime: local };
+  const fingerprint = requestFingerprint(msg, profile);
+  const seen = await ctx.replay.begin(key, fingerprint, now);
+  if (seen.kind === 'duplicate') return { ...base, response: seen.response, outcome: 'DUPLICATE' };
+  if (seen.kind === 'in-progress') return { ...base, response: null, outcome: 'IN_PROGRESS' };
+  if (seen.kind === 'conflict') return answer(ACTION.duplicateTransmission, 'REPLAY_CONFLICT', 'same STAN and local time, different content');
+
+  try {
+    const table = { ...networkManagementHandlers, ...ctx.handlers };
+    const handler = table[msg.mti] ?? table[foldRepeatMti(msg.mti)];
+    let result: InboundResult;
+    if (!handler) {
+      result = await answer(ACTION.invalidTransaction, 'UNSUPPORTED', `no handler for ${msg.mti}`);
+    } else if ((ctx.requireSignOn ?? true) && NEEDS_SIGN_ON.has(msg.mti) && !(await ctx.directory.session(terminalId)).signedOn) {
+      result = await answer(ACTION.invalidTransaction, 'NOT_SIGNED_ON', 'sign on first (1804/801)');
+    } else {
+      const r = await handler({ message: msg, terminal, profile, macKeyVersion: macVersion, receivedAt: now, repeat: msg.mti !== key.messageClass }, ctx);
+      result = {
+        ...base,
+        response: await macedAnswer(ctx, msg, terminal, profile, r.actionCode, r.fields, r.macKeyVersion ?? macVersion, now),
+        outcome: 'OK',
+        actionCode: r.actionCode,
+      };
+    }
+    // Stored before it is written: a repeat after a lost answer gets these very bytes.
+    if (result.response) await ctx.replay.complete(key, fingerprint, result.response, now);
+    else await ctx.replay.abandon(key);
+    return result;
+  } catch (e) {
+    await ctx.replay.abandon(key);
+    const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    try {
+      return { ...(await answer(ACTION.systemMalfunction, 'HANDLER_FAILED', detail)) };
+    } catch {
+      return { ...base, response: null, outcome: 'HANDLER_FAILED', detail };
+    }
+  }
+}
+
+/** Adapter for the transport's `startIsoServer({ handler })`; `observe` gets every result (metrics, log). */
+export function inboundFrameHandler(ctx: InboundContext, observe?: (r: InboundResult) => void): (frame: Buffer) => Promise<Buffer | null> {
+  return async (frame) => {
+    const r = await handleInbound(frame, ctx);
+    observe?.(r);
+    return r.response;
+  };
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { connectIsoClient } from '../transport/index.js';
+import { startIsoServer } from '../transport/index.js';
+import { decodeDe53 } from './session-fields.js';
+import { inboundFrameHandler, type InboundResult } from './inbound.js';
+import { harness, type Suite } from './session.test-support.js';
+
+const SUITES: Suite[] = [
+  { alg: 'tdes', mac: 'retail-tdes-pad2' },
+  { alg: 'aes', mac: 'aes-cmac' },
+  { alg: 'sm4', mac: 'sm4-cmac' },
+];
+
+const signOn = [[24, '801']] as const;
+const echo = [[24, '831']] as const;
+
+describe.each(SUITES)('network management with $alg / $mac', (suite) => {
+  it('signs on, unwraps the session keys under the TMK, checks KCVs and the 1814 MAC, then echoes MACed', async () => {
+    const h = await harness({ suite });
+    const r = await h.send(h.terminal.build('1804', signOn));
+    expect(r.outcome).toBe('OK');
+    const answer = h.terminal.read(r.response, h.terminal.tak);
+    expect(answer.msg.mti).toBe('1814');
+    expect(answer.msg.fields.get(39)).toBe('800');
+    // MACed under the new key, not the one the request used.
+    expect(answer.macOk).toBe(false);
+    const accepted = h.terminal.acceptKeys(r.response!);
+    expect(accepted.macOk).toBe(true);
+    expect(accepted.versions).toEqual({ tpk: 2, tak: 2 });
+    expect((await h.directory.session('OPT00001')).signedOn).toBe(true);
+
+    const e = await h.send(h.terminal.build('1820', echo));
+    expect(e.outcome).toBe('OK');
+    const ea = h.terminal.read(e.response);
+    expect(ea.msg.mti).toBe('1830');
+    expect(ea.msg.fields.get(39)).toBe('800');
+    expect(ea.macOk).toBe(true);
+    const de53 = decodeDe53(ea.msg.fields.get(53) as Buffer);
+    expect(de53.ok && de53.value.mac).toBe(2);
+  });
+});
+
+describe('network management', () => {
+  it('the first message under the new key retires the old keys', async () => {
+    const h = await harness();
+    const oldTak = h.terminal.tak;
+    const r = await h.send(h.terminal.build('1804', signOn));
+    h.terminal.acceptKeys(r.response!);
+    expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBe(1);
+    // Before the terminal uses v2, v1 still verifies (the 1814 may have been lost).
+    const old = await h.send(h.terminal.build('1820', echo, { key: oldTak, withDe53: 1 }));
+    expect(old.outcome).toBe('OK');
+    expect(h.terminal.read(old.response, oldTak).macOk).toBe(true);
+    await h.send(h.terminal.build('1820', echo));
+    expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBeNull();
+    expect((await h.keyStore.describe('term:OPT00001:tpk'))?.previousVersion).toBeNull();
+    const late = await h.send(h.terminal.build('1820', echo, { key: oldTak, withDe53: 1 }));
+    expect(late.outcome).toBe('MAC_KEY_SYNC');
+    expect(h.terminal.read(late.response).msg.fields.get(39)).toBe('917');
+  });
+
+  it('key change (811) rotates; the old key works until the terminal uses the new one', async () => {
+    const h = await harness();
+    h.terminal.acceptKeys((await h.send(h.terminal.build('1804', signOn))).response!);
+    await h.send(h.terminal.build('1820', echo)); // v2 in use, v1 retired
+    const v2 = h.terminal.tak;
+    const kc = await h.send(h.terminal.build('1804', [[24, '811']]));
+    expect(kc.outcome).toBe('OK');
+    const accepted = h.terminal.acceptKeys(kc.response!);
+    expect(accepted).toEqual({ macOk: true, versions: { tpk: 3, tak: 3 } });
+    expect((await h.directory.session('OPT00001')).keyVersions).toEqual({ tak: 3, tpk: 3 });
+    // Without DE 53 the host tries the current key, then the previous one.
+    const withOld = await h.send(h.terminal.build('1820', echo, { key: v2, withDe53: null }));
+    expect(withOld.outcome).toBe('OK');
+    expect(h.terminal.read(withOld.response, v2).macOk).toBe(true);
+    const withNew = await h.send(h.terminal.build('1820', echo, { withDe53: null }));
+    expect(h.terminal.read(withNew.response).macOk).toBe(true);
+    const retired = await h.send(h.terminal.build('1820', echo, { key: v2, withDe53: null }));
+    expect(retired.outcome).toBe('MAC_INVALID');
+  });
+
+  it('a repeated sign-on (lost 1814) gets the same keys, not a second rotation', async () => {
+    const h = await harness();
+    const req = h.terminal.build('1804', signOn);
+    const first = await h.send(req);
+    const again = await h.send(req);
+    expect(again.outcome).toBe('DUPLICATE');
+    expect(again.response!.equals(first.response!)).toBe(true);
+    expect((await h.keyStore.describe('term:OPT00001:tak'))?.version).toBe(2);
+  });
+
+  it('sign-off: new requests are refused until sign-on, advices are still taken', async () => {
+    let calls = 0;
+    const h = await harness({
+      handlers: {
+        '1100': async () => ({ actionCode: '000' }),
+        '1220': async () => {
+          calls += 1;
+          return { actionCode: '900' };
+        },
+      },
+    });
+    const before = await h.send(h.terminal.build('1100', [[24, '101'], [4, '000000010000']]));
+    expect(before.outcome).toBe('NOT_SIGNED_ON');
+    expect(h.terminal.read(before.response).msg.fields.get(39)).toBe('902');
+    h.terminal.acceptKeys((await h.send(h.terminal.build('1804', signOn))).response!);
+    const during = await h.send(h.terminal.build('1100', [[24, '101'], [4, '000000010000']]));
+    expect(during.actionCode).toBe('000');
+    expect(h.terminal.read(during.response).msg.fields.get(4)).toBe('000000010000');
+    const off = await h.send(h.terminal.build('1804', [[24, '802']]));
+    expect(h.terminal.read(off.response).msg.fields.get(39)).toBe('800');
+    expect((await h.directory.session('OPT00001')).signedOn).toBe(false);
+    const after = await h.send(h.terminal.build('1100', [[24, '101'], [4, '000000010000']]));
+    expect(after.outcome).toBe('NOT_SIGNED_ON');
+    const advice = await h.send(h.terminal.build('1220', [[24, '201'], [4, '000000008000']]));
+    expect(advice.actionCode).toBe('900');
+    expect(calls).toBe(1);
+  });
+
+  it('sign-on needs a valid MAC unless the terminal is configured for unauthenticated sign-on', async () => {
+    const strict = await harness();
+    const bad = await strict.send(strict.terminal.build('1804', signOn, { key: Buffer.alloc(16, 7) }));
+    expect(bad.outcome).toBe('MAC_INVALID');
+    expect((await strict.keyStore.describe('term:OPT00001:tak'))?.version).toBe(1);
+
+    const lax = await harness({ record: { signOnWithoutMac: true } });
+    const r = await lax.send(lax.terminal.build('1804', signOn, { noMac: true, withDe53: null }));
+    expect(r.outcome).toBe('OK');
+    expect(lax.terminal.acceptKeys(r.response!).macOk).toBe(true);
+    // The exemption is for sign-on only.
+    const e = await lax.send(lax.terminal.build('1820', echo, { noMac: true, withDe53: null }));
+    expect(e.outcome).toBe('MAC_MISSING');
+  });
+
+  it('unknown function codes and a missing DE 24 are refused, MACed', async () => {
+    const h = await harness();
+    const unknown = await h.send(h.terminal.build('1820', [[24, '899']]));
+    expect(h.terminal.read(unknown.response).msg.fields.get(39)).toBe('902');
+    expect(h.terminal.read(unknown.response).macOk).toBe(true);
+    const missing = await h.send(h.terminal.build('1820', []));
+    expect(h.terminal.read(missing.response).msg.fields.get(39)).toBe('904');
+    const signOnOn1820 = await h.send(h.terminal.build('1820', signOn));
+    expect(h.terminal.read(signOnOn1820.response).msg.fields.get(39)).toBe('902');
+  });
+
+  it('works end to end through the TCP transport', async () => {
+    const h = await harness();
+    const seen: InboundResult[] = [];
+    const server = await startIsoServer({ port: 0, host: '127.0.0.1', handler: inboundFrameHandler(h.ctx, (r) => seen.push(r)) });
+    const client = await connectIsoClient({ host: '127.0.0.1', port: server.port, framing: 'binary2' });
+    try {
+      client.send(h.terminal.build('1804', signOn));
+      expect(h.terminal.acceptKeys(await client.next(5000)).macOk).toBe(true);
+      client.send(h.terminal.build('1820', echo));
+      const a = h.terminal.read(await client.next(5000));
+      expect([a.msg.mti, a.msg.fields.get(39), a.macOk]).toEqual(['1830', '800', true]);
+      expect(seen.map((r) => r.outcome)).toEqual(['OK', 'OK']);
+    } finally {
+      client.close();
+      await server.close({ graceMs: 1000 });
+    }
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Network management (docs/pos-session.md §3): 1804 sign-on (801), sign-off (802), key change
+ * (811), echo (831) on 1804 or 1820. Sign-on and key change generate new PIN and MAC session keys
+ * (and a data key when the terminal has one) in the key store and send them encrypted under the
+ * terminal master key, with KCVs, in DE 96 of the 1814. The 1814 is MACed under the NEW MAC key:
+ * a terminal that unwrapped the keys and checked the KCVs then proves with the MAC that the whole
+ * exchange arrived intact, and the host never needs a key version it may already have replaced.
+ */
+import type { SessionKeyRequest } from '../crypto/index.js';
+import { ACTION, type HandlerResult, type HandlerTable, type InboundContext, type InboundRequest } from './inbound-types.js';
+import { encodeDe96, KEY_MANAGEMENT_FIELD } from './session-fields.js';
+
+export const NETWORK_FUNCTION = { signOn: '801', signOff: '802', keyChange: '811', echo: '831' } as const;
+
+async function deliverSessionKeys(req: InboundRequest, ctx: InboundContext, kind: 'sign-on' | 'key-change'): Promise<HandlerResult> {
+  const t = req.terminal;
+  const spec = t.sessionKeys;
+  const requests: SessionKeyRequest[] = [
+    { ref: t.keys.tpk, usage: 'tpk', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) },
+    { ref: t.keys.tak, usage: 'tak', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) },
+  ];
+  if (t.keys.tdk) requests.push({ ref: t.keys.tdk, usage: 'tdk', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) });
+  const delivered = await ctx.keyStore.generateSessionKeys(t.keys.tmk, requests, { wrapMethod: spec.wrapMethod ?? 'ecb' });
+  const versions = {
+    tak: delivered.find((d) => d.usage === 'tak')!.version,
+    tpk: delivered.find((d) => d.usage === 'tpk')!.version,
+  };
+  if (kind === 'sign-on') await ctx.directory.recordSignOn(t.terminalId, req.receivedAt, versions);
+  else await ctx.directory.recordKeyChange(t.terminalId, req.receivedAt, versions);
+  return {
+    actionCode: ACTION.networkAccepted,
+    fields: new Map([[KEY_MANAGEMENT_FIELD, encodeDe96(delivered)]]),
+    macKeyVersion: versions.tak,
+  };
+}
+
+async function networkManagement(req: InboundRequest, ctx: InboundContext): Promise<HandlerResult> {
+  const fc = req.message.fields.get(24);
+  if (typeof fc !== 'string') return { actionCode: ACTION.formatError };
+  switch (fc) {
+    case NETWORK_FUNCTION.echo:
+      return { actionCode: ACTION.networkAccepted };
+    case NETWORK_FUNCTION.signOn:
+      return req.message.mti === '1804' ? deliverSessionKeys(req, ctx, 'sign-on') : { actionCode: ACTION.invalidTransaction };
+    case NETWORK_FUNCTION.keyChange:
+      return req.message.mti === '1804' ? deliverSessionKeys(req, ctx, 'key-change') : { actionCode: ACTION.invalidTransaction };
+    case NETWORK_FUNCTION.signOff:
+      if (req.message.mti !== '1804') return { actionCode: ACTION.invalidTransaction };
+      await ctx.directory.recordSignOff(req.terminal.terminalId, req.receivedAt);
+      return { actionCode: ACTION.networkAccepted };
+    default:
+      return { actionCode: ACTION.invalidTransaction };
+  }
+}
+
+/** Built into the inbound pipeline; a handler table entry for the same MTI overrides it. */
+export const networkManagementHandlers: HandlerTable = { '1804': networkManagement, '1820': networkManagement };
