@@ -13,6 +13,7 @@ import { backfillCustomerNameIndex } from './customers/index.js';
 import { startPaymentJobs } from './payments/index.js';
 import { seedDemoPayments } from './cli/seed-demo-payments.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
+import { startPosGateway } from './pos-gateway/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
       logger.warn({ err }, 'demo payments could not be made; the rest of the demo is unaffected');
     }
   }
+  // The ISO 8583 terminal host shares the database and key store with the HTTP API (key ceremony).
+  const pos = config.posPort === null ? null : await startPosGateway({ db: dbh.db, config, logger });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
     `  API docs     ${base}/docs`,
     `  OpenAPI      ${base}/api/v1/openapi.json`,
     `  Health       ${base}/healthz   ${base}/readyz   ${base}/metrics`,
+    ...(pos ? [`  Terminal host  tcp://localhost:${pos.port} (ISO 8583)`] : []),
     `  Database     ${embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}`,
   ];
   if (admin.created && admin.generated) lines.push(`  admin login  admin / ${admin.password}   (generated; shown once, keep it)`);
@@ -125,6 +129,7 @@ async function main(): Promise<void> {
     try {
       await app.close();
       await Promise.all(stopJobs.map((stop) => stop()));
+      if (pos) await pos.stop();
       await dbh.close();
       if (embedded) await embedded.stop();
       logger.info('stopped cleanly');

@@ -94,6 +94,8 @@ export interface Config {
    * off: never (a channel without credentials is disabled).
    */
   readonly paymentsSandbox: boolean;
+  /** TCP port of the ISO 8583 terminal host (FUELCARD_POS_PORT); 0 = a free port; null = not started ("off"). */
+  readonly posPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -173,6 +175,12 @@ function publicUrlOf(env: Env): string | null {
 function paymentsSandboxOf(env: Env, devKeys: boolean): boolean {
   const mode = oneOf(env, 'FUELCARD_PAYMENTS_SANDBOX', 'auto', ['auto', 'on', 'off'] as const);
   return mode === 'on' || (mode === 'auto' && devKeys);
+}
+
+function posPortOf(env: Env): number | null {
+  const raw = env.FUELCARD_POS_PORT?.trim();
+  if (raw === 'off') return null;
+  return int({ FUELCARD_POS_PORT: raw }, 'FUELCARD_POS_PORT', 8583, 0, 65535);
 }
 
 function reconJobTimeOf(env: Env): string {
@@ -280,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     bankTransferOrderTtlMs: int(env, 'FUELCARD_BANK_TRANSFER_ORDER_TTL_DAYS', 3, 1, 30) * 86_400_000,
     reconPoolDays: int(env, 'FUELCARD_RECON_POOL_DAYS', 3, 1, 30),
     reconJobTime: reconJobTimeOf(env),
+    posPort: posPortOf(env),
     channelEnv: Object.freeze(
       Object.fromEntries(
         Object.entries(env).filter(

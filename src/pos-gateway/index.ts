@@ -8,3 +8,5 @@ export * as iso8583 from './iso8583/index.js';
 export * as posCrypto from './crypto/index.js';
 export * as posTransport from './transport/index.js';
 export * as posHost from './host/index.js';
+export { startPosGateway, runningPosGateway, type PosGateway, type PosConnection } from './gateway.js';
+export { posGatewayRoutes } from './pos.routes.js';

@@ -1,0 +1,77 @@
+/**
+ * The terminal host as `npm start` runs it, over a real TCP socket: key ceremony through the staff
+ * API → a simulated terminal connects, signs on, echoes; a repeat gets the same bytes; garbage
+ * closes only its own connection; the connection list and /metrics show it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { ceremony } from './host/db-host.test-support.js';
+import { startPosGateway, type PosGateway } from './gateway.js';
+import { connectIsoClient, encodeFrame } from './transport/index.js';
+
+let server: TestServer;
+let gw: PosGateway;
+beforeAll(async () => {
+  server = await startTestServer();
+  gw = await startPosGateway({ db: server.deps.db, config: server.config, logger: server.deps.logger }, { port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await server?.close();
+});
+
+describe('POS gateway over TCP', () => {
+  it('ceremony → sign-on → MACed echo → repeat gets the same bytes → garbage costs one connection → metrics', async () => {
+    const { sim } = await ceremony(server, 'sm4', 'sm4-cmac');
+    const conn = await connectIsoClient({ host: '127.0.0.1', port: gw.port, framing: 'binary2' });
+    conn.send(sim.build('1804', [[24, '801']], { at: new Date() }));
+    const r1814 = await conn.next(5000);
+    const accepted = sim.acceptKeys(r1814);
+    expect(accepted.macOk).toBe(true);
+    expect(sim.read(r1814).msg.fields.get(39)).toBe('800');
+
+    const echo = sim.build('1820', [[24, '831']], { at: new Date() });
+    conn.send(echo);
+    const r1830 = await conn.next(5000);
+    const read = sim.read(r1830);
+    expect(read.msg.mti).toBe('1830');
+    expect(read.macOk).toBe(true);
+    conn.send(echo);
+    expect((await conn.next(5000)).equals(r1830)).toBe(true);
+
+    // An unmapped MTI still goes through MAC and journal, and is answered 902 (MACed).
+    conn.send(sim.build('1304', [[24, '301']], { at: new Date() }));
+    const r1314 = sim.read(await conn.next(5000));
+    expect(r1314.msg.fields.get(39)).toBe('902');
+    expect(r1314.macOk).toBe(true);
+
+    const list = await server.api('GET', '/api/v1/pos/connections', { role: 'operator' });
+    expect(list.status).toBe(200);
+    expect(list.body.running).toBe(true);
+    expect(list.body.items.map((c: { terminalId: string | null }) => c.terminalId)).toContain(sim.id);
+
+    // An ASCII-framed connection with garbage: closed; the binary one keeps working.
+    const bad = await connectIsoClient({ host: '127.0.0.1', port: gw.port, framing: 'ascii4' });
+    bad.socket.write(Buffer.from('00x7garbage'));
+    await bad.closed;
+    conn.send(sim.build('1820', [[24, '831']], { at: new Date() }));
+    expect(sim.read(await conn.next(5000)).macOk).toBe(true);
+    // And a decodable frame that is not ISO 8583 costs nothing but gets no answer from an unknown terminal.
+    const stranger = await connectIsoClient({ host: '127.0.0.1', port: gw.port, framing: 'ascii4' });
+    stranger.socket.write(encodeFrame(Buffer.from('hello'), 'ascii4'));
+    conn.send(sim.build('1820', [[24, '831']], { at: new Date() }));
+    expect(sim.read(await conn.next(5000)).macOk).toBe(true);
+    stranger.close();
+    conn.close();
+
+    const metrics = await server.api('GET', '/metrics');
+    const text = String(metrics.body);
+    expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1820",outcome="OK"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1820",outcome="DUPLICATE"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1804",outcome="OK"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_action_codes_total\{code="902"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_frames\{direction="in"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_transport_errors\{code="[A-Z_]+"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_connections [0-9]/);
+  });
+});

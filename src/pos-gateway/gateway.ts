@@ -1,0 +1,163 @@
+/**
+ * The terminal host in `npm start` (docs/pos-gateway.md): the TCP transport (framing decided per
+ * connection) → the session layer (host/inbound.ts) with the terminal directory, the exactly-once
+ * journal and the key store on PostgreSQL. Business MTIs are not mapped yet: the session layer
+ * answers them 902 (MACed, after the MAC and the replay guard).
+ */
+import client from 'prom-client';
+import type { Logger } from 'pino';
+import { registry, type Config, type Db } from '../platform/index.js';
+import { responseMti } from './iso8583/index.js';
+import { handleInbound, type HandlerTable, type InboundContext, type InboundResult } from './host/inbound.js';
+import { DbTerminalDirectory } from './host/db-directory.js';
+import { DbReplayGuard } from './host/db-replay.js';
+import { posKeyStoreFor } from './host/db-keystore.js';
+import { startIsoServer, type IsoConnectionSnapshot, type IsoServer, type IsoServerCounters } from './transport/index.js';
+
+export interface PosConnection extends IsoConnectionSnapshot {
+  /** DE 41 of the terminal that last authenticated on this connection (null until then). */
+  terminalId: string | null;
+}
+
+export interface PosGateway {
+  readonly port: number;
+  counters(): IsoServerCounters;
+  connections(): PosConnection[];
+  stop(): Promise<void>;
+}
+
+export interface PosGatewayOptions {
+  /** Overrides config.posPort (tests: 0). */
+  port?: number;
+  host?: string;
+  handlers?: HandlerTable;
+  now?: () => Date;
+  idleTimeoutMs?: number;
+  readTimeoutMs?: number;
+}
+
+/** Running gateways by database: the staff API's connection list finds the one of its process. */
+const running = new Map<Db, PosGateway>();
+const live = new Set<PosGateway>();
+
+export function runningPosGateway(db: Db): PosGateway | null {
+  return running.get(db) ?? null;
+}
+
+let messages: client.Counter<'mti' | 'outcome'> | null = null;
+let actions: client.Counter<'code'> | null = null;
+
+/** Registered once per process; the transport's counters are read at scrape time from every live gateway. */
+function metrics(): { messages: client.Counter<'mti' | 'outcome'>; actions: client.Counter<'code'> } {
+  if (messages && actions) return { messages, actions };
+  const sum = (pick: (c: IsoServerCounters) => number): number => [...live].reduce((n, g) => n + pick(g.counters()), 0);
+  new client.Gauge({
+    name: 'fuelcard_pos_connections',
+    help: 'ISO 8583 terminal connections open now',
+    registers: [registry],
+    collect() {
+      this.set(sum((c) => c.connectionsOpen));
+    },
+  });
+  // Monotonic totals owned by the transport, exposed as gauges of the running value (they restart with the process).
+  new client.Gauge({
+    name: 'fuelcard_pos_frames',
+    help: 'ISO 8583 frames since start, by direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ direction: 'in' }, sum((c) => c.framesIn));
+      this.set({ direction: 'out' }, sum((c) => c.framesOut));
+      this.set({ direction: 'connections_total' }, sum((c) => c.connectionsTotal));
+      this.set({ direction: 'connections_rejected' }, sum((c) => c.connectionsRejected));
+    },
+  });
+  new client.Gauge({
+    name: 'fuelcard_pos_transport_errors',
+    help: 'ISO 8583 transport errors since start, by code (each closes its connection)',
+    labelNames: ['code'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const by = new Map<string, number>();
+      for (const g of live) for (const [code, n] of Object.entries(g.counters().errors)) by.set(code, (by.get(code) ?? 0) + (n ?? 0));
+      for (const [code, n] of by) this.set({ code }, n);
+    },
+  });
+  messages = new client.Counter({
+    name: 'fuelcard_pos_messages_total',
+    help: 'ISO 8583 messages handled, by request MTI and session-layer outcome',
+    labelNames: ['mti', 'outcome'] as const,
+    registers: [registry],
+  });
+  actions = new client.Counter({
+    name: 'fuelcard_pos_action_codes_total',
+    help: 'ISO 8583 answers by action code (DE 39)',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  return { messages, actions };
+}
+
+export async function startPosGateway(deps: { db: Db; config: Config; logger: Logger }, opts: PosGatewayOptions = {}): Promise<PosGateway> {
+  const { db, config, logger } = deps;
+  const port = opts.port ?? config.posPort;
+  if (port === null) throw new RangeError('the POS gateway is off (FUELCARD_POS_PORT=off)');
+  const m = metrics();
+  const directory = new DbTerminalDirectory(db);
+  const replay = new DbReplayGuard(db);
+  const keyStore = await posKeyStoreFor(db, config.dataKeys);
+  const ctx: InboundContext = {
+    directory,
+    replay,
+    keyStore,
+    handlers: opts.handlers ?? {},
+    transmissionWindowMs: config.terminalClockSkewMs,
+    ...(opts.now ? { now: opts.now } : {}),
+  };
+  const terminalOf = new Map<string, string>();
+
+  const observe = (r: InboundResult, connId: string): void => {
+    // The label set stays bounded: garbage cannot invent MTIs.
+    m.messages.inc({ mti: r.mti && responseMti(r.mti) ? r.mti : 'other', outcome: r.outcome });
+    if (r.actionCode) m.actions.inc({ code: r.actionCode });
+    const authenticated = r.terminalId && (r.outcome === 'OK' || r.outcome === 'DUPLICATE' || r.actionCode === '922' || r.outcome === 'REPLAY_CONFLICT');
+    if (authenticated && r.terminalId) {
+      terminalOf.set(connId, r.terminalId);
+      directory.touch(r.terminalId, new Date()).catch((err: unknown) => logger.warn({ err }, 'pos: last_message_at not recorded'));
+    }
+    if (r.outcome === 'INTERNAL' || r.outcome === 'HANDLER_FAILED') logger.error({ terminalId: r.terminalId, mti: r.mti, outcome: r.outcome, detail: r.detail }, 'pos: message failed');
+    else if (r.outcome !== 'OK' && r.outcome !== 'DUPLICATE') logger.info({ terminalId: r.terminalId, mti: r.mti, outcome: r.outcome, actionCode: r.actionCode }, 'pos: message refused');
+  };
+
+  const server: IsoServer = await startIsoServer({
+    port,
+    host: opts.host ?? config.host,
+    framing: 'auto',
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+    ...(opts.readTimeoutMs !== undefined ? { readTimeoutMs: opts.readTimeoutMs } : {}),
+    handler: async (frame, conn) => {
+      const r = await handleInbound(frame, ctx);
+      observe(r, conn.id);
+      return r.response;
+    },
+    onEvent: (e) => {
+      if (e.type === 'close') terminalOf.delete(e.conn);
+      if (e.type === 'error') logger.info({ conn: e.conn, code: e.code }, 'pos: connection error');
+    },
+  });
+
+  const gateway: PosGateway = {
+    port: server.port,
+    counters: () => server.counters(),
+    connections: () => server.connections().map((c) => ({ ...c, terminalId: terminalOf.get(c.id) ?? null })),
+    async stop() {
+      await server.close({ graceMs: Math.min(config.shutdownTimeoutMs / 2, 10_000) });
+      live.delete(gateway);
+      if (running.get(db) === gateway) running.delete(db);
+    },
+  };
+  live.add(gateway);
+  running.set(db, gateway);
+  return gateway;
+}

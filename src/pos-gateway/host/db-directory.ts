@@ -1,0 +1,79 @@
+/**
+ * The terminal directory on PostgreSQL (pos_terminals joined with terminals). DE 41 is the
+ * terminal's iso_terminal_id (8 characters; our terminal ids are 9). A terminal is active only
+ * while both the platform terminal and its ISO 8583 profile are enabled.
+ */
+import { sql } from 'kysely';
+import type { Db } from '../../platform/index.js';
+import type { KeyAlgorithm, MacAlgorithm, PinBlockFormat } from '../crypto/index.js';
+import { posKeyRefs } from './db-keystore.js';
+import type { TerminalDirectory, TerminalRecord, TerminalSession } from './session-directory.js';
+
+interface Row {
+  terminal_id: string;
+  iso_terminal_id: string;
+  framing: string;
+  mac_algorithm: string;
+  pin_format: number;
+  key_algorithm: string;
+  enabled: boolean;
+  terminal_status: string;
+  signed_on: boolean;
+  signed_on_at: Date | null;
+  signed_off_at: Date | null;
+  tak_version: number | null;
+  tpk_version: number | null;
+}
+
+export class DbTerminalDirectory implements TerminalDirectory {
+  constructor(private readonly db: Db) {}
+
+  async #row(isoTerminalId: string): Promise<Row | null> {
+    const r = await sql<Row>`select p.terminal_id, p.iso_terminal_id, p.framing, p.mac_algorithm, p.pin_format, p.key_algorithm, p.enabled,
+        t.status as terminal_status, p.signed_on, p.signed_on_at, p.signed_off_at, p.tak_version, p.tpk_version
+      from pos_terminals p join terminals t on t.id = p.terminal_id where p.iso_terminal_id = ${isoTerminalId}`.execute(this.db);
+    return r.rows[0] ?? null;
+  }
+
+  async get(terminalId: string): Promise<TerminalRecord | null> {
+    const r = await this.#row(terminalId);
+    if (!r) return null;
+    return {
+      terminalId: r.iso_terminal_id,
+      status: r.enabled && r.terminal_status === 'active' ? 'active' : 'disabled',
+      framing: r.framing === 'ascii4' ? 'ascii' : 'binary',
+      macAlgorithm: r.mac_algorithm as MacAlgorithm,
+      pinFormat: r.pin_format as PinBlockFormat,
+      keys: posKeyRefs(r.terminal_id),
+      sessionKeys: { algorithm: r.key_algorithm as KeyAlgorithm },
+    };
+  }
+
+  async session(terminalId: string): Promise<TerminalSession> {
+    const r = await this.#row(terminalId);
+    return {
+      signedOn: r?.signed_on ?? false,
+      lastSignOnAt: r?.signed_on_at ?? null,
+      lastSignOffAt: r?.signed_off_at ?? null,
+      keyVersions: r && r.tak_version !== null && r.tpk_version !== null ? { tak: r.tak_version, tpk: r.tpk_version } : null,
+    };
+  }
+
+  async recordSignOn(terminalId: string, at: Date, v: { tak: number; tpk: number }): Promise<void> {
+    await sql`update pos_terminals set signed_on = true, signed_on_at = ${at}, tak_version = ${v.tak}, tpk_version = ${v.tpk}, updated_at = now()
+      where iso_terminal_id = ${terminalId}`.execute(this.db);
+  }
+
+  async recordSignOff(terminalId: string, at: Date): Promise<void> {
+    await sql`update pos_terminals set signed_on = false, signed_off_at = ${at}, updated_at = now() where iso_terminal_id = ${terminalId}`.execute(this.db);
+  }
+
+  async recordKeyChange(terminalId: string, _at: Date, v: { tak: number; tpk: number }): Promise<void> {
+    await sql`update pos_terminals set tak_version = ${v.tak}, tpk_version = ${v.tpk}, updated_at = now() where iso_terminal_id = ${terminalId}`.execute(this.db);
+  }
+
+  /** For operations: the last authenticated message. Not part of the session contract. */
+  async touch(terminalId: string, at: Date): Promise<void> {
+    await sql`update pos_terminals set last_message_at = ${at} where iso_terminal_id = ${terminalId}`.execute(this.db);
+  }
+}
