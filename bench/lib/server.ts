@@ -45,6 +45,8 @@ export async function startServer(opts: {
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: opts.logLevel,
+      // The ISO 8583 terminal host on a free port, so a bench runs beside npm start.
+      FUELCARD_POS_PORT: '0',
     },
     stdio: ['ignore', out, out],
   });

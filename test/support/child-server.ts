@@ -50,6 +50,8 @@ export async function startChildServer(opts: { databaseUrl: string; adminPasswor
       FUELCARD_WEB_BUILD: 'never',
       FUELCARD_ADMIN_PASSWORD: opts.adminPassword,
       LOG_LEVEL: 'warn',
+      // A free port for the ISO 8583 terminal host: children run beside each other and beside npm start.
+      FUELCARD_POS_PORT: '0',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
