@@ -45,7 +45,7 @@ describe('POS gateway over TCP', () => {
     expect(r1314.msg.fields.get(39)).toBe('902');
     expect(r1314.macOk).toBe(true);
 
-    const list = await server.api('GET', '/api/v1/pos/connections', { role: 'operator' });
+    const list = await server.api('GET', '/api/v1/terminal-host/connections', { role: 'operator' });
     expect(list.status).toBe(200);
     expect(list.body.running).toBe(true);
     expect(list.body.items.map((c: { terminalId: string | null }) => c.terminalId)).toContain(sim.id);

@@ -139,7 +139,7 @@ export function posGatewayRoutes(app: App, deps: { db: Db; config: Config }): vo
   );
 
   app.get(
-    '/api/v1/pos/connections',
+    '/api/v1/terminal-host/connections',
     {
       config: { access: access.roles('admin', 'operator') },
       schema: {
