@@ -217,9 +217,9 @@ describe('SoftwareKeyStore: MAC and PIN operations refuse bad input with codes',
 
   it('pinTranslate: unknown source key and malformed blocks are results; a MAC key as PIN key throws', async () => {
     const { ks, term } = await setup();
-    await ks.generateKey('zpk', { algorithm: 'tdes', usage: 'zpk' });
+    await ks.generateKey('zpk', { algorithm: 'aes', usage: 'zpk' });
     const block = encipherPin({ format: 4, algorithm: 'aes', key: term.tpk!, pin: '1357', pan: PAN });
-    const to = { ref: 'zpk', format: 0 as const };
+    const to = { ref: 'zpk', format: 4 as const };
     expect((await ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to, pinBlock: block, pan: PAN })).ok).toBe(true);
     expect(await ks.pinTranslate({ from: { ref: 'none', format: 4 }, to, pinBlock: block, pan: PAN })).toMatchObject({ ok: false, code: 'KEY_NOT_FOUND' });
     expect(await ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to, pinBlock: randomBytes(16), pan: PAN })).toMatchObject({
@@ -227,6 +227,64 @@ describe('SoftwareKeyStore: MAC and PIN operations refuse bad input with codes',
       code: 'PIN_BLOCK_INVALID',
     });
     await rejectsWith(ks.pinTranslate({ from: { ref: 't:tak', format: 4 }, to, pinBlock: block, pan: PAN }), 'KEY_USAGE');
+  });
+});
+
+describe('SoftwareKeyStore: PIN translation policy (review finding)', () => {
+  async function setup() {
+    const ks = new SoftwareKeyStore({ kek: randomBytes(32) });
+    const tmk = generateClearKey('aes');
+    await ks.importClearKey('t:tmk', { algorithm: 'aes', usage: 'tmk' }, tmk);
+    const d = await ks.generateSessionKeys('t:tmk', [
+      { ref: 't:tpk', usage: 'tpk', algorithm: 'aes' },
+    ]);
+    await ks.generateKey('t2:tpk', { algorithm: 'aes', usage: 'tpk' });
+    await ks.generateKey('zpk', { algorithm: 'aes', usage: 'zpk' });
+    await ks.generateKey('zpk0', { algorithm: 'tdes', usage: 'zpk' });
+    const term = terminalKeys('aes', tmk, d);
+    const block = encipherPin({ format: 4, algorithm: 'aes', key: term.tpk!, pin: '1357', pan: PAN });
+    return { ks, block };
+  }
+
+  it('translates only towards a zpk: another terminal PIN key is refused', async () => {
+    const { ks, block } = await setup();
+    await rejectsWith(ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to: { ref: 't2:tpk', format: 4 }, pinBlock: block, pan: PAN }), 'KEY_USAGE');
+    expect((await ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to: { ref: 'zpk', format: 4 }, pinBlock: block, pan: PAN })).ok).toBe(true);
+  });
+
+  it('never moves a PIN block to another PAN', async () => {
+    const { ks, block } = await setup();
+    const r = await ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to: { ref: 'zpk', format: 4 }, pinBlock: block, pan: PAN, toPan: '6228480402564890026' });
+    expect(r).toMatchObject({ ok: false, code: 'PAN_INVALID' });
+    expect((await ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to: { ref: 'zpk', format: 4 }, pinBlock: block, pan: PAN, toPan: PAN })).ok).toBe(true);
+  });
+
+  it('never translates format 4 down to format 0', async () => {
+    const { ks, block } = await setup();
+    await rejectsWith(ks.pinTranslate({ from: { ref: 't:tpk', format: 4 }, to: { ref: 'zpk0', format: 0 }, pinBlock: block, pan: PAN }), 'PIN_BLOCK_FORMAT');
+  });
+});
+
+describe('SoftwareKeyStore: rotation keeps the version the terminal holds (review finding)', () => {
+  it('heldVersion = previous: a re-rotation keeps that version instead of the never-received current one', async () => {
+    const ks = new SoftwareKeyStore({ kek: randomBytes(32) });
+    const tmk = generateClearKey('tdes');
+    await ks.importClearKey('t:tmk', { algorithm: 'tdes', usage: 'tmk' }, tmk);
+    const req = [{ ref: 't:tak', usage: 'tak' as const, algorithm: 'tdes' as const }];
+    const v1 = terminalKeys('tdes', tmk, await ks.generateSessionKeys('t:tmk', req)).tak!;
+    await ks.generateSessionKeys('t:tmk', req); // v2: its answer was lost, the terminal still holds v1
+    const d3 = await ks.generateSessionKeys('t:tmk', [{ ...req[0]!, heldVersion: 1 }]);
+    expect(d3[0]!.version).toBe(3);
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 3, previousVersion: 1 });
+    const msg = Buffer.from('1804 801');
+    const alg: MacAlgorithm = 'retail-tdes-pad2';
+    expect((await ks.macVerify('t:tak', alg, msg, computeMac(alg, v1, msg), 1)).ok).toBe(true);
+    // Default (no heldVersion) keeps the current version as previous.
+    await ks.generateSessionKeys('t:tmk', req);
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 4, previousVersion: 3 });
+    // A version the store does not hold is refused before anything rotates.
+    await rejectsWith(ks.generateSessionKeys('t:tmk', [{ ...req[0]!, heldVersion: 1 }]), 'KEY_NOT_FOUND');
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 4, previousVersion: 3 });
   });
 });
 

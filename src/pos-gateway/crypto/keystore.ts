@@ -51,6 +51,12 @@ export interface SessionKeyRequest {
   usage: 'tpk' | 'tak' | 'tdk';
   algorithm: KeyAlgorithm;
   length?: number;
+  /**
+   * The version the terminal is known to hold (the one its request was verified under). It is the
+   * one kept as `previous` on rotation, so a terminal that lost the answer of an earlier rotation
+   * and signs on again under its old key does not lose that key. Default: the current version.
+   */
+  heldVersion?: number;
 }
 
 /** What the host sends the terminal at sign-on / key change: the key under the TMK plus its KCV. */
@@ -99,7 +105,11 @@ export interface KeyStore {
 
   macGenerate(ref: string, algorithm: MacAlgorithm, data: Buffer, version?: number): Promise<Buffer>;
   macVerify(ref: string, algorithm: MacAlgorithm, data: Buffer, mac: Buffer, version?: number): Promise<CryptoResult<true>>;
-  /** Re-encrypts a PIN block from one key/format to another (TPK → ZPK) without exposing the PIN. */
+  /**
+   * Re-encrypts a PIN block from a terminal/zone key to a zone PIN key (`zpk`) without exposing the
+   * PIN. Only towards a `zpk`, only for the same PAN (`toPan`, if given, must equal `pan`), and never
+   * from format 4 down to format 0: otherwise the store would be a PIN-block conversion oracle.
+   */
   pinTranslate(req: { from: PinBlockRef; to: PinBlockRef; pinBlock: Buffer; pan: string; toPan?: string }): Promise<CryptoResult<Buffer>>;
   /**
    * Verifies a PIN block against the card's PIN verification value, which the caller looks up
@@ -261,7 +271,7 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #put(ref: string, spec: KeySpec, clear: Buffer, rotate: boolean): KeyInfo {
+  #put(ref: string, spec: KeySpec, clear: Buffer, rotate: boolean, heldVersion?: number): KeyInfo {
     if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200) {
       throw new PosCryptoError('KEY_NOT_FOUND', 'key reference must be a non-empty string');
     }
@@ -277,7 +287,7 @@ export class SoftwareKeyStore implements KeyStore {
       algorithm: spec.algorithm,
       usage: spec.usage,
       current: this.#seal(ref, spec, version, clear),
-      previous: old ? old.current : null,
+      previous: old ? (heldVersion !== undefined && old.previous?.version === heldVersion ? old.previous : old.current) : null,
     };
     this.#entries.set(ref, entry);
     return this.#info(entry);
@@ -332,6 +342,9 @@ export class SoftwareKeyStore implements KeyStore {
       if (old && (old.algorithm !== r.algorithm || old.usage !== r.usage)) {
         throw new PosCryptoError('KEY_USAGE', `key ${r.ref} is a ${old.algorithm} ${old.usage} key; rotation cannot change that`);
       }
+      if (r.heldVersion !== undefined && r.heldVersion !== old?.current.version && r.heldVersion !== old?.previous?.version) {
+        throw new PosCryptoError('KEY_NOT_FOUND', `key ${r.ref} has no version ${String(r.heldVersion)} to keep`);
+      }
     }
     // Generate and wrap everything first so a failure leaves no half-rotated key set.
     const prepared = requests.map((r) => {
@@ -346,7 +359,7 @@ export class SoftwareKeyStore implements KeyStore {
     });
     try {
       return prepared.map(({ r, clear, encrypted, kcv }) => {
-        const info = this.#put(r.ref, { algorithm: r.algorithm, usage: r.usage }, clear, true);
+        const info = this.#put(r.ref, { algorithm: r.algorithm, usage: r.usage }, clear, true, r.heldVersion);
         return { ref: r.ref, usage: r.usage, algorithm: r.algorithm, version: info.version, encrypted, kcv, wrapMethod };
       });
     } finally {
@@ -419,10 +432,15 @@ export class SoftwareKeyStore implements KeyStore {
   async pinTranslate(req: { from: PinBlockRef; to: PinBlockRef; pinBlock: Buffer; pan: string; toPan?: string }): Promise<CryptoResult<Buffer>> {
     let pin: Buffer | null = null;
     try {
-      const dst = this.#pinEntry(req.to, ['tpk', 'zpk']);
+      // Usage and format policy are configuration (they throw); a different PAN comes from a message.
+      const dst = this.#pinEntry(req.to, ['zpk']);
+      if (req.from.format === 4 && req.to.format === 0) {
+        throw new PosCryptoError('PIN_BLOCK_FORMAT', 'a format 4 PIN block is never translated down to format 0');
+      }
+      if (req.toPan !== undefined && req.toPan !== req.pan) return fail('PAN_INVALID', 'a PIN block is translated for the same PAN only');
       pin = this.#pinDigits(req.from, req.pinBlock, req.pan);
       const p = pin;
-      const out = this.#withKey(dst, req.to.version, (k) => encryptPinBlock(req.to.format, dst.algorithm, k, p, req.toPan ?? req.pan));
+      const out = this.#withKey(dst, req.to.version, (k) => encryptPinBlock(req.to.format, dst.algorithm, k, p, req.pan));
       return { ok: true, value: out };
     } catch (e) {
       return asOutcome(e);

@@ -45,8 +45,11 @@ describe('ISO 9564-1 format 0 (KAT)', () => {
     expect(str(decryptPinBlock(0, 'tdes', pinKey, block, '4012345678909'))).toBe('1234');
   });
 
-  it('short PANs are left-padded with zeros in the PAN field', () => {
-    expect(panField0('123456').toString('hex')).toBe('0000000000012345');
+  it('format 0 needs a 13..19 digit PAN: shorter ones are refused, not zero-padded', () => {
+    expect(codeOf(() => panField0('123456'))).toBe('PAN_INVALID');
+    expect(codeOf(() => panField0('401234567890'))).toBe('PAN_INVALID');
+    expect(panField0('4012345678909').toString('hex')).toBe('0000401234567890');
+    expect(panField0('6228480402564890018').toString('hex')).toBe('0000040256489001');
   });
 });
 
@@ -98,7 +101,7 @@ describe('round trips and refusals', () => {
     [4, 'sm4'],
   ];
 
-  it('property: any 4–12 digit PIN and 1–19 digit PAN round-trips in every format/algorithm', () => {
+  it('property: any 4–12 digit PIN round-trips in every format/algorithm (format 0: 13–19 digit PAN, else refused)', () => {
     const keys = { tdes: generateClearKey('tdes'), aes: generateClearKey('aes', 32), sm4: generateClearKey('sm4') };
     fc.assert(
       fc.property(
@@ -106,6 +109,10 @@ describe('round trips and refusals', () => {
         fc.stringMatching(/^[0-9]{4,12}$/),
         fc.stringMatching(/^[0-9]{1,19}$/),
         ([format, alg], pin, pan) => {
+          if (format === 0 && pan.length < 13) {
+            expect(codeOf(() => encipherPin({ format, algorithm: alg, key: keys[alg], pin, pan }))).toBe('PAN_INVALID');
+            return;
+          }
           const block = encipherPin({ format, algorithm: alg, key: keys[alg], pin, pan });
           expect(block.length).toBe(format === 0 ? 8 : 16);
           expect(str(decryptPinBlock(format, alg, keys[alg], block, pan))).toBe(pin);

@@ -50,9 +50,14 @@ function bytesToNibbles(b: Buffer): number[] {
   return out;
 }
 
-/** Format 0 PAN field: 0000 + the 12 rightmost PAN digits excluding the check digit (left zero-padded). */
+/**
+ * Format 0 PAN field: 0000 + the 12 rightmost PAN digits excluding the check digit. A PAN under
+ * 13 digits would be zero-padded into the field, so the block binds to fewer PAN digits and
+ * different short PANs share a PAN field: refused rather than padded.
+ */
 export function panField0(pan: string): Buffer {
-  const d = panDigits(pan).slice(0, -1).slice(-12).padStart(12, '0');
+  if (panDigits(pan).length < 13) throw new PosCryptoError('PAN_INVALID', 'format 0 needs a PAN of 13..19 digits');
+  const d = pan.slice(0, -1).slice(-12);
   return Buffer.from(`0000${d}`, 'hex');
 }
 

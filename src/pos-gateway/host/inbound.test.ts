@@ -58,17 +58,25 @@ describe('inbound: decoding and terminal lookup', () => {
     );
   });
 
-  it('a message without DE 41 gets 904; unknown and disabled terminals get no answer', async () => {
+  it('a message without DE 41 gets 904; unknown and disabled terminals get exactly what a bad MAC gets', async () => {
     const h = await harness();
     const noTid = encodeMessage({ mti: '1820', fields: new Map([[11, '000001'], [24, '831']]) }, PROFILE);
     const r = await h.send(noTid);
     expect([r.outcome, r.actionCode]).toEqual(['FORMAT_ERROR', '904']);
-    const other = await harness({ id: 'OPT00002' });
-    const unknown = await h.send(other.terminal.build('1820', echo));
-    expect([unknown.outcome, unknown.response]).toEqual(['UNKNOWN_TERMINAL', null]);
+    const opts = { stan: '000042', withDe53: null };
+    // Same request bytes shape from a known terminal with a wrong key, an unknown one and a disabled one.
+    const badMac = await h.send(h.terminal.build('1820', echo, { ...opts, key: Buffer.alloc(h.terminal.tak.length, 7) }));
+    const other = await harness({ id: 'OPT00001' });
+    const unknownHost = await harness({ id: 'OPT00009' });
+    const unknown = await unknownHost.send(other.terminal.build('1820', echo, opts));
     const disabled = await harness({ record: { status: 'disabled' } });
-    const d = await disabled.send(disabled.terminal.build('1820', echo));
-    expect([d.outcome, d.response]).toEqual(['TERMINAL_DISABLED', null]);
+    const d = await disabled.send(disabled.terminal.build('1820', echo, opts));
+    expect([badMac.outcome, unknown.outcome, d.outcome]).toEqual(['MAC_INVALID', 'UNKNOWN_TERMINAL', 'TERMINAL_DISABLED']);
+    expect(badMac.response).not.toBeNull();
+    expect(unknown.response!.equals(badMac.response!)).toBe(true);
+    expect(d.response!.equals(badMac.response!)).toBe(true);
+    expect(h.terminal.read(unknown.response)).toMatchObject({ hasMac: false });
+    expect(h.terminal.read(unknown.response).msg.fields.get(39)).toBe('916');
   });
 });
 
@@ -189,6 +197,45 @@ describe('inbound: time window and exactly-once', () => {
     fail = false;
     const again = await h.send(req);
     expect([again.outcome, again.actionCode]).toEqual(['OK', '400']);
+  });
+
+  it('handler done but the answer cannot be stored: a 909 is stored under the same entry, the repeat gets it', async () => {
+    const c = counting('000');
+    const h = await harness({ handlers: { '1420': c.handler } });
+    let failures = 1;
+    const complete = h.replay.complete.bind(h.replay);
+    h.replay.complete = async (...args) => {
+      if (failures-- > 0) throw new Error('replay store unavailable');
+      return complete(...args);
+    };
+    const req = h.terminal.build('1420', [[24, '400'], [25, '4021'], [4, '000000001000']]);
+    const r = await h.send(req);
+    expect([r.outcome, r.actionCode]).toEqual(['HANDLER_FAILED', '909']);
+    expect(h.terminal.read(r.response).macOk).toBe(true);
+    const again = await h.send(req);
+    expect(again.outcome).toBe('DUPLICATE');
+    expect(again.response!.equals(r.response!)).toBe(true);
+    expect(c.calls).toEqual(['1420']);
+  });
+
+  it('handler done but the answer cannot be MACed: 909 under the request key, stored, handler not run again', async () => {
+    const calls: string[] = [];
+    const h = await harness({
+      handlers: {
+        '1420': async (req) => {
+          calls.push(req.message.mti);
+          return { actionCode: '400', macKeyVersion: 99 };
+        },
+      },
+    });
+    const req = h.terminal.build('1420', [[24, '400'], [25, '4021'], [4, '000000001000']]);
+    const r = await h.send(req);
+    expect([r.outcome, r.actionCode]).toEqual(['HANDLER_FAILED', '909']);
+    expect(h.terminal.read(r.response).macOk).toBe(true);
+    const again = await h.send(h.terminal.build('1421', [[24, '400'], [25, '4021'], [4, '000000001000']], { stan: '000001' }));
+    expect(again.outcome).toBe('DUPLICATE');
+    expect(h.terminal.read(again.response).msg.fields.get(39)).toBe('909');
+    expect(calls).toEqual(['1420']);
   });
 
   it('an MTI with no handler is answered 902', async () => {

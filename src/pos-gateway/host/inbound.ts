@@ -164,9 +164,17 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
     return { response: unmacedAnswer(msg.mti, ACTION.formatError, msg, profile), outcome: 'FORMAT_ERROR', actionCode: ACTION.formatError, mti: msg.mti, detail: 'DE 41 missing' };
   }
   const terminal = await ctx.directory.get(terminalId);
-  // Unknown or disabled: no answer. An unauthenticated answer helps only a prober; the operator sees the counter.
-  if (!terminal) return { response: null, outcome: 'UNKNOWN_TERMINAL', terminalId, mti: msg.mti };
-  if (terminal.status !== 'active') return { response: null, outcome: 'TERMINAL_DISABLED', terminalId, mti: msg.mti };
+  // Unknown or disabled: the same unMACed 916 a bad MAC gets, so a prober cannot tell which terminal IDs
+  // exist (no answer here but 916 for a bad MAC would be that oracle). The outcome tells the operator.
+  if (!terminal || terminal.status !== 'active') {
+    return {
+      response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, profile),
+      outcome: terminal ? 'TERMINAL_DISABLED' : 'UNKNOWN_TERMINAL',
+      actionCode: ACTION.macIncorrect,
+      terminalId,
+      mti: msg.mti,
+    };
+  }
   if (terminal.profile && terminal.profile.name !== profile.name && withKeyManagement(terminal.profile).name !== profile.name) {
     profile = withKeyManagement(terminal.profile);
     decoded = decodeMessage(bytes, profile);
@@ -217,6 +225,9 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
   if (seen.kind === 'in-progress') return { ...base, response: null, outcome: 'IN_PROGRESS' };
   if (seen.kind === 'conflict') return answer(ACTION.duplicateTransmission, 'REPLAY_CONFLICT', 'same STAN and local time, different content');
 
+  // Set once a handler has returned: from then on its effects may exist, so a repeat must not run it
+  // again; whatever goes wrong afterwards is answered with a 909 stored under this same entry.
+  let handled = false;
   try {
     const table = { ...networkManagementHandlers, ...ctx.handlers };
     const handler = table[msg.mti] ?? table[foldRepeatMti(msg.mti)];
@@ -227,6 +238,7 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
       result = await answer(ACTION.invalidTransaction, 'NOT_SIGNED_ON', 'sign on first (1804/801)');
     } else {
       const r = await handler({ message: msg, terminal, profile, macKeyVersion: macVersion, receivedAt: now, repeat: msg.mti !== key.messageClass }, ctx);
+      handled = true;
       result = {
         ...base,
         response: await macedAnswer(ctx, msg, terminal, profile, r.actionCode, r.fields, r.macKeyVersion ?? macVersion, now),
@@ -236,17 +248,55 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
     }
     // Stored before it is written: a repeat after a lost answer gets these very bytes.
     if (result.response) await ctx.replay.complete(key, fingerprint, result.response, now);
-    else await ctx.replay.abandon(key);
+    else if (!handled) await ctx.replay.abandon(key);
     return result;
   } catch (e) {
-    await ctx.replay.abandon(key);
     const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    try {
-      return { ...(await answer(ACTION.systemMalfunction, 'HANDLER_FAILED', detail)) };
-    } catch {
-      return { ...base, response: null, outcome: 'HANDLER_FAILED', detail };
+    if (!handled) {
+      // The handler itself failed: nothing to keep, a repeat runs it afresh (handlers are idempotent on the request key).
+      await ctx.replay.abandon(key);
+      try {
+        return { ...(await answer(ACTION.systemMalfunction, 'HANDLER_FAILED', detail)) };
+      } catch {
+        return { ...base, response: null, outcome: 'HANDLER_FAILED', detail };
+      }
     }
+    return answerAfterHandled(ctx, key, fingerprint, now, base, detail, () => answer(ACTION.systemMalfunction, 'HANDLER_FAILED', detail), () =>
+      unmacedAnswer(msg.mti, ACTION.systemMalfunction, msg, profile),
+    );
   }
+}
+
+/**
+ * The handler returned but its answer could not be built or stored. A 909 is stored under the same
+ * replay entry, MACed if the key store still answers, else without a MAC, so every repeat gets the 909
+ * and the terminal reverses instead of the handler running twice. If even that cannot be stored the
+ * entry stays in progress (never abandoned): the DB guard hands it over only after its claim timeout.
+ */
+async function answerAfterHandled(
+  ctx: InboundContext,
+  key: ReplayKey,
+  fingerprint: string,
+  now: Date,
+  base: { terminalId: string; mti: string },
+  detail: string,
+  maced: () => Promise<InboundResult>,
+  unmaced: () => Buffer | null,
+): Promise<InboundResult> {
+  let response: Buffer | null;
+  try {
+    response = (await maced()).response;
+  } catch {
+    response = unmaced();
+  }
+  if (!response) return { ...base, response: null, outcome: 'HANDLER_FAILED', detail };
+  try {
+    await ctx.replay.complete(key, fingerprint, response, now);
+  } catch (e) {
+    const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return { ...base, response: null, outcome: 'HANDLER_FAILED', detail: `${detail}; 909 not stored: ${why}` };
+  }
+  return { ...base, response, outcome: 'HANDLER_FAILED', actionCode: ACTION.systemMalfunction, detail };
 }
 
 /** Adapter for the transport's `startIsoServer({ handler })`; `observe` gets every result (metrics, log). */

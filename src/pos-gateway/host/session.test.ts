@@ -89,6 +89,27 @@ describe('network management', () => {
     expect((await h.keyStore.describe('term:OPT00001:tak'))?.version).toBe(2);
   });
 
+  it('two lost 1814s: a new sign-on under the old key keeps that key, the terminal is never locked out', async () => {
+    const h = await harness();
+    const v1 = h.terminal.tak;
+    // Two sign-ons (different STANs) whose answers never reach the terminal: it still holds v1.
+    for (const expected of [2, 3]) {
+      const r = await h.send(h.terminal.build('1804', signOn));
+      expect(r.outcome).toBe('OK');
+      expect(await h.keyStore.describe('term:OPT00001:tak')).toMatchObject({ version: expected, previousVersion: 1 });
+      expect((await h.keyStore.describe('term:OPT00001:tpk'))?.previousVersion).toBe(1);
+    }
+    // v1 still verifies (not 917), and the third 1814 arrives and is installed.
+    const echoOld = await h.send(h.terminal.build('1820', echo));
+    expect(echoOld.outcome).toBe('OK');
+    expect(h.terminal.read(echoOld.response, v1).macOk).toBe(true);
+    const third = await h.send(h.terminal.build('1804', signOn));
+    expect(h.terminal.acceptKeys(third.response!)).toEqual({ macOk: true, versions: { tpk: 4, tak: 4 } });
+    const e = await h.send(h.terminal.build('1820', echo));
+    expect(e.outcome).toBe('OK');
+    expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBeNull();
+  });
+
   it('sign-off: new requests are refused until sign-on, advices are still taken', async () => {
     let calls = 0;
     const h = await harness({

@@ -15,11 +15,17 @@ export const NETWORK_FUNCTION = { signOn: '801', signOff: '802', keyChange: '811
 async function deliverSessionKeys(req: InboundRequest, ctx: InboundContext, kind: 'sign-on' | 'key-change'): Promise<HandlerResult> {
   const t = req.terminal;
   const spec = t.sessionKeys;
-  const requests: SessionKeyRequest[] = [
-    { ref: t.keys.tpk, usage: 'tpk', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) },
-    { ref: t.keys.tak, usage: 'tak', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) },
-  ];
-  if (t.keys.tdk) requests.push({ ref: t.keys.tdk, usage: 'tdk', algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}) });
+  // A request verified under the previous TAK means the terminal never got (or never installed) the
+  // current set, e.g. a lost 1814. Rotating would otherwise push out the only set it holds; keep
+  // that generation as `previous` so the new 1814 can be lost again without a 917 lock-out.
+  const tak = await ctx.keyStore.describe(t.keys.tak);
+  const holdsPrevious = tak !== null && tak.version !== req.macKeyVersion && tak.previousVersion === req.macKeyVersion;
+  const request = async (ref: string, usage: SessionKeyRequest['usage']): Promise<SessionKeyRequest> => {
+    const held = holdsPrevious ? (await ctx.keyStore.describe(ref))?.previousVersion : null;
+    return { ref, usage, algorithm: spec.algorithm, ...(spec.length ? { length: spec.length } : {}), ...(held != null ? { heldVersion: held } : {}) };
+  };
+  const requests: SessionKeyRequest[] = [await request(t.keys.tpk, 'tpk'), await request(t.keys.tak, 'tak')];
+  if (t.keys.tdk) requests.push(await request(t.keys.tdk, 'tdk'));
   const delivered = await ctx.keyStore.generateSessionKeys(t.keys.tmk, requests, { wrapMethod: spec.wrapMethod ?? 'ecb' });
   const versions = {
     tak: delivered.find((d) => d.usage === 'tak')!.version,

@@ -187,6 +187,16 @@ describe('decode errors are typed, with field and offset', () => {
   it('a MAC in DE 64 beside a secondary bitmap is refused', () => {
     const bytes = hex(ascii('1520') + '8000000000000001' + '0004000000000000' + '0000000000000000' + ascii('0000000001'));
     expect(decodeError(bytes)).toMatchObject({ code: 'MAC_POSITION', field: 64 });
+    // macData never picks a MAC out of such a message either.
+    expect(macData(bytes)).toMatchObject({ ok: false, error: { code: 'MAC_POSITION' } });
+  });
+
+  it('DE 64 together with DE 128 is refused by decode and macData, and never encoded', () => {
+    // Bitmaps: primary with bit 1 (secondary) and bit 64, secondary with bit 128 only.
+    const bytes = hex(ascii('1820') + '8000000000000001' + '0000000000000001' + '0000000000000000' + '1111111111111111');
+    expect(decodeError(bytes)).toMatchObject({ code: 'MAC_POSITION', field: 64 });
+    expect(macData(bytes)).toMatchObject({ ok: false, error: { code: 'MAC_POSITION' } });
+    expect(encodeError(msg('1820', [[64, Buffer.alloc(8)], [128, Buffer.alloc(8)]]))).toMatchObject({ code: 'MAC_POSITION', field: 64 });
   });
 
   it('bad length prefixes and content', () => {
