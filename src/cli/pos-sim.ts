@@ -23,7 +23,9 @@ export type { PosSimIo } from './pos-sim-core.js';
 export const POS_SIM_HELP = `  pos-sim --url <base> --terminal <id> (--secret-env VAR | --secret-stdin) <scenario> [options]
                                   终端模拟器 / terminal simulator (docs/pos-sim.md); scenarios:
                                   sale | preauth | prepay | postpay | reversal | void | offline | shift-close | demo
-                                  | load --clients N --duration S;  --card <no> --pin <pin>, --json for machines`;
+                                  | load --clients N --duration S;  --card <no> --pin <pin>, --json for machines
+  pos-sim --iso8583 --terminal <iso id> (--tmk <hex> | --tmk-env VAR) --tak <enc>[:kcv] [--port 8583]
+                                  ISO 8583 terminal: sign-on, echo, key change, sign-off (docs/pos-sim.md)`;
 
 const DEMO_ORDER: Array<{ scenario: Exclude<Scenario, 'demo' | 'load'>; zh: string; en: string }> = [
   { scenario: 'sale', zh: '顾客加油后刷卡付款', en: 'a customer fills up and pays by card' },
@@ -122,6 +124,7 @@ export async function signOn(sim: Sim): Promise<{ stationId: number }> {
 }
 
 export async function runPosSim(argv: readonly string[], io: PosSimIo): Promise<number> {
+  if (argv.includes('--iso8583')) return (await import('./pos-sim-iso.js')).runPosSimIso(argv, io);
   let args: PosSimArgs;
   let sim: Sim | undefined;
   const fail = (code: string, zh: string, en: string, exit: number): number => {
