@@ -30,6 +30,17 @@ function zoneOffsetMinutes(at: Date, timeZone: string): number {
   return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60000);
 }
 
+/**
+ * The instant a wall-clock time (month 1–12) in `timeZone` names. Two passes settle the offset
+ * across a change of offset (summer time, where the zone has one).
+ */
+export function instantOfWallTime(y: number, month: number, d: number, h: number, mi: number, s: number, timeZone: string): Date {
+  const asUtc = Date.UTC(y, month - 1, d, h, mi, s);
+  let t = asUtc - zoneOffsetMinutes(new Date(asUtc), timeZone) * 60000;
+  t = asUtc - zoneOffsetMinutes(new Date(t), timeZone) * 60000;
+  return new Date(t);
+}
+
 /** The instant the next business day starts. */
 export function startOfNextBusinessDay(at: Date, timeZone: string): Date {
   const day = businessDay(at, timeZone);

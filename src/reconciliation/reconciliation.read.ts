@@ -11,6 +11,7 @@ import {
   STATEMENT_COLUMNS,
   type ItemRow,
   type ItemView,
+  type LineRow,
   type RunView,
   type StatementView,
 } from './reconciliation.service.js';
@@ -52,20 +53,6 @@ export interface LineView {
   raw: string;
 }
 
-type LineRow = {
-  id: number;
-  line_no: number;
-  kind: 'payment' | 'refund';
-  channel_txn_id: string | null;
-  order_no: string | null;
-  refund_no: string | null;
-  channel_refund_id: string | null;
-  amount: number;
-  fee_mfen: number;
-  status: string;
-  occurred_at: Date | null;
-  raw: string;
-};
 const presentLine = (l: LineRow): LineView => ({
   id: l.id,
   lineNo: l.line_no,

@@ -258,21 +258,24 @@ async function insertLines(trx: Trx, statementId: number, lines: readonly Statem
   }
 }
 
+/** A statement_lines row as stored (the matcher and the console's statement view read the same rows). */
+export type LineRow = {
+  id: number;
+  line_no: number;
+  kind: 'payment' | 'refund';
+  channel_txn_id: string | null;
+  order_no: string | null;
+  refund_no: string | null;
+  channel_refund_id: string | null;
+  amount: number;
+  fee_mfen: number;
+  status: string;
+  occurred_at: Date | null;
+  raw: string;
+};
+
 async function statementLines(db: Executor, statementId: number): Promise<Array<StatementLine & { id: number }>> {
-  const r = await sql<{
-    id: number;
-    line_no: number;
-    kind: 'payment' | 'refund';
-    channel_txn_id: string | null;
-    order_no: string | null;
-    refund_no: string | null;
-    channel_refund_id: string | null;
-    amount: number;
-    fee_mfen: number;
-    status: string;
-    occurred_at: Date | null;
-    raw: string;
-  }>`select id, line_no, kind, channel_txn_id, order_no, refund_no, channel_refund_id, amount, fee_mfen, status, occurred_at, raw
+  const r = await sql<LineRow>`select id, line_no, kind, channel_txn_id, order_no, refund_no, channel_refund_id, amount, fee_mfen, status, occurred_at, raw
      from statement_lines where statement_id = ${statementId} order by line_no`.execute(db);
   return r.rows.map((l) => ({
     id: l.id,

@@ -4,6 +4,7 @@
  * that says which field was wrong.
  */
 import { MCC, parseAmount, type De48Value, type De63Value, type IsoMessage } from '../iso8583/index.js';
+import { instantOfWallTime } from '../../platform/index.js';
 import { ACTION } from './action-codes.js';
 
 export type MappingErrorCode =
@@ -181,25 +182,5 @@ export function localTimeToIso(yymmddhhmmss: string, timeZone: string, field = 1
   const year = 2000 + y;
   const days = new Date(Date.UTC(year, mo, 0)).getUTCDate();
   if (mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || s > 59) fail('BAD_FIELD', `DE ${field}: not a date and time`, field);
-  const asUtc = Date.UTC(year, mo - 1, d, h, mi, s);
-  // The zone's offset at that wall time: two passes settle it across an offset change.
-  let t = asUtc - offsetMs(asUtc, timeZone);
-  t = asUtc - offsetMs(t, timeZone);
-  return new Date(t).toISOString();
-}
-
-function offsetMs(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(at));
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return wall - Math.floor(at / 1000) * 1000;
+  return instantOfWallTime(year, mo, d, h, mi, s, timeZone).toISOString();
 }
