@@ -214,17 +214,23 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     await shot(page, 'console-forecourt-stock');
 
     await alert.getByTestId('alert-resolve').click();
-    await page.getByTestId('alert-resolve-note').fill('已到货补油，液位恢复');
+    const note = page.getByTestId('alert-resolve-note');
+    await note.fill('已到货补油，液位恢复');
+    // On a loaded machine a click can land while the modal is still opening and be lost: the test waits for the
+    // resolve request itself, clicks again only if none was sent, and names what the modal shows if it never is.
+    const isResolve = (r: { url(): string; request(): { method(): string } }) => r.url().includes('/resolve') && r.request().method() === 'POST';
+    let answer = page.waitForResponse(isResolve, { timeout: 10_000 }).catch(() => null);
     await page.getByTestId('alert-resolve-submit').click();
-    // The resolution is the server's; on a loaded machine the list's refresh can race the modal closing:
-    // wait for the server to have it, then the list must show it (after one reload if the refresh was lost).
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const r = await server.api('GET', `/api/v1/stock-alerts?stationId=${stationId}&status=resolved`);
-      if (r.body.items.length > 0) break;
-      if (Date.now() > deadline) throw new Error('the low-stock alert was not resolved');
-      await new Promise((res) => setTimeout(res, 100));
+    let response = await answer;
+    if (!response) {
+      if ((await note.inputValue().catch(() => '')) === '') await note.fill('已到货补油，液位恢复');
+      answer = page.waitForResponse(isResolve, { timeout: 20_000 }).catch(() => null);
+      await page.getByTestId('alert-resolve-submit').click();
+      response = await answer;
     }
+    if (!response) throw new Error(`the resolve request was never sent; the modal shows: ${await page.locator('.ant-modal').innerText().catch(() => '(no modal)')}`);
+    expect(response.status(), await response.text()).toBe(200);
+    // The list's refresh can race the modal closing on a loaded machine: one reload if the row is still there.
     if ((await alert.count()) > 0) {
       await alert.waitFor({ state: 'detached', timeout: 3_000 }).catch(() => page.reload());
     }
