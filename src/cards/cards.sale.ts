@@ -6,10 +6,11 @@ import { amountAllowance, amountLimitDecline, hasPeriodAmountLimits, hasPeriodLi
 import { lockCardByNo, type CardRow } from './cards.repository.js';
 import { checkPin } from './cards.service.js';
 import { isValidCardNo } from './card.numbers.js';
+import type { PinEntry } from './card.pin.js';
 
 export interface CardUse {
   cardNo: string;
-  pin: string;
+  pin: PinEntry;
   /** The fuel part's grade; null for store goods alone. */
   grade: string | null;
   /** The fuel part's volume (0 for store goods alone, or for a hold whose volume is not known yet). */

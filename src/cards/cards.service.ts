@@ -5,7 +5,7 @@ import { getAccounts, openAccount } from '../ledger/index.js';
 import { customerExists } from '../customers/index.js';
 import { cardsError } from './cards.errors.js';
 import { generateCardNo } from './card.numbers.js';
-import { checkPinFormat, pinMatches, pinVerifyValue } from './card.pin.js';
+import { checkPinFormat, pinEntryMatches, pinVerifyValue, type PinEntry } from './card.pin.js';
 import { CAPABILITIES, nextStatus, type CardOperation, type CardStatus } from './card.state.js';
 import { isFuelOnly, LIMIT_COLUMNS, limitsOf, type CardLimits } from './card.limits.js';
 import { findCardById, findCardByNo, lockCardByNo, recordCardEvent, type CardKind, type CardRow } from './cards.repository.js';
@@ -307,11 +307,11 @@ export type PinCheck = 'ok' | 'wrong' | 'locked';
  * Check a PIN and count failures on the locked card. The caller must commit even when
  * the PIN is wrong, or the try would not count.
  */
-export async function checkPin(trx: Trx, config: Config, card: CardRow, pin: string, now: Date): Promise<PinCheck> {
+export async function checkPin(trx: Trx, config: Config, card: CardRow, pin: PinEntry, now: Date): Promise<PinCheck> {
   const lockActive = card.pin_locked_until !== null && card.pin_locked_until > now;
   if (lockActive) return 'locked';
   const failures = card.pin_locked_until !== null ? 0 : card.pin_failures; // an expired lock starts afresh
-  if (pinMatches(config.pinKey, card.pin_subject, pin, card.pin_verify)) {
+  if (await pinEntryMatches(config.pinKey, pin, card.pin_subject, card.pin_verify)) {
     if (failures !== 0 || card.pin_locked_until !== null) {
       await sql`update cards set pin_failures = 0, pin_locked_until = null where id = ${card.id}`.execute(trx);
     }

@@ -4,7 +4,7 @@ export { CARD_DECLINES, type CardDecline, type DeclineSpec } from './card.declin
 export { issueCard, getCard, requireCard, requireLockedCard, presentCard, maySeeCardNumbers, changePin, operateCard, type CardView, type CardDeps } from './cards.service.js';
 export { CAPABILITIES, CARD_OPERATIONS, CARD_STATUSES, TRANSITIONS, nextStatus, type CardStatus, type CardOperation } from './card.state.js';
 export { isValidCardNo, generateCardNo, luhnCheckDigit } from './card.numbers.js';
-export { pinVerifyValue } from './card.pin.js';
+export { pinVerifyValue, pinEntryMatches, type PinEntry, type PinVerifier } from './card.pin.js';
 export { cardsError } from './cards.errors.js';
 export { findCardByNo, listCardsOfCustomer, type CardRow, type CardKind } from './cards.repository.js';
 export { allocateToSubCard, recallFromSubCard, type AllocationResult } from './cards.money.js';

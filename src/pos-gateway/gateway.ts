@@ -106,7 +106,7 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
   const m = metrics();
   const directory = new DbTerminalDirectory(db);
   const replay = new DbReplayGuard(db);
-  const keyStore = await posKeyStoreFor(db, config.dataKeys);
+  const keyStore = await posKeyStoreFor(db, config.dataKeys, config.pinKey);
   const ctx: InboundContext = {
     directory,
     replay,

@@ -93,7 +93,7 @@ export function posGatewayRoutes(app: App, deps: { db: Db; config: Config }): vo
       const clash = (await sql<{ terminal_id: string }>`select terminal_id from pos_terminals where iso_terminal_id = ${isoTerminalId} and terminal_id <> ${terminalId}`.execute(db)).rows[0];
       if (clash) throw platformError('VALIDATION_FAILED', { field: 'isoTerminalId' }, `DE 41 ${isoTerminalId} 已被其他终端使用 / already used by another terminal`);
 
-      const keyStore = await posKeyStoreFor(db, config.dataKeys);
+      const keyStore = await posKeyStoreFor(db, config.dataKeys, config.pinKey);
       const refs = posKeyRefs(terminalId);
       const rotated = (await keyStore.describe(refs.tmk)) !== null;
       // A ceremony starts the terminal over: every key version begins at 1 again.

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Config, Db, TerminalPrincipal, Trx } from '../platform/index.js';
 import { maskCardNo, platformError } from '../platform/index.js';
 import { getAccounts, hold, lockAccounts, uuidFrom } from '../ledger/index.js';
-import { authoriseCardUse } from '../cards/index.js';
+import { authoriseCardUse, type PinEntry } from '../cards/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import { declineInfo, inArrears, newApprovalCode, openHeldAmount, planSpend, spendable, stationFor } from './sale-parts.js';
@@ -12,7 +12,7 @@ export type AuthorisationMode = 'preauth' | 'prepay';
 
 export interface AuthorisationRequest {
   cardNo: string;
-  pin: string;
+  pin: PinEntry;
   nozzle: number;
   mode: AuthorisationMode;
   /** fen; prepay: the preset (required); preauth: defaults to config.preauthDefaultAmount. */

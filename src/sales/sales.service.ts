@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Config, Db, Executor, TerminalPrincipal, Trx } from '../platform/index.js';
 import { businessDay, maskCardNo, platformError } from '../platform/index.js';
 import { getAccounts, lockAccounts, uuidFrom } from '../ledger/index.js';
-import { authoriseCardUse, recordCardUse } from '../cards/index.js';
+import { authoriseCardUse, recordCardUse, type PinEntry } from '../cards/index.js';
 import { checkSalePrice, MAX_STORE_LINES, priceStoreItems, type StoreLine } from '../stations/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
@@ -26,7 +26,7 @@ import {
 
 export interface SaleRequest {
   cardNo: string;
-  pin: string;
+  pin: PinEntry;
   /** The fuel part: grade, volumeMl, unitPrice and nozzle come together or not at all. */
   grade?: string;
   volumeMl?: number;

@@ -124,6 +124,15 @@ export interface KeyStore {
   }): Promise<CryptoResult<true>>;
   /** Enrolment: the PVV to store for a card, computed from a PIN block (PIN change / issuance). */
   derivePvv(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; pvkRef: string }): Promise<CryptoResult<Buffer>>;
+  /**
+   * Verifies a PIN block against the platform's own PIN verify value (cards: pin_verify =
+   * hex HMAC-SHA-256(FUELCARD_PIN_KEY, `${subject}:${pin}`)), the value every card already has, so an
+   * ISO 8583 terminal and an HTTP terminal check the same PIN against the same record. The PIN
+   * verification key is given to the store when it is opened and never leaves it. `pan` is the PAN
+   * the block is bound to (DE 2); `subject` the card's pin_subject (its number when the PIN was set).
+   * PIN_MISMATCH when the PIN differs; a block that does not decrypt to a PIN is PIN_BLOCK_*.
+   */
+  pinVerifyPlatform(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; subject: string; stored: string }): Promise<CryptoResult<true>>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,11 +181,14 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #kek: Buffer;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(opts: { kek: Buffer; state?: KeyStoreState }) {
+  readonly #pinVerifyKey: Buffer | null;
+
+  constructor(opts: { kek: Buffer; state?: KeyStoreState; pinVerifyKey?: Buffer }) {
     if (!Buffer.isBuffer(opts.kek) || opts.kek.length !== 32) {
       throw new PosCryptoError('KEY_LENGTH', 'key store KEK must be 32 bytes (AES-256)');
     }
     this.#kek = Buffer.from(opts.kek);
+    this.#pinVerifyKey = opts.pinVerifyKey ? Buffer.from(opts.pinVerifyKey) : null;
     if (opts.state) this.#load(opts.state);
   }
 
@@ -485,5 +497,24 @@ export class SoftwareKeyStore implements KeyStore {
     } catch (e) {
       return asOutcome(e);
     }
+  }
+
+  async pinVerifyPlatform(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; subject: string; stored: string }): Promise<CryptoResult<true>> {
+    const key = this.#pinVerifyKey;
+    if (key === null) return fail('PVV_UNAVAILABLE', 'the key store was opened without the platform PIN verification key');
+    let computed: Buffer;
+    try {
+      const pin = this.#pinDigits(req.pin, req.pinBlock, req.pan);
+      try {
+        computed = createHmac('sha256', key).update(`${req.subject}:`).update(pin).digest();
+      } finally {
+        pin.fill(0);
+      }
+    } catch (e) {
+      return asOutcome(e);
+    }
+    const stored = /^[0-9a-f]{64}$/.test(req.stored) ? Buffer.from(req.stored, 'hex') : null;
+    if (stored === null) return fail('PVV_UNAVAILABLE', 'no PIN verify value on file');
+    return timingSafeEqual(computed, stored) ? { ok: true, value: true } : fail('PIN_MISMATCH', 'PIN does not verify');
   }
 }

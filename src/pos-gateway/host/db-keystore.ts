@@ -46,19 +46,20 @@ export class PersistentKeyStore implements KeyStore {
     private readonly kekId: string,
     private readonly kek: Buffer,
     state: KeyStoreState,
+    pinVerifyKey?: Buffer,
   ) {
-    this.#inner = new SoftwareKeyStore({ kek, state });
+    this.#inner = new SoftwareKeyStore({ kek, state, ...(pinVerifyKey ? { pinVerifyKey } : {}) });
   }
 
   /** Loads every sealed key; keys sealed under another data key are refused (re-seal first: docs). */
-  static async open(db: Db, dataKey: { id: string; key: Buffer }): Promise<PersistentKeyStore> {
+  static async open(db: Db, dataKey: { id: string; key: Buffer }, pinVerifyKey?: Buffer): Promise<PersistentKeyStore> {
     const rows = (await sql<{ ref: string; kek_id: string; sealed: Entry }>`select ref, kek_id, sealed from pos_keys order by ref`.execute(db)).rows;
     const foreign = rows.filter((r) => r.kek_id !== dataKey.id);
     if (foreign.length > 0) {
       throw new PosCryptoError('KEYSTORE_STATE_INVALID', `${foreign.length} terminal key(s) are sealed under data key ${foreign[0]!.kek_id}, not ${dataKey.id}`);
     }
     const state: KeyStoreState = { format: 'fuelcard-keystore-v1', entries: rows.map((r) => r.sealed) };
-    return new PersistentKeyStore(db, dataKey.id, deriveKeyStoreKek(dataKey.key), state);
+    return new PersistentKeyStore(db, dataKey.id, deriveKeyStoreKek(dataKey.key), state, pinVerifyKey);
   }
 
   /** Runs a change and saves the refs it touched, one change at a time. */
@@ -123,6 +124,10 @@ export class PersistentKeyStore implements KeyStore {
   derivePvv(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; pvkRef: string }): Promise<CryptoResult<Buffer>> {
     return this.#inner.derivePvv(req);
   }
+
+  pinVerifyPlatform(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; subject: string; stored: string }): Promise<CryptoResult<true>> {
+    return this.#inner.pinVerifyPlatform(req);
+  }
 }
 
 const stores = new WeakMap<Db, Promise<PersistentKeyStore>>();
@@ -131,12 +136,12 @@ const stores = new WeakMap<Db, Promise<PersistentKeyStore>>();
  * One key store per database per process: the staff API's key ceremony and the TCP host must see
  * the same keys (a TMK loaded through the API is used by the next sign-on without a restart).
  */
-export function posKeyStoreFor(db: Db, dataKeys: ReadonlyArray<{ id: string; key: Buffer }>): Promise<PersistentKeyStore> {
+export function posKeyStoreFor(db: Db, dataKeys: ReadonlyArray<{ id: string; key: Buffer }>, pinVerifyKey: Buffer): Promise<PersistentKeyStore> {
   let p = stores.get(db);
   if (!p) {
     const first = dataKeys[0];
     if (!first) throw new PosCryptoError('KEYSTORE_STATE_INVALID', 'no data key configured');
-    p = PersistentKeyStore.open(db, first);
+    p = PersistentKeyStore.open(db, first, pinVerifyKey);
     // A failed open is not cached: the next call tries again.
     p.catch(() => stores.delete(db));
     stores.set(db, p);
