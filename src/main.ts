@@ -13,7 +13,7 @@ import { backfillCustomerNameIndex } from './customers/index.js';
 import { startPaymentJobs } from './payments/index.js';
 import { seedDemoPayments } from './cli/seed-demo-payments.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
-import { startPosGateway } from './pos-gateway/index.js';
+import { startPosGateway, startPosHostJobs } from './pos-gateway/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
   // Payments: orders past their time are asked about and closed, refunds followed, card-close payouts started.
-  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps)];
+  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps), startPosHostJobs(deps)];
   // Demo top-ups go through the sandbox providers, which notify this server: only once it listens.
   if (seeded?.cardholder) {
     try {
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     `  API docs     ${base}/docs`,
     `  OpenAPI      ${base}/api/v1/openapi.json`,
     `  Health       ${base}/healthz   ${base}/readyz   ${base}/metrics`,
-    ...(pos ? [`  Terminal host  tcp://localhost:${pos.port} (ISO 8583)`] : []),
+    ...(pos ? [`  Terminal host  ${pos.tls ? 'tls' : 'tcp'}://localhost:${pos.port} (ISO 8583)`] : []),
     `  Database     ${embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}`,
   ];
   if (admin.created && admin.generated) lines.push(`  admin login  admin / ${admin.password}   (generated; shown once, keep it)`);

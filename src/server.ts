@@ -9,7 +9,7 @@ import { finderRoutes, goodsRoutes, priceStreamRoutes, promotionRoutes, stations
 import { authorisationRoutes, offlineBatchRoutes, postpayRoutes, reversalRoutes, salesRoutes, settlementRoutes, shiftRoutes } from './sales/index.js';
 import { bankTransfersRoutes, createPaymentsRuntime, paymentsRoutes, refundsRoutes, type PaymentsRuntime } from './payments/index.js';
 import { reconciliationRoutes } from './reconciliation/index.js';
-import { posGatewayRoutes } from './pos-gateway/index.js';
+import { posGatewayRoutes, terminalHostRoutes } from './pos-gateway/index.js';
 import { statementsRoutes } from './statements/index.js';
 import { reportsRoutes } from './reports/index.js';
 import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
@@ -74,6 +74,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   settlementRoutes(app, deps);
   offlineBatchRoutes(app, deps);
   posGatewayRoutes(app, deps);
+  terminalHostRoutes(app, deps);
   statementsRoutes(app, deps);
   reportsRoutes(app, deps);
   messagingRoutes(app, deps);

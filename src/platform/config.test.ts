@@ -160,4 +160,16 @@ describe('loadConfig', () => {
   it('reports the first bad variable even when others are fine', () => {
     expect(configError({ PORT: '8080', FUELCARD_PIN_MAX_TRIES: 'three', LOG_LEVEL: 'info' }).variable).toBe('FUELCARD_PIN_MAX_TRIES');
   });
+
+  it('reads the terminal host settings: TLS files come in pairs, journal days and key rollover within bounds', () => {
+    const c = loadConfig({});
+    expect(c.posTls).toBeNull();
+    expect(c.posJournalDays).toBe(35);
+    expect(c.posKeyRolloverMs).toBe(86_400_000);
+    expect(loadConfig({ FUELCARD_POS_TLS_CERT: '/etc/pos/cert.pem', FUELCARD_POS_TLS_KEY: '/etc/pos/key.pem' }).posTls).toEqual({ certFile: '/etc/pos/cert.pem', keyFile: '/etc/pos/key.pem' });
+    expect(configError({ FUELCARD_POS_TLS_CERT: '/etc/pos/cert.pem' }).variable).toBe('FUELCARD_POS_TLS_KEY');
+    expect(configError({ FUELCARD_POS_TLS_KEY: '/etc/pos/key.pem' }).variable).toBe('FUELCARD_POS_TLS_CERT');
+    expect(configError({ FUELCARD_POS_JOURNAL_DAYS: '0' }).variable).toBe('FUELCARD_POS_JOURNAL_DAYS');
+    expect(configError({ FUELCARD_POS_KEY_ROLLOVER_S: '5' }).variable).toBe('FUELCARD_POS_KEY_ROLLOVER_S');
+  });
 });

@@ -96,6 +96,12 @@ export interface Config {
   readonly paymentsSandbox: boolean;
   /** TCP port of the ISO 8583 terminal host (FUELCARD_POS_PORT); 0 = a free port; null = not started ("off"). */
   readonly posPort: number | null;
+  /** Days the terminal host keeps its exactly-once journal and message log (FUELCARD_POS_JOURNAL_DAYS). */
+  readonly posJournalDays: number;
+  /** After a key change, how long the previous MAC/PIN key version is still accepted (FUELCARD_POS_KEY_ROLLOVER_S). */
+  readonly posKeyRolloverMs: number;
+  /** TLS for the terminal host: PEM files (FUELCARD_POS_TLS_CERT, FUELCARD_POS_TLS_KEY); null = plain TCP. */
+  readonly posTls: { readonly certFile: string; readonly keyFile: string } | null;
 }
 
 export class ConfigError extends Error {
@@ -181,6 +187,15 @@ function posPortOf(env: Env): number | null {
   const raw = env.FUELCARD_POS_PORT?.trim();
   if (raw === 'off') return null;
   return int({ FUELCARD_POS_PORT: raw }, 'FUELCARD_POS_PORT', 8583, 0, 65535);
+}
+
+function posTlsOf(env: Env): Config['posTls'] {
+  const certFile = env.FUELCARD_POS_TLS_CERT?.trim() ?? '';
+  const keyFile = env.FUELCARD_POS_TLS_KEY?.trim() ?? '';
+  if (certFile === '' && keyFile === '') return null;
+  if (certFile === '') throw new ConfigError('FUELCARD_POS_TLS_CERT', 'set together with FUELCARD_POS_TLS_KEY (PEM file paths)');
+  if (keyFile === '') throw new ConfigError('FUELCARD_POS_TLS_KEY', 'set together with FUELCARD_POS_TLS_CERT (PEM file paths)');
+  return { certFile, keyFile };
 }
 
 function reconJobTimeOf(env: Env): string {
@@ -289,6 +304,9 @@ export function loadConfig(env: Env = process.env): Config {
     reconPoolDays: int(env, 'FUELCARD_RECON_POOL_DAYS', 3, 1, 30),
     reconJobTime: reconJobTimeOf(env),
     posPort: posPortOf(env),
+    posJournalDays: int(env, 'FUELCARD_POS_JOURNAL_DAYS', 35, 1, 3650),
+    posKeyRolloverMs: int(env, 'FUELCARD_POS_KEY_ROLLOVER_S', 86_400, 60, 30 * 86_400) * 1000,
+    posTls: posTlsOf(env),
     channelEnv: Object.freeze(
       Object.fromEntries(
         Object.entries(env).filter(

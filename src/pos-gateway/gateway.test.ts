@@ -3,6 +3,10 @@
  * API → a simulated terminal connects, signs on, echoes; a repeat gets the same bytes; garbage
  * closes only its own connection; the connection list and /metrics show it.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { ceremony } from './host/db-host.test-support.js';
@@ -39,11 +43,11 @@ describe('POS gateway over TCP', () => {
     conn.send(echo);
     expect((await conn.next(5000)).equals(r1830)).toBe(true);
 
-    // An unmapped MTI still goes through MAC and journal, and is answered 902 (MACed).
-    conn.send(sim.build('1304', [[24, '301']], { at: new Date() }));
-    const r1314 = sim.read(await conn.next(5000));
-    expect(r1314.msg.fields.get(39)).toBe('902');
-    expect(r1314.macOk).toBe(true);
+    // A sale message the use cases cannot take (no card, no amount) still goes through MAC and journal: 904, MACed.
+    conn.send(sim.build('1100', [[24, '101']], { at: new Date() }));
+    const r1110 = sim.read(await conn.next(5000));
+    expect(r1110.msg.fields.get(39)).toBe('904');
+    expect(r1110.macOk).toBe(true);
 
     const list = await server.api('GET', '/api/v1/terminal-host/connections', { role: 'operator' });
     expect(list.status).toBe(200);
@@ -69,9 +73,33 @@ describe('POS gateway over TCP', () => {
     expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1820",outcome="OK"\} [1-9]/);
     expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1820",outcome="DUPLICATE"\} [1-9]/);
     expect(text).toMatch(/fuelcard_pos_messages_total\{mti="1804",outcome="OK"\} [1-9]/);
-    expect(text).toMatch(/fuelcard_pos_action_codes_total\{code="902"\} [1-9]/);
+    expect(text).toMatch(/fuelcard_pos_action_codes_total\{code="904"\} [1-9]/);
     expect(text).toMatch(/fuelcard_pos_frames\{direction="in"\} [1-9]/);
     expect(text).toMatch(/fuelcard_pos_transport_errors\{code="[A-Z_]+"\} [1-9]/);
     expect(text).toMatch(/fuelcard_pos_connections [0-9]/);
+  });
+});
+
+describe('POS gateway over TLS (FUELCARD_POS_TLS_CERT / _KEY)', () => {
+  it('signs a terminal on over TLS with the configured certificate', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pos-gw-tls-'));
+    let tlsGw: PosGateway | undefined;
+    try {
+      const keyFile = path.join(dir, 'key.pem');
+      const certFile = path.join(dir, 'cert.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+      tlsGw = await startPosGateway({ db: server.deps.db, config: { ...server.config, posTls: { certFile, keyFile } }, logger: server.deps.logger }, { port: 0, host: '127.0.0.1' });
+      expect(tlsGw.tls).toBe(true);
+      const { sim } = await ceremony(server);
+      const conn = await connectIsoClient({ host: '127.0.0.1', port: tlsGw.port, framing: 'binary2', tls: { ca: fs.readFileSync(certFile), servername: 'localhost' } });
+      conn.send(sim.build('1804', [[24, '801']], { at: new Date() }));
+      expect(sim.acceptKeys(await conn.next(5000)).macOk).toBe(true);
+      expect(tlsGw.connections().map((c) => c.tls)).toEqual([true]);
+      conn.close();
+    } finally {
+      await tlsGw?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

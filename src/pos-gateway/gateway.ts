@@ -1,9 +1,11 @@
 /**
  * The terminal host in `npm start` (docs/pos-gateway.md): the TCP transport (framing decided per
  * connection) → the session layer (host/inbound.ts) with the terminal directory, the exactly-once
- * journal and the key store on PostgreSQL. Business MTIs are not mapped yet: the session layer
- * answers them 902 (MACed, after the MAC and the replay guard).
+ * journal and the key store on PostgreSQL; the sale messages run through the sales use cases
+ * (host/business.ts) and 1304 file actions serve the hot list, whitelist, prices and parameters
+ * (host/file-actions.ts).
  */
+import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import { registry, type Config, type Db } from '../platform/index.js';
@@ -12,6 +14,9 @@ import { handleInbound, type HandlerTable, type InboundContext, type InboundResu
 import { DbTerminalDirectory } from './host/db-directory.js';
 import { DbReplayGuard } from './host/db-replay.js';
 import { posKeyStoreFor } from './host/db-keystore.js';
+import { businessHandlers } from './host/business.js';
+import { fileActionHandler } from './host/file-actions.js';
+import { PosMessageLog } from './host/message-log.js';
 import { startIsoServer, type IsoConnectionSnapshot, type IsoServer, type IsoServerCounters } from './transport/index.js';
 
 export interface PosConnection extends IsoConnectionSnapshot {
@@ -21,6 +26,7 @@ export interface PosConnection extends IsoConnectionSnapshot {
 
 export interface PosGateway {
   readonly port: number;
+  readonly tls: boolean;
   counters(): IsoServerCounters;
   connections(): PosConnection[];
   stop(): Promise<void>;
@@ -34,6 +40,8 @@ export interface PosGatewayOptions {
   now?: () => Date;
   idleTimeoutMs?: number;
   readTimeoutMs?: number;
+  /** The per-terminal support log (docs/pos-operations.md); default one on the gateway's database, null = none. */
+  messageLog?: PosMessageLog | null;
 }
 
 /** Running gateways by database: the staff API's connection list finds the one of its process. */
@@ -105,17 +113,20 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
   if (port === null) throw new RangeError('the POS gateway is off (FUELCARD_POS_PORT=off)');
   const m = metrics();
   const directory = new DbTerminalDirectory(db);
-  const replay = new DbReplayGuard(db);
+  const replay = new DbReplayGuard(db, { windowMs: config.terminalClockSkewMs });
   const keyStore = await posKeyStoreFor(db, config.dataKeys, config.pinKey);
   const ctx: InboundContext = {
     directory,
     replay,
     keyStore,
-    handlers: opts.handlers ?? {},
+    // The sale messages run through the sales use cases; tests may add or replace handlers.
+    handlers: { ...businessHandlers({ db, config, logger }), '1304': fileActionHandler({ db, config }), ...(opts.handlers ?? {}) },
     transmissionWindowMs: config.terminalClockSkewMs,
+    keyRolloverMs: config.posKeyRolloverMs,
     ...(opts.now ? { now: opts.now } : {}),
   };
   const terminalOf = new Map<string, string>();
+  const messageLog = opts.messageLog === undefined ? new PosMessageLog(db, logger) : opts.messageLog;
 
   const observe = (r: InboundResult, connId: string): void => {
     // The label set stays bounded: garbage cannot invent MTIs.
@@ -130,15 +141,22 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
     else if (r.outcome !== 'OK' && r.outcome !== 'DUPLICATE') logger.info({ terminalId: r.terminalId, mti: r.mti, outcome: r.outcome, actionCode: r.actionCode }, 'pos: message refused');
   };
 
+  // TLS when configured (FUELCARD_POS_TLS_CERT / _KEY): terminals that can, connect over TLS; the
+  // MACs and PIN blocks protect the messages either way. Read at start: a bad path fails the start.
+  const tlsOptions = config.posTls ? { cert: readFileSync(config.posTls.certFile), key: readFileSync(config.posTls.keyFile) } : null;
   const server: IsoServer = await startIsoServer({
     port,
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
     host: opts.host ?? config.host,
     framing: 'auto',
     ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     ...(opts.readTimeoutMs !== undefined ? { readTimeoutMs: opts.readTimeoutMs } : {}),
     handler: async (frame, conn) => {
+      const receivedAt = ctx.now ? ctx.now() : new Date();
+      const t0 = performance.now();
       const r = await handleInbound(frame, ctx);
       observe(r, conn.id);
+      messageLog?.record({ isoTerminalId: r.terminalId ?? null, connId: conn.id, receivedAt, durationMs: performance.now() - t0, request: frame, response: r.response, result: r });
       return r.response;
     },
     onEvent: (e) => {
@@ -149,10 +167,12 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
 
   const gateway: PosGateway = {
     port: server.port,
+    tls: tlsOptions !== null,
     counters: () => server.counters(),
     connections: () => server.connections().map((c) => ({ ...c, terminalId: terminalOf.get(c.id) ?? null })),
     async stop() {
       await server.close({ graceMs: Math.min(config.shutdownTimeoutMs / 2, 10_000) });
+      await messageLog?.close();
       live.delete(gateway);
       if (running.get(db) === gateway) running.delete(db);
     },

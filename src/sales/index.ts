@@ -16,3 +16,10 @@ export { offlineError, OFFLINE_REJECTS } from './offline-batch.errors.js';
 export { reversalsError } from './reversals.errors.js';
 export { expireAuthorisations, AUTHORISATION_JOB_INTERVAL_MS } from './authorisations.jobs.js';
 export { closeShift, currentShift, type ShiftView } from './shifts.service.js';
+// ── the terminal host's ISO 8583 path runs the same use cases (issue 6) ──
+export { runTerminalRequest } from './terminal-tx.js';
+export { authorisePump, type AuthorisationAnswer } from './authorisations.service.js';
+export { completeAuthorisation } from './authorisations.completion.js';
+export { reverseByRef, type ReversalAnswer } from './reversals.service.js';
+export { uploadOfflineBatch, type OfflineBatchAnswer } from './offline-batch.service.js';
+export { compareTotals, checkDeclared } from './shifts.service.js';

@@ -59,3 +59,4 @@ export { promotionsError } from './promotions.errors.js';
 // ── offline whitelist (issue 4) ──
 export { whitelistRoutes } from './whitelist.routes.js';
 export { whitelistError } from './whitelist.errors.js';
+export { recordListDownload } from './whitelist.service.js';

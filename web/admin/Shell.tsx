@@ -10,6 +10,7 @@ import { pagesB } from './pages-b';
 import { pagesForecourt } from './pages-forecourt';
 import { pagesPayments } from './pages-payments';
 import { pagesRecon } from './pages-recon';
+import { pagesTerminalHost } from './pages-terminal-host';
 import { ROLE_NAMES, SHELL, label } from './i18n';
 import { markSigningOut } from './shell-state';
 import { LocalResult, MAIN_ID } from './ui';
@@ -17,7 +18,7 @@ import { LocalResult, MAIN_ID } from './ui';
 /** The console's brand colour (a fuel-station green), also used by the login page. */
 export const BRAND_COLOR = '#0f6e5f';
 
-const ALL_PAGES: AdminPage[] = [...pagesA, ...pagesB, ...pagesPayments, ...pagesForecourt, ...pagesRecon];
+const ALL_PAGES: AdminPage[] = [...pagesA, ...pagesB, ...pagesPayments, ...pagesForecourt, ...pagesRecon, ...pagesTerminalHost];
 
 /** The language switch: shows the other language's name, as people look for their own. */
 export function LangSwitch() {

@@ -21,14 +21,27 @@ import {
 } from './keys.js';
 import { computeMac, macEquals, macKeyAlgorithm, WIRE_MAC_LENGTH, type MacAlgorithm } from './mac.js';
 import { assertFormatForAlgorithm, decryptPinBlock, encryptPinBlock, pinBlockLength, type PinBlockFormat } from './pin.js';
+import {
+  checkKsnCounter,
+  DukptError,
+  ksnDeviceKey,
+  parseKsn,
+  type DukptErrorCode,
+  type DukptScheme,
+  type Ksn,
+} from './dukpt-ksn.js';
+import { deriveTdesIpek, deriveTdesWorkingKey } from './dukpt-tdes.js';
+import { aesKeyTypeOf, deriveAesInitialKey, deriveAesWorkingKey, type AesDukptUsage } from './dukpt-aes.js';
 
 /**
  * tmk: terminal master key, only wraps session keys; kek: wraps other keys (e.g. TMKs for import);
  * tpk / tak / tdk: terminal PIN / MAC / data session keys; zpk: zone (issuer-side) PIN key;
- * pvk: PIN verification key (computes PIN verification values).
+ * pvk: PIN verification key (computes PIN verification values); bdk: DUKPT base derivation key
+ * (a `tdes` BDK is X9.24-1, an `aes` BDK X9.24-3), from which every device's keys are derived
+ * inside the store per KSN (docs/pos-dukpt.md).
  */
-export type KeyUsage = 'tmk' | 'kek' | 'tpk' | 'tak' | 'tdk' | 'zpk' | 'pvk';
-export const KEY_USAGES: readonly KeyUsage[] = ['tmk', 'kek', 'tpk', 'tak', 'tdk', 'zpk', 'pvk'];
+export type KeyUsage = 'tmk' | 'kek' | 'tpk' | 'tak' | 'tdk' | 'zpk' | 'pvk' | 'bdk';
+export const KEY_USAGES: readonly KeyUsage[] = ['tmk', 'kek', 'tpk', 'tak', 'tdk', 'zpk', 'pvk', 'bdk'];
 
 export interface KeySpec {
   algorithm: KeyAlgorithm;
@@ -44,6 +57,12 @@ export interface KeyInfo extends KeySpec {
   kcv: string;
   /** Version still accepted during a rollover, if any. */
   previousVersion: number | null;
+  /**
+   * When the current version became current (its creation or rotation, on the clock of whoever
+   * asked for it: `generateSessionKeys({ at })`). The rollover deadline counts from here. null for
+   * a key sealed before the store recorded it.
+   */
+  since: Date | null;
 }
 
 export interface SessionKeyRequest {
@@ -71,13 +90,42 @@ export interface SessionKeyDelivery {
 }
 
 export type CryptoResult<T> = { ok: true; value: T } | { ok: false; code: CryptoOutcomeCode; detail: string };
-export type CryptoOutcomeCode = CryptoErrorCode | 'MAC_MISMATCH' | 'PIN_MISMATCH';
+export type CryptoOutcomeCode = CryptoErrorCode | DukptErrorCode | 'MAC_MISMATCH' | 'PIN_MISMATCH';
 
 export interface PinBlockRef {
+  /** A `tpk`/`zpk`, or for a DUKPT terminal its `bdk` (then `ksn` is required). */
   ref: string;
   format: PinBlockFormat;
   /** Key version the message named (DE 53); the current one when absent. */
   version?: number;
+  /** DUKPT: the transaction's KSN; the PIN key is that KSN's PIN working key under the BDK `ref`. */
+  ksn?: Buffer;
+}
+
+/** A DUKPT transaction key: the BDK in the store and the KSN the message carries. */
+export interface DukptKeyRef {
+  bdkRef: string;
+  ksn: Buffer;
+}
+
+/** What the store tells about a KSN it used or accepted (no key material). */
+export interface DukptKsnInfo {
+  scheme: DukptScheme;
+  /** The device's identity (`tdes:<initial KSN>` / `aes:<initial key ID>`), see ksnDeviceKey. */
+  device: string;
+  counter: number;
+  /** Transactions the device has left after this one; 0 = it must be re-injected. */
+  remaining: number;
+  exhausted: boolean;
+}
+
+/** The one export of a DUKPT device key: for injection into the terminal, as two XOR components. */
+export interface DukptInitialKeyExport {
+  scheme: DukptScheme;
+  device: string;
+  components: [Buffer, Buffer];
+  /** KCV of the initial key (IPEK / IK), the algorithm's default method. */
+  kcv: Buffer;
 }
 
 export interface KeyStore {
@@ -97,7 +145,7 @@ export interface KeyStore {
   generateSessionKeys(
     tmkRef: string,
     requests: readonly SessionKeyRequest[],
-    opts?: { wrapMethod?: WrapMethod },
+    opts?: { wrapMethod?: WrapMethod; at?: Date },
   ): Promise<SessionKeyDelivery[]>;
   retirePrevious(ref: string): Promise<void>;
   describe(ref: string): Promise<KeyInfo | null>;
@@ -133,12 +181,38 @@ export interface KeyStore {
    * PIN_MISMATCH when the PIN differs; a block that does not decrypt to a PIN is PIN_BLOCK_*.
    */
   pinVerifyPlatform(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; subject: string; stored: string }): Promise<CryptoResult<true>>;
+
+  // ---- DUKPT (docs/pos-dukpt.md): the BDK never leaves the store, nor does any key derived from it,
+  // except the device's initial key once, at injection.
+
+  /**
+   * Key injection: the initial key (TDES IPEK, AES IK) of the device whose initial KSN (TDES, counter
+   * bits ignored) or KSN / 8-byte initial key ID (AES) is given, as two random XOR components.
+   */
+  dukptInitialKey(bdkRef: string, initialKsn: Buffer): Promise<DukptInitialKeyExport>;
+  /**
+   * Verifies a request MAC under the KSN's request MAC key (TDES `mac-request` variant, AES `mac-gen`).
+   * Checks the KSN's form and counter, not its freshness: that is `dukptAcceptKsn`, called after this.
+   */
+  dukptMacVerify(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer; mac: Buffer }): Promise<CryptoResult<DukptKsnInfo>>;
+  /** MACs a response under the KSN's response MAC key (TDES `mac-response` variant, AES `mac-verify`). */
+  dukptMacGenerate(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer }): Promise<Buffer>;
+  /**
+   * The KSN replay guard: compare-and-set of the device's last accepted counter. Accepted when the
+   * counter is above the last one, or equal to it for the same `requestId` (a retransmission of the
+   * request that advanced it, e.g. after its handling failed). Otherwise DUKPT_KSN_REPLAY, or
+   * DUKPT_KSN_EXHAUSTED once the device used its last counter. Call only after the MAC verified
+   * under this KSN, so a forged message cannot burn a device's counters.
+   */
+  dukptAcceptKsn(req: DukptKeyRef & { requestId: string }): Promise<CryptoResult<DukptKsnInfo>>;
 }
 
 // ---------------------------------------------------------------------------------------------
 
 interface SealedKey {
   version: number;
+  /** ISO time the version became current; bound into the seal's AAD, so it cannot be moved at rest. */
+  since?: string;
   length: number;
   kcv: string;
   iv: string;
@@ -165,11 +239,51 @@ function fail<T>(code: CryptoOutcomeCode, detail: string): CryptoResult<T> {
 }
 
 /** Codes that mean the store is misconfigured rather than that a message was bad: these stay exceptions. */
-const CONFIG_CODES: ReadonlySet<CryptoErrorCode> = new Set(['KEY_USAGE', 'MAC_ALGORITHM', 'PIN_BLOCK_FORMAT', 'KEYSTORE_STATE_INVALID']);
+const CONFIG_CODES: ReadonlySet<CryptoErrorCode | DukptErrorCode> = new Set([
+  'KEY_USAGE',
+  'MAC_ALGORITHM',
+  'PIN_BLOCK_FORMAT',
+  'KEYSTORE_STATE_INVALID',
+  'DUKPT_BAD_KEY',
+  'DUKPT_BAD_KEY_TYPE',
+  'DUKPT_BAD_USAGE',
+]);
 
 function asOutcome<T>(e: unknown): CryptoResult<T> {
-  if (e instanceof PosCryptoError && !CONFIG_CODES.has(e.code)) return fail(e.code, e.message);
+  if ((e instanceof PosCryptoError || e instanceof DukptError) && !CONFIG_CODES.has(e.code)) return fail(e.code, e.message);
   throw e;
+}
+
+/** The scheme's MAC working keys: the terminal MACs requests with the first, the host answers with the second. */
+const DUKPT_MAC_USAGE = {
+  tdes: { request: 'mac-request', response: 'mac-response' },
+  aes: { request: 'mac-gen', response: 'mac-verify' },
+} as const;
+
+/** A KSN from a message: its form and a counter a device can use (freshness is dukptAcceptKsn's). */
+export function dukptKsnInfo(ksn: Ksn): DukptKsnInfo {
+  const c = checkKsnCounter(null, ksn);
+  if (!c.ok) throw new DukptError(c.error.code, c.error.detail);
+  return { scheme: ksn.scheme, device: ksnDeviceKey(ksn), counter: c.value.counter, remaining: c.value.remaining, exhausted: c.value.exhausted };
+}
+
+/**
+ * The freshness rule of dukptAcceptKsn on a stored state (shared by the in-memory and the
+ * PostgreSQL implementation, so both refuse the same KSNs).
+ */
+export function dukptFreshness(
+  last: { ksn: Buffer | null; requestId: string | null } | null,
+  ksn: Ksn,
+  requestId: string,
+): CryptoResult<DukptKsnInfo> {
+  const info = dukptKsnInfo(ksn);
+  if (!last?.ksn) return { ok: true, value: info };
+  const prev = parseKsn(last.ksn, ksn.scheme);
+  if (prev.ok && prev.value.counter === ksn.counter && last.requestId === requestId && ksnDeviceKey(prev.value) === info.device) {
+    return { ok: true, value: info };
+  }
+  const c = checkKsnCounter(last.ksn, ksn, ksn.scheme);
+  return c.ok ? { ok: true, value: info } : fail(c.error.code, c.error.detail);
 }
 
 /**
@@ -182,6 +296,8 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #entries = new Map<string, Entry>();
 
   readonly #pinVerifyKey: Buffer | null;
+  /** DUKPT replay state by device (ksnDeviceKey); PersistentKeyStore keeps it in PostgreSQL instead. */
+  readonly #ksnState = new Map<string, { ksn: Buffer; requestId: string }>();
 
   constructor(opts: { kek: Buffer; state?: KeyStoreState; pinVerifyKey?: Buffer }) {
     if (!Buffer.isBuffer(opts.kek) || opts.kek.length !== 32) {
@@ -217,17 +333,20 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #aad(ref: string, spec: KeySpec, version: number): Buffer {
-    return Buffer.from(JSON.stringify([ref, spec.algorithm, spec.usage, version]));
+  #aad(ref: string, spec: KeySpec, version: number, since: string | undefined): Buffer {
+    // Seals made before `since` existed keep their original AAD, so they still open.
+    return Buffer.from(JSON.stringify(since === undefined ? [ref, spec.algorithm, spec.usage, version] : [ref, spec.algorithm, spec.usage, version, since]));
   }
 
-  #seal(ref: string, spec: KeySpec, version: number, clear: Buffer): SealedKey {
+  #seal(ref: string, spec: KeySpec, version: number, clear: Buffer, since: Date): SealedKey {
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.#kek, iv);
-    c.setAAD(this.#aad(ref, spec, version));
+    const at = since.toISOString();
+    c.setAAD(this.#aad(ref, spec, version, at));
     const ct = Buffer.concat([c.update(clear), c.final()]);
     return {
       version,
+      since: at,
       length: clear.length,
       kcv: keyCheckValue(spec.algorithm, clear).toString('hex').toUpperCase(),
       iv: iv.toString('hex'),
@@ -239,7 +358,7 @@ export class SoftwareKeyStore implements KeyStore {
   #unseal(entry: Entry, s: SealedKey): Buffer {
     try {
       const d = createDecipheriv('aes-256-gcm', this.#kek, Buffer.from(s.iv, 'hex'));
-      d.setAAD(this.#aad(entry.ref, entry, s.version));
+      d.setAAD(this.#aad(entry.ref, entry, s.version, s.since));
       d.setAuthTag(Buffer.from(s.tag, 'hex'));
       return Buffer.concat([d.update(Buffer.from(s.ct, 'hex')), d.final()]);
     } catch {
@@ -256,6 +375,7 @@ export class SoftwareKeyStore implements KeyStore {
       version: e.current.version,
       kcv: e.current.kcv,
       previousVersion: e.previous?.version ?? null,
+      since: e.current.since ? new Date(e.current.since) : null,
     };
   }
 
@@ -283,11 +403,15 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #put(ref: string, spec: KeySpec, clear: Buffer, rotate: boolean, heldVersion?: number): KeyInfo {
+  #put(ref: string, spec: KeySpec, clear: Buffer, rotate: boolean, heldVersion?: number, at?: Date): KeyInfo {
     if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200) {
       throw new PosCryptoError('KEY_NOT_FOUND', 'key reference must be a non-empty string');
     }
     assertKeyLength(spec.algorithm, clear);
+    if (spec.usage === 'bdk' && (spec.algorithm === 'sm4' || (spec.algorithm === 'tdes' && clear.length !== 16))) {
+      // X9.24-1 DUKPT is double-length TDES only; there is no SM4 DUKPT.
+      throw new PosCryptoError('KEY_LENGTH', 'a BDK is a 16-byte TDES key or an AES key');
+    }
     const old = this.#entries.get(ref);
     if (old && !rotate) throw new PosCryptoError('KEY_EXISTS', `key ${ref} exists`);
     if (old && (old.algorithm !== spec.algorithm || old.usage !== spec.usage)) {
@@ -298,7 +422,7 @@ export class SoftwareKeyStore implements KeyStore {
       ref,
       algorithm: spec.algorithm,
       usage: spec.usage,
-      current: this.#seal(ref, spec, version, clear),
+      current: this.#seal(ref, spec, version, clear, at ?? new Date()),
       previous: old ? (heldVersion !== undefined && old.previous?.version === heldVersion ? old.previous : old.current) : null,
     };
     this.#entries.set(ref, entry);
@@ -341,7 +465,7 @@ export class SoftwareKeyStore implements KeyStore {
   async generateSessionKeys(
     tmkRef: string,
     requests: readonly SessionKeyRequest[],
-    opts: { wrapMethod?: WrapMethod } = {},
+    opts: { wrapMethod?: WrapMethod; at?: Date } = {},
   ): Promise<SessionKeyDelivery[]> {
     const tmk = this.#entry(tmkRef, ['tmk']);
     const wrapMethod = opts.wrapMethod ?? 'ecb';
@@ -371,7 +495,7 @@ export class SoftwareKeyStore implements KeyStore {
     });
     try {
       return prepared.map(({ r, clear, encrypted, kcv }) => {
-        const info = this.#put(r.ref, { algorithm: r.algorithm, usage: r.usage }, clear, true, r.heldVersion);
+        const info = this.#put(r.ref, { algorithm: r.algorithm, usage: r.usage }, clear, true, r.heldVersion, opts.at);
         return { ref: r.ref, usage: r.usage, algorithm: r.algorithm, version: info.version, encrypted, kcv, wrapMethod };
       });
     } finally {
@@ -426,11 +550,118 @@ export class SoftwareKeyStore implements KeyStore {
 
   /** Decrypts a PIN block to digits inside the store; callers must wipe the result. */
   #pinDigits(p: PinBlockRef, block: Buffer, pan: string): Buffer {
-    const e = this.#pinEntry(p, ['tpk', 'zpk']);
+    const e = this.#pinEntry(p, p.ksn !== undefined ? ['bdk'] : ['tpk', 'zpk']);
     if (!Buffer.isBuffer(block) || block.length !== pinBlockLength(p.format)) {
       throw new PosCryptoError('PIN_BLOCK_LENGTH', `format ${p.format} PIN block must be ${pinBlockLength(p.format)} bytes`);
     }
+    if (p.ksn !== undefined) {
+      // DUKPT: the KSN's PIN working key (TDES PIN variant / AES `pin` key), derived and wiped here.
+      const ksn = this.#ksnFor(e, p.ksn);
+      return this.#withDukptKey(e, ksn, 'pin', (k) => decryptPinBlock(p.format, e.algorithm, k, block, pan));
+    }
     return this.#withKey(e, p.version, (k) => decryptPinBlock(p.format, e.algorithm, k, block, pan));
+  }
+
+  // ---- DUKPT ------------------------------------------------------------------------------
+
+  #dukptScheme(e: Entry): DukptScheme {
+    if (e.algorithm === 'tdes') return 'tdes';
+    if (e.algorithm === 'aes') return 'aes';
+    throw new PosCryptoError('KEY_ALGORITHM', `BDK ${e.ref} is ${e.algorithm}; DUKPT is TDES or AES`);
+  }
+
+  /** The KSN of a message, read for the BDK's scheme; a malformed or impossible one is a DukptError (an outcome). */
+  #ksnFor(e: Entry, raw: Buffer): Ksn {
+    const k = parseKsn(Buffer.isBuffer(raw) ? raw : Buffer.alloc(0), this.#dukptScheme(e));
+    if (!k.ok) throw new DukptError(k.error.code, k.error.detail);
+    dukptKsnInfo(k.value);
+    return k.value;
+  }
+
+  /** Runs `fn` with the KSN's working key for `use`, wiping it (and the BDK) afterwards. */
+  #withDukptKey<T>(e: Entry, ksn: Ksn, use: 'pin' | 'mac-request' | 'mac-response', fn: (key: Buffer) => T): T {
+    return this.#withKey(e, undefined, (bdk) => {
+      let key: Buffer;
+      if (ksn.scheme === 'tdes') {
+        key = deriveTdesWorkingKey({ bdk }, ksn, use);
+      } else {
+        const usage: AesDukptUsage = use === 'pin' ? 'pin' : DUKPT_MAC_USAGE.aes[use === 'mac-request' ? 'request' : 'response'];
+        // Working keys as long as the BDK: an AES-128 BDK gives AES-128 MAC and PIN keys.
+        key = deriveAesWorkingKey({ bdk }, ksn, usage, aesKeyTypeOf(bdk));
+      }
+      try {
+        return fn(key);
+      } finally {
+        key.fill(0);
+      }
+    });
+  }
+
+  #dukptMacEntry(bdkRef: string, algorithm: MacAlgorithm): Entry {
+    const e = this.#entry(bdkRef, ['bdk']);
+    if (macKeyAlgorithm(algorithm) !== e.algorithm) {
+      throw new PosCryptoError('MAC_ALGORITHM', `${algorithm} cannot use keys derived from ${e.algorithm} BDK ${bdkRef}`);
+    }
+    return e;
+  }
+
+  async dukptInitialKey(bdkRef: string, initialKsn: Buffer): Promise<DukptInitialKeyExport> {
+    const e = this.#entry(bdkRef, ['bdk']);
+    const scheme = this.#dukptScheme(e);
+    const raw = scheme === 'aes' && Buffer.isBuffer(initialKsn) && initialKsn.length === 8 ? Buffer.concat([initialKsn, Buffer.alloc(4)]) : initialKsn;
+    const parsed = parseKsn(Buffer.isBuffer(raw) ? raw : Buffer.alloc(0), scheme);
+    if (!parsed.ok) throw new DukptError(parsed.error.code, parsed.error.detail);
+    const ksn = parsed.value;
+    const ik = this.#withKey(e, undefined, (bdk) => (ksn.scheme === 'tdes' ? deriveTdesIpek(bdk, ksn) : deriveAesInitialKey(bdk, ksn.initialKeyId)));
+    try {
+      const c1 = randomBytes(ik.length);
+      const c2 = Buffer.alloc(ik.length);
+      for (let i = 0; i < ik.length; i++) c2[i] = ik[i]! ^ c1[i]!;
+      return { scheme, device: ksnDeviceKey(ksn), components: [c1, c2], kcv: keyCheckValue(e.algorithm, ik) };
+    } finally {
+      ik.fill(0);
+    }
+  }
+
+  async dukptMacVerify(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer; mac: Buffer }): Promise<CryptoResult<DukptKsnInfo>> {
+    try {
+      const e = this.#dukptMacEntry(req.bdkRef, req.algorithm);
+      if (!Buffer.isBuffer(req.mac) || req.mac.length !== WIRE_MAC_LENGTH) return fail('MAC_LENGTH', `MAC must be ${WIRE_MAC_LENGTH} bytes`);
+      const ksn = this.#ksnFor(e, req.ksn);
+      const expected = this.#withDukptKey(e, ksn, 'mac-request', (k) => computeMac(req.algorithm, k, req.data));
+      return macEquals(expected, req.mac) ? { ok: true, value: dukptKsnInfo(ksn) } : fail('MAC_MISMATCH', 'MAC does not verify');
+    } catch (err) {
+      return asOutcome(err);
+    }
+  }
+
+  async dukptMacGenerate(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer }): Promise<Buffer> {
+    const e = this.#dukptMacEntry(req.bdkRef, req.algorithm);
+    const ksn = this.#ksnFor(e, req.ksn);
+    return this.#withDukptKey(e, ksn, 'mac-response', (k) => computeMac(req.algorithm, k, req.data));
+  }
+
+  /** The KSN of a message as this BDK reads it, or the outcome that refuses it (for dukptAcceptKsn implementations). */
+  dukptParse(bdkRef: string, raw: Buffer): CryptoResult<Ksn> {
+    try {
+      return { ok: true, value: this.#ksnFor(this.#entry(bdkRef, ['bdk']), raw) };
+    } catch (err) {
+      return asOutcome(err);
+    }
+  }
+
+  async dukptAcceptKsn(req: DukptKeyRef & { requestId: string }): Promise<CryptoResult<DukptKsnInfo>> {
+    const k = this.dukptParse(req.bdkRef, req.ksn);
+    if (!k.ok) return k;
+    try {
+      const device = ksnDeviceKey(k.value);
+      // Check and set in one synchronous step: no other call can interleave (single-threaded store).
+      const r = dukptFreshness(this.#ksnState.get(device) ?? null, k.value, req.requestId);
+      if (r.ok) this.#ksnState.set(device, { ksn: Buffer.from(k.value.bytes), requestId: req.requestId });
+      return r;
+    } catch (err) {
+      return asOutcome(err);
+    }
   }
 
   #pvv(pvkRef: string, pin: Buffer, pan: string): Buffer {
@@ -506,7 +737,13 @@ export class SoftwareKeyStore implements KeyStore {
     try {
       const pin = this.#pinDigits(req.pin, req.pinBlock, req.pan);
       try {
-        computed = createHmac('sha256', key).update(`${req.subject}:`).update(pin).digest();
+        // The block holds digit values (0–9); the platform's verify value is over the ASCII digits.
+        const ascii = Buffer.from(pin.map((d) => d + 0x30));
+        try {
+          computed = createHmac('sha256', key).update(`${req.subject}:`).update(ascii).digest();
+        } finally {
+          ascii.fill(0);
+        }
       } finally {
         pin.fill(0);
       }

@@ -30,6 +30,11 @@ export const ACTION_CODE_MEANINGS: Readonly<Record<string, string>> = {
   '200': 'do not honour (pick up)',
   '208': 'lost card (pick up)',
   '209': 'stolen card (pick up)',
+  '300': 'file action accepted',
+  '301': 'file action not supported by receiver',
+  '306': 'file action not successful',
+  '307': 'file action format error',
+  '309': 'unknown file',
   '400': 'reversal accepted',
   '500': 'reconciled, in balance',
   '501': 'reconciled, out of balance',
@@ -44,6 +49,7 @@ export const ACTION_CODE_MEANINGS: Readonly<Record<string, string>> = {
   '913': 'duplicate transmission',
   '916': 'MAC incorrect',
   '917': 'MAC key synchronisation error',
+  '919': 'encryption key synchronisation error',
   '923': 'request in progress',
 };
 
@@ -62,6 +68,7 @@ export const ACTION = {
   duplicateTransmission: '913',
   macIncorrect: '916',
   macKeySync: '917',
+  pinKeySync: '919',
   outOfSequence: '922',
 } as const;
 

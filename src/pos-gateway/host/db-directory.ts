@@ -23,6 +23,9 @@ interface Row {
   signed_off_at: Date | null;
   tak_version: number | null;
   tpk_version: number | null;
+  key_management: string;
+  dukpt_bdk_ref: string | null;
+  dukpt_device: string | null;
 }
 
 export class DbTerminalDirectory implements TerminalDirectory {
@@ -30,7 +33,8 @@ export class DbTerminalDirectory implements TerminalDirectory {
 
   async #row(isoTerminalId: string): Promise<Row | null> {
     const r = await sql<Row>`select p.terminal_id, p.iso_terminal_id, p.framing, p.mac_algorithm, p.pin_format, p.key_algorithm, p.enabled,
-        t.status as terminal_status, p.signed_on, p.signed_on_at, p.signed_off_at, p.tak_version, p.tpk_version
+        t.status as terminal_status, p.signed_on, p.signed_on_at, p.signed_off_at, p.tak_version, p.tpk_version,
+        p.key_management, p.dukpt_bdk_ref, p.dukpt_device
       from pos_terminals p join terminals t on t.id = p.terminal_id where p.iso_terminal_id = ${isoTerminalId}`.execute(this.db);
     return r.rows[0] ?? null;
   }
@@ -46,6 +50,12 @@ export class DbTerminalDirectory implements TerminalDirectory {
       pinFormat: r.pin_format as PinBlockFormat,
       keys: posKeyRefs(r.terminal_id),
       sessionKeys: { algorithm: r.key_algorithm as KeyAlgorithm },
+      ...(r.key_management === 'dukpt' && r.dukpt_bdk_ref && r.dukpt_device
+        ? {
+            keyManagement: 'dukpt' as const,
+            dukpt: { scheme: r.key_algorithm === 'aes' ? ('aes' as const) : ('tdes' as const), bdkRef: r.dukpt_bdk_ref, device: r.dukpt_device },
+          }
+        : { keyManagement: 'session' as const }),
     };
   }
 
@@ -59,8 +69,8 @@ export class DbTerminalDirectory implements TerminalDirectory {
     };
   }
 
-  async recordSignOn(terminalId: string, at: Date, v: { tak: number; tpk: number }): Promise<void> {
-    await sql`update pos_terminals set signed_on = true, signed_on_at = ${at}, tak_version = ${v.tak}, tpk_version = ${v.tpk}, updated_at = now()
+  async recordSignOn(terminalId: string, at: Date, v: { tak: number; tpk: number } | null): Promise<void> {
+    await sql`update pos_terminals set signed_on = true, signed_on_at = ${at}, tak_version = ${v?.tak ?? null}, tpk_version = ${v?.tpk ?? null}, updated_at = now()
       where iso_terminal_id = ${terminalId}`.execute(this.db);
   }
 

@@ -8,9 +8,14 @@ import { hkdfSync } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/index.js';
 import {
+  dukptFreshness,
+  ksnDeviceKey,
   PosCryptoError,
   SoftwareKeyStore,
   type CryptoResult,
+  type DukptInitialKeyExport,
+  type DukptKeyRef,
+  type DukptKsnInfo,
   type KeyInfo,
   type KeySpec,
   type KeyStore,
@@ -94,7 +99,7 @@ export class PersistentKeyStore implements KeyStore {
   generateKey(ref: string, spec: KeySpec, length?: number): Promise<KeyInfo> {
     return this.#change([ref], () => this.#inner.generateKey(ref, spec, length));
   }
-  generateSessionKeys(tmkRef: string, requests: readonly SessionKeyRequest[], opts?: { wrapMethod?: WrapMethod }): Promise<SessionKeyDelivery[]> {
+  generateSessionKeys(tmkRef: string, requests: readonly SessionKeyRequest[], opts?: { wrapMethod?: WrapMethod; at?: Date }): Promise<SessionKeyDelivery[]> {
     return this.#change(
       requests.map((r) => r.ref),
       () => this.#inner.generateSessionKeys(tmkRef, requests, opts),
@@ -128,6 +133,41 @@ export class PersistentKeyStore implements KeyStore {
   pinVerifyPlatform(req: { pin: PinBlockRef; pinBlock: Buffer; pan: string; subject: string; stored: string }): Promise<CryptoResult<true>> {
     return this.#inner.pinVerifyPlatform(req);
   }
+
+  dukptInitialKey(bdkRef: string, initialKsn: Buffer): Promise<DukptInitialKeyExport> {
+    return this.#inner.dukptInitialKey(bdkRef, initialKsn);
+  }
+  dukptMacVerify(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer; mac: Buffer }): Promise<CryptoResult<DukptKsnInfo>> {
+    return this.#inner.dukptMacVerify(req);
+  }
+  dukptMacGenerate(req: DukptKeyRef & { algorithm: MacAlgorithm; data: Buffer }): Promise<Buffer> {
+    return this.#inner.dukptMacGenerate(req);
+  }
+
+  /**
+   * The replay guard on pos_dukpt_devices: the device's row is locked, the freshness rule is the
+   * in-memory store's (dukptFreshness), and the new KSN is written in the same transaction, so two
+   * connections (or two host processes) presenting the same KSN cannot both be accepted.
+   */
+  async dukptAcceptKsn(req: DukptKeyRef & { requestId: string }): Promise<CryptoResult<DukptKsnInfo>> {
+    const k = this.#inner.dukptParse(req.bdkRef, req.ksn);
+    if (!k.ok) return k;
+    const ksn = k.value;
+    const device = ksnDeviceKey(ksn);
+    return this.db.transaction().execute(async (trx) => {
+      await sql`insert into pos_dukpt_devices (device, bdk_ref) values (${device}, ${req.bdkRef}) on conflict (device) do nothing`.execute(trx);
+      const row = (
+        await sql<{ last_ksn: Buffer | null; last_request: string | null }>`select last_ksn, last_request from pos_dukpt_devices
+          where device = ${device} for update`.execute(trx)
+      ).rows[0]!;
+      const r = dukptFreshness({ ksn: row.last_ksn, requestId: row.last_request }, ksn, req.requestId);
+      if (r.ok) {
+        await sql`update pos_dukpt_devices set last_ksn = ${ksn.bytes}, last_counter = ${ksn.counter}, last_request = ${req.requestId}, updated_at = now()
+          where device = ${device}`.execute(trx);
+      }
+      return r;
+    });
+  }
 }
 
 const stores = new WeakMap<Db, Promise<PersistentKeyStore>>();
@@ -152,4 +192,9 @@ export function posKeyStoreFor(db: Db, dataKeys: ReadonlyArray<{ id: string; key
 /** Key references of a platform terminal in the key store. */
 export function posKeyRefs(terminalId: string): { tmk: string; tak: string; tpk: string } {
   return { tmk: `pos:${terminalId}:tmk`, tak: `pos:${terminalId}:tak`, tpk: `pos:${terminalId}:tpk` };
+}
+
+/** Key reference of a DUKPT base derivation key, by scheme and BDK ID (TDES: the 5-byte KSI; AES: the 4-byte BDK ID), hex. */
+export function posBdkRef(scheme: 'tdes' | 'aes', bdkId: string): string {
+  return `pos:bdk:${scheme}:${bdkId.toUpperCase()}`;
 }

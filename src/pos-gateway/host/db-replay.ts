@@ -4,17 +4,48 @@
  * insert that wins. A repeat that arrives while the first is being handled waits (bounded) for
  * the first answer and gets it; a claim left by a crashed process is taken over after
  * `claimTimeoutMs`, so a request whose handling died is never unanswerable.
+ *
+ * Capacity (docs/pos-journal.md): the journal never forgets an entry younger than twice the DE 7
+ * window (`prune` refuses to), and each terminal may add at most `maxPerTerminal` entries within
+ * that span; beyond it `begin` refuses that terminal's new identities (`refused: terminal-quota`),
+ * so a flood of unique STANs from one terminal neither grows the table without bound nor touches
+ * any other terminal.
  */
 import { sql } from 'kysely';
 import type { Db } from '../../platform/index.js';
-import type { ReplayBegin, ReplayGuard, ReplayKey } from './replay.js';
+import { DEFAULT_TRANSMISSION_WINDOW_MS, replayProtectionMs, type ReplayBegin, type ReplayGuard, type ReplayKey } from './replay.js';
+
+/**
+ * New journal entries one terminal may add within 2 × the DE 7 window (10 minutes by default).
+ * A busy forecourt controller sends a few hundred messages in 10 minutes (a 1100 and a 1220 per
+ * sale, echoes, reversals); 5 000 is ten times that, and still bounds a runaway terminal to a
+ * few thousand rows per window.
+ */
+export const DEFAULT_MAX_ENTRIES_PER_TERMINAL = 5_000;
+
+/** Advisory lock class of the per-terminal quota (other classes: 7401/7403 sales, 7501 whitelist). */
+const QUOTA_LOCK_CLASS = 7601;
 
 export interface DbReplayGuardOptions {
   /** How long a repeat waits for the first transmission's answer before answering nothing. Default 2 000 ms. */
   waitMs?: number;
   /** An in_progress claim older than this is considered dead and taken over. Default 60 000 ms. */
   claimTimeoutMs?: number;
+  /** The pipeline's DE 7 window (config.terminalClockSkewMs). Default 5 minutes. */
+  windowMs?: number;
+  /** New entries per terminal within 2 × `windowMs`; default DEFAULT_MAX_ENTRIES_PER_TERMINAL. Infinity = no quota. */
+  maxPerTerminal?: number;
 }
+
+/** What `prune` removed. */
+export interface PruneResult {
+  /** Answered entries. */
+  readonly done: number;
+  /** Claims whose handler died and that no repeat ever took over. */
+  readonly inProgress: number;
+}
+
+type Claim = 'new' | 'exists' | 'quota';
 
 interface Row {
   fingerprint: string;
@@ -26,6 +57,8 @@ interface Row {
 export class DbReplayGuard implements ReplayGuard {
   readonly #waitMs: number;
   readonly #claimTimeoutMs: number;
+  readonly #protectMs: number;
+  readonly #maxPerTerminal: number;
 
   constructor(
     private readonly db: Db,
@@ -33,13 +66,40 @@ export class DbReplayGuard implements ReplayGuard {
   ) {
     this.#waitMs = opts.waitMs ?? 2_000;
     this.#claimTimeoutMs = opts.claimTimeoutMs ?? 60_000;
+    this.#protectMs = replayProtectionMs(opts.windowMs ?? DEFAULT_TRANSMISSION_WINDOW_MS);
+    this.#maxPerTerminal = opts.maxPerTerminal ?? DEFAULT_MAX_ENTRIES_PER_TERMINAL;
+    if (!(this.#maxPerTerminal >= 1)) throw new RangeError('maxPerTerminal must be at least 1');
   }
 
-  async #claim(key: ReplayKey, fingerprint: string, now: Date): Promise<boolean> {
+  /** The youngest age `prune` may delete at: 2 × the DE 7 window. */
+  get protectionMs(): number {
+    return this.#protectMs;
+  }
+
+  async #insert(db: Db, key: ReplayKey, fingerprint: string, now: Date): Promise<boolean> {
     const r = await sql`insert into pos_exchanges (terminal_id, stan, local_time, message_class, fingerprint, status, created_at)
       values (${key.terminalId}, ${key.stan}, ${key.localDateTime}, ${key.messageClass}, ${fingerprint}, 'in_progress', ${now})
-      on conflict do nothing`.execute(this.db);
+      on conflict do nothing`.execute(db);
     return Number(r.numAffectedRows ?? 0) === 1;
+  }
+
+  async #claim(key: ReplayKey, fingerprint: string, now: Date): Promise<Claim> {
+    if (this.#maxPerTerminal === Infinity) return (await this.#insert(this.db, key, fingerprint, now)) ? 'new' : 'exists';
+    // Count and insert under a per-terminal lock: without it, concurrent claims would all see room
+    // below the quota. Other terminals never wait on it. Each statement takes a fresh snapshot
+    // (read committed), so the count sees every claim committed before the lock was granted.
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${QUOTA_LOCK_CLASS}::int, hashtext(${key.terminalId}))`.execute(trx);
+      const since = new Date(now.getTime() - this.#protectMs);
+      // limit: the count never costs more than the quota, however large the flood.
+      const r = await sql<{ n: number }>`select count(*)::int as n from (select 1 from pos_exchanges
+        where terminal_id = ${key.terminalId} and created_at > ${since} limit ${this.#maxPerTerminal}) w`.execute(trx);
+      if ((r.rows[0]?.n ?? 0) < this.#maxPerTerminal) return (await this.#insert(trx, key, fingerprint, now)) ? 'new' : 'exists';
+      // Over quota, but a repeat of an identity already held is still answered from the journal.
+      const held = await sql`select 1 from pos_exchanges
+        where terminal_id = ${key.terminalId} and stan = ${key.stan} and local_time = ${key.localDateTime}`.execute(trx);
+      return held.rows.length > 0 ? 'exists' : 'quota';
+    });
   }
 
   async #read(key: ReplayKey): Promise<Row | null> {
@@ -49,14 +109,18 @@ export class DbReplayGuard implements ReplayGuard {
   }
 
   async begin(key: ReplayKey, fingerprint: string, now: Date): Promise<ReplayBegin> {
-    if (await this.#claim(key, fingerprint, now)) return { kind: 'new' };
+    const first = await this.#claim(key, fingerprint, now);
+    if (first === 'new') return { kind: 'new' };
+    if (first === 'quota') return { kind: 'refused', reason: 'terminal-quota' };
     const deadline = Date.now() + this.#waitMs;
     let pause = 10;
     for (;;) {
       const row = await this.#read(key);
       // Abandoned between our insert and this read: try to claim it again.
       if (!row) {
-        if (await this.#claim(key, fingerprint, now)) return { kind: 'new' };
+        const again = await this.#claim(key, fingerprint, now);
+        if (again === 'new') return { kind: 'new' };
+        if (again === 'quota') return { kind: 'refused', reason: 'terminal-quota' };
         continue;
       }
       if (row.fingerprint !== fingerprint || row.message_class !== key.messageClass) return { kind: 'conflict' };
@@ -89,9 +153,36 @@ export class DbReplayGuard implements ReplayGuard {
       and status = 'in_progress'`.execute(this.db);
   }
 
-  /** Drops answered entries older than the retention (more than twice the DE 7 window: replay.ts). */
-  async prune(retentionMs: number): Promise<number> {
-    const r = await sql`delete from pos_exchanges where status = 'done' and created_at < now() - make_interval(secs => ${retentionMs / 1000})`.execute(this.db);
-    return Number(r.numAffectedRows ?? 0);
+  /**
+   * Deletes entries first seen more than `retentionMs` before `now`, answered ones and dead claims
+   * alike (a claim is dead after `claimTimeoutMs`, far below any retention, so no row stays in
+   * progress for ever). Refuses a retention of 2 × the DE 7 window or less: a replay inside the
+   * window must still find its record. Works in batches of `batchSize` rows, each its own short
+   * statement, so pruning never holds a long lock; rows a concurrent statement holds are left for
+   * the next batch or run. At most `maxBatches` batches per call.
+   */
+  async prune(retentionMs: number, opts: { now?: Date; batchSize?: number; maxBatches?: number } = {}): Promise<PruneResult> {
+    if (!(retentionMs > this.#protectMs)) throw new RangeError('journal retention must exceed twice the transmission-time window');
+    const cutoff = new Date((opts.now ?? new Date()).getTime() - retentionMs);
+    const batchSize = opts.batchSize ?? 1_000;
+    const maxBatches = opts.maxBatches ?? 1_000;
+    let done = 0;
+    let inProgress = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const r = await sql<{ status: string; n: number }>`with gone as (
+          delete from pos_exchanges where (terminal_id, stan, local_time) in (
+            select terminal_id, stan, local_time from pos_exchanges where created_at < ${cutoff}
+            order by created_at limit ${batchSize} for update skip locked)
+          returning status)
+        select status, count(*)::int as n from gone group by status`.execute(this.db);
+      let n = 0;
+      for (const row of r.rows) {
+        n += row.n;
+        if (row.status === 'done') done += row.n;
+        else inProgress += row.n;
+      }
+      if (n < batchSize) break;
+    }
+    return { done, inProgress };
   }
 }

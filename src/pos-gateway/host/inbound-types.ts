@@ -44,6 +44,8 @@ export interface InboundContext {
   readonly now?: () => Date;
   /** Accepted distance between DE 7 and the host clock, default 5 minutes. */
   readonly transmissionWindowMs?: number;
+  /** After a key change, how long the previous TAK/TPK version is accepted (config.posKeyRolloverMs); no deadline when absent. */
+  readonly keyRolloverMs?: number;
   /** Requests (not advices) refused until the terminal signs on; default true. */
   readonly requireSignOn?: boolean;
 }
@@ -62,6 +64,8 @@ export type InboundOutcome =
   | 'STALE_TRANSMISSION'
   | 'REPLAY_CONFLICT'
   | 'IN_PROGRESS'
+  /** The replay journal refused a new entry (full, or the terminal's quota): not processed, retry later. */
+  | 'CAPACITY'
   | 'NOT_SIGNED_ON'
   | 'UNSUPPORTED'
   | 'HANDLER_FAILED'

@@ -3,6 +3,11 @@
  * MAC verified before any other field is trusted → transmission time window (DE 7) → replay guard
  * (exactly-once) → handler by MTI → response with DE 39, MACed under the terminal's session key.
  * `handleInbound` never throws and never hangs on its own: every failure is an outcome code.
+ *
+ * A DUKPT terminal (docs/pos-dukpt.md) MACs under the key of the KSN in DE 53: the MAC is verified
+ * first (a forged message never touches the KSN state), the exactly-once journal answers repeats,
+ * and only a request new to the journal goes through the KSN replay check (compare-and-set in the
+ * key store) before its handler runs.
  */
 import {
   applyMac,
@@ -17,12 +22,27 @@ import {
   type IsoProfile,
 } from '../iso8583/index.js';
 import { foldRepeatMti, requestFingerprint, type ReplayKey } from './replay.js';
+import { ksnOfDe53, ksnRequestId } from './dukpt-terminal.js';
 import { decodeDe53, encodeDe53, withKeyManagement } from './session-fields.js';
 import { networkManagementHandlers } from './session.js';
-import type { TerminalRecord } from './session-directory.js';
+import type { DukptBinding, TerminalRecord } from './session-directory.js';
 import { ACTION, type InboundContext, type InboundOutcome, type InboundResult } from './inbound-types.js';
+import type { KeyInfo } from '../crypto/index.js';
 
 export * from './inbound-types.js';
+
+/**
+ * The context plus the rollover deadline: after a key change the previous TAK/TPK version is
+ * accepted for `keyRolloverMs` (from the change, on the host clock), then refused as an unknown
+ * version is. Absent: no deadline, the previous version lasts until the new one is first used.
+ */
+export type HostInboundContext = InboundContext;
+
+/** The previous version of this key is past its rollover deadline. A change time that was never recorded counts as long past. */
+export function rolloverExpired(ctx: HostInboundContext, info: KeyInfo, now: Date): boolean {
+  if (ctx.keyRolloverMs === undefined || info.previousVersion === null) return false;
+  return info.since === null || now.getTime() - info.since.getTime() > ctx.keyRolloverMs;
+}
 
 /** Fields a response echoes from its request when present (ISO 8583 "ME"/"CE" classes). */
 export const ECHOED_FIELDS: readonly number[] = [3, 4, 11, 12, 24, 26, 32, 33, 41, 42, 49, 56];
@@ -31,6 +51,11 @@ export const ECHOED_FIELDS: readonly number[] = [3, 4, 11, 12, 24, 26, 32, 33, 4
 const NEEDS_SIGN_ON: ReadonlySet<string> = new Set(['1100', '1200', '1304']);
 
 const DEFAULT_WINDOW_MS = 5 * 60_000;
+
+/** Advices (third MTI digit 2: 1120, 1220/1221, 1420/1421, 1520 …) but not network management: the terminal repeats them until answered. */
+function repeatedUntilAnswered(mti: string): boolean {
+  return mti[2] === '2' && mti[1] !== '8';
+}
 
 /** DE 7 of the host's answers: UTC MMDDhhmmss. */
 export function formatTransmissionTime(d: Date): string {
@@ -84,6 +109,7 @@ async function macedAnswer(
   extra: ReadonlyMap<number, FieldValue> | undefined,
   macKeyVersion: number,
   now: Date,
+  ksn: Buffer | null,
 ): Promise<Buffer | null> {
   const rmti = responseMti(req.mti);
   if (!rmti) return null;
@@ -95,34 +121,69 @@ async function macedAnswer(
   fields.set(7, formatTransmissionTime(now));
   for (const [n, v] of extra ?? []) fields.set(n, v);
   fields.set(39, actionCode);
+  if (ksn !== null && terminal.dukpt) {
+    // DUKPT: DE 53 names the KSN whose response MAC key the answer is MACed under.
+    fields.set(53, ksn);
+    const prepared = prepareMac({ mti: rmti, fields }, profile);
+    const mac = await ctx.keyStore.dukptMacGenerate({ bdkRef: terminal.dukpt.bdkRef, ksn, algorithm: terminal.macAlgorithm, data: prepared.data });
+    return applyMac(prepared.bytes, mac);
+  }
   fields.set(53, encodeDe53({ mac: macKeyVersion }));
   const prepared = prepareMac({ mti: rmti, fields }, profile);
   const mac = await ctx.keyStore.macGenerate(terminal.keys.tak, terminal.macAlgorithm, prepared.data, macKeyVersion);
   return applyMac(prepared.bytes, mac);
 }
 
-type MacCheck = { ok: true; version: number } | { ok: false; outcome: InboundOutcome; actionCode: string; detail: string };
+type MacCheck = { ok: true; version: number; ksn: Buffer | null } | { ok: false; outcome: InboundOutcome; actionCode: string; detail: string };
 
-/** Verifies DE 64/128 under the version DE 53 names, else the current TAK, then the previous one. */
-async function verifyMac(ctx: InboundContext, terminal: TerminalRecord, bytes: Buffer, msg: IsoMessage, profile: IsoProfile): Promise<MacCheck> {
+/**
+ * DUKPT: DE 53 must carry a KSN of the terminal's own device, and DE 64/128 must verify under that
+ * KSN's request MAC key. `version` is the KSN counter. Freshness is checked later (after the journal).
+ */
+async function verifyDukptMac(ctx: InboundContext, terminal: TerminalRecord, binding: DukptBinding, bytes: Buffer, msg: IsoMessage, profile: IsoProfile): Promise<MacCheck> {
+  const md = macData(bytes, profile);
+  if (!md.ok || md.mac === null) return { ok: false, outcome: 'MAC_MISSING', actionCode: ACTION.macIncorrect, detail: 'no DE 64/128' };
+  const k = ksnOfDe53(msg.fields.get(53), binding);
+  if (!k.ok) {
+    return k.foreign
+      ? { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: k.detail }
+      : { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: k.detail };
+  }
+  const r = await ctx.keyStore.dukptMacVerify({ bdkRef: binding.bdkRef, ksn: k.ksn, algorithm: terminal.macAlgorithm, data: md.data, mac: md.mac });
+  if (r.ok) return { ok: true, version: r.value.counter, ksn: k.ksn };
+  return r.code === 'KEY_NOT_FOUND'
+    ? { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the terminal\'s BDK is not in the key store' }
+    : { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: `${r.code}: MAC does not verify under the KSN's key` };
+}
+
+/**
+ * Verifies DE 64/128 under the version DE 53 names, else the current TAK, then the previous one
+ * while it is within its rollover deadline.
+ */
+async function verifyMac(ctx: HostInboundContext, terminal: TerminalRecord, bytes: Buffer, msg: IsoMessage, profile: IsoProfile, now: Date): Promise<MacCheck> {
   const md = macData(bytes, profile);
   if (!md.ok || md.mac === null) return { ok: false, outcome: 'MAC_MISSING', actionCode: ACTION.macIncorrect, detail: 'no DE 64/128' };
   const info = await ctx.keyStore.describe(terminal.keys.tak);
   if (!info) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'terminal has no MAC key' };
+  const previous = rolloverExpired(ctx, info, now) ? null : info.previousVersion;
   let versions: number[];
   const de53 = msg.fields.get(53);
   if (Buffer.isBuffer(de53)) {
     const v = decodeDe53(de53);
     // DE 53 only selects the key; a forged value just makes verification fail.
     if (!v.ok) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: v.detail };
+    if (v.value.mac !== info.version && v.value.mac === info.previousVersion && previous === null) {
+      // Past the deadline the previous version is treated as not held: 917 sends the terminal to sign on.
+      return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the previous key version is past its rollover deadline' };
+    }
     versions = [v.value.mac];
   } else {
-    versions = info.previousVersion !== null ? [info.version, info.previousVersion] : [info.version];
+    versions = previous !== null ? [info.version, previous] : [info.version];
   }
   let lastCode = 'MAC_MISMATCH';
   for (const version of versions) {
     const r = await ctx.keyStore.macVerify(terminal.keys.tak, terminal.macAlgorithm, md.data, md.mac, version);
-    if (r.ok) return { ok: true, version };
+    if (r.ok) return { ok: true, version, ksn: null };
     lastCode = r.code;
   }
   return lastCode === 'KEY_NOT_FOUND'
@@ -130,16 +191,19 @@ async function verifyMac(ctx: InboundContext, terminal: TerminalRecord, bytes: B
     : { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: 'MAC does not verify' };
 }
 
-/** The terminal proved it holds the current TAK: the rollover is over, retire the previous session keys. */
-async function retireOnFirstUse(ctx: InboundContext, terminal: TerminalRecord, version: number): Promise<void> {
+/**
+ * The terminal proved it holds the current TAK, or the previous one is past its deadline: the
+ * rollover is over, retire the previous session keys (the key material goes, not just its use).
+ */
+async function retireOnFirstUse(ctx: HostInboundContext, terminal: TerminalRecord, version: number, now: Date): Promise<void> {
   const tak = await ctx.keyStore.describe(terminal.keys.tak);
-  if (!tak || tak.version !== version || tak.previousVersion === null) return;
+  if (!tak || tak.previousVersion === null || (tak.version !== version && !rolloverExpired(ctx, tak, now))) return;
   for (const ref of [terminal.keys.tak, terminal.keys.tpk, terminal.keys.tdk]) {
     if (ref && (await ctx.keyStore.describe(ref))?.previousVersion != null) await ctx.keyStore.retirePrevious(ref);
   }
 }
 
-export async function handleInbound(bytes: Buffer, ctx: InboundContext): Promise<InboundResult> {
+export async function handleInbound(bytes: Buffer, ctx: HostInboundContext): Promise<InboundResult> {
   try {
     return await pipeline(bytes, ctx);
   } catch (e) {
@@ -148,7 +212,7 @@ export async function handleInbound(bytes: Buffer, ctx: InboundContext): Promise
   }
 }
 
-async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResult> {
+async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<InboundResult> {
   const now = (ctx.now ?? (() => new Date()))();
   let profile = withKeyManagement(ctx.profile ?? IFSF_PROFILE);
   let decoded = decodeMessage(bytes, profile);
@@ -186,11 +250,18 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
   const base = { terminalId, mti: msg.mti };
 
   const signOn = msg.mti === '1804' && str(msg, 24) === '801';
-  const mac = await verifyMac(ctx, terminal, bytes, msg, profile);
+  const dukpt = terminal.keyManagement === 'dukpt' ? (terminal.dukpt ?? null) : null;
+  if (terminal.keyManagement === 'dukpt' && !dukpt) {
+    return { ...base, response: unmacedAnswer(msg.mti, ACTION.macKeySync, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'DUKPT terminal without a device binding' };
+  }
+  const mac = dukpt ? await verifyDukptMac(ctx, terminal, dukpt, bytes, msg, profile) : await verifyMac(ctx, terminal, bytes, msg, profile, now);
   let macVersion: number;
+  // The KSN of a DUKPT request: the answer is MACed under its response key.
+  let ksn: Buffer | null = null;
   if (mac.ok) {
     macVersion = mac.version;
-  } else if (signOn && terminal.signOnWithoutMac) {
+    ksn = mac.ksn;
+  } else if (signOn && terminal.signOnWithoutMac && !dukpt) {
     const info = await ctx.keyStore.describe(terminal.keys.tak);
     if (!info) return { ...base, response: unmacedAnswer(msg.mti, ACTION.macKeySync, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync };
     macVersion = info.version;
@@ -198,11 +269,11 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
     // Unauthenticated: answer without a MAC (our MAC would let a prober collect MACed answers), echo only DE 11/12/41.
     return { ...base, response: unmacedAnswer(msg.mti, mac.actionCode, msg, profile), outcome: mac.outcome, actionCode: mac.actionCode, detail: mac.detail };
   }
-  if (mac.ok) await retireOnFirstUse(ctx, terminal, macVersion);
+  if (mac.ok && !dukpt) await retireOnFirstUse(ctx, terminal, macVersion, now);
 
   const answer = async (actionCode: string, outcome: InboundOutcome, detail?: string): Promise<InboundResult> => ({
     ...base,
-    response: await macedAnswer(ctx, msg, terminal, profile, actionCode, undefined, macVersion, now),
+    response: await macedAnswer(ctx, msg, terminal, profile, actionCode, undefined, macVersion, now, ksn),
     outcome,
     actionCode,
     ...(detail ? { detail } : {}),
@@ -224,6 +295,31 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
   if (seen.kind === 'duplicate') return { ...base, response: seen.response, outcome: 'DUPLICATE' };
   if (seen.kind === 'in-progress') return { ...base, response: null, outcome: 'IN_PROGRESS' };
   if (seen.kind === 'conflict') return answer(ACTION.duplicateTransmission, 'REPLAY_CONFLICT', 'same STAN and local time, different content');
+  if (seen.kind === 'refused') {
+    // The journal cannot record it without forgetting an entry a replay could still use: not processed,
+    // nothing stored. An advice is repeated by the terminal until answered, so it gets no answer and
+    // comes back later; a request gets a MACed 909 (not 907/912, which send a terminal into stand-in).
+    const detail = `replay journal: ${seen.reason}`;
+    if (repeatedUntilAnswered(msg.mti)) return { ...base, response: null, outcome: 'CAPACITY', detail };
+    return answer(ACTION.systemMalfunction, 'CAPACITY', detail);
+  }
+  seen.kind satisfies 'new';
+
+  if (dukpt && ksn) {
+    // New to the journal, so not a repeat of an answered request: now the KSN must be fresh. Refused like a
+    // bad MAC (unMACed 916) and not remembered, so nothing about it is kept but the device's last KSN.
+    let fresh;
+    try {
+      fresh = await ctx.keyStore.dukptAcceptKsn({ bdkRef: dukpt.bdkRef, ksn, requestId: ksnRequestId(key) });
+    } catch (e) {
+      await ctx.replay.abandon(key).catch(() => undefined);
+      throw e;
+    }
+    if (!fresh.ok) {
+      await ctx.replay.abandon(key);
+      return { ...base, response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, profile), outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: `${fresh.code}: ${fresh.detail}` };
+    }
+  }
 
   // Set once a handler has returned: from then on its effects may exist, so a repeat must not run it
   // again; whatever goes wrong afterwards is answered with a 909 stored under this same entry.
@@ -241,7 +337,7 @@ async function pipeline(bytes: Buffer, ctx: InboundContext): Promise<InboundResu
       handled = true;
       result = {
         ...base,
-        response: await macedAnswer(ctx, msg, terminal, profile, r.actionCode, r.fields, r.macKeyVersion ?? macVersion, now),
+        response: await macedAnswer(ctx, msg, terminal, profile, r.actionCode, r.fields, dukpt ? macVersion : (r.macKeyVersion ?? macVersion), now, ksn),
         outcome: 'OK',
         actionCode: r.actionCode,
       };
@@ -300,7 +396,7 @@ async function answerAfterHandled(
 }
 
 /** Adapter for the transport's `startIsoServer({ handler })`; `observe` gets every result (metrics, log). */
-export function inboundFrameHandler(ctx: InboundContext, observe?: (r: InboundResult) => void): (frame: Buffer) => Promise<Buffer | null> {
+export function inboundFrameHandler(ctx: HostInboundContext, observe?: (r: InboundResult) => void): (frame: Buffer) => Promise<Buffer | null> {
   return async (frame) => {
     const r = await handleInbound(frame, ctx);
     observe?.(r);

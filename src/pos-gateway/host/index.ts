@@ -6,3 +6,5 @@ export * from './replay.js';
 export * from './action-codes.js';
 export * from './mapping.js';
 export * from './mapping-response.js';
+export * from './file-actions.js';
+export * from './business.js';

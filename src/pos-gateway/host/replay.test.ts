@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IFSF_PROFILE, type FieldValue } from '../iso8583/index.js';
 import { foldRepeatMti, InMemoryReplayGuard, requestFingerprint, type ReplayKey } from './replay.js';
@@ -41,25 +42,93 @@ describe('InMemoryReplayGuard', () => {
     expect((await g.begin(key(), 'f', t0)).kind).toBe('duplicate');
   });
 
-  it('forgets answered entries after the retention and keeps at most maxEntries answered ones', async () => {
-    const g = new InMemoryReplayGuard({ retentionMs: 1000, maxEntries: 2 });
+  it('forgets entries after the retention', async () => {
+    const g = new InMemoryReplayGuard({ retentionMs: 1000, skewWindowMs: 100 });
     await g.begin(key('1'), 'f', t0);
     await g.complete(key('1'), 'f', Buffer.from('a'), t0);
     expect((await g.begin(key('1'), 'f', at(999))).kind).toBe('duplicate');
     expect((await g.begin(key('1'), 'f', at(1001))).kind).toBe('new');
-    for (const s of ['2', '3', '4']) {
-      await g.begin(key(s), 'f', at(1002));
-      await g.complete(key(s), 'f', Buffer.from(s), at(1002));
-    }
+  });
+
+  it('full of entries younger than 2 × the window: refuses a new identity and forgets nothing', async () => {
+    // window 100 ms → entries younger than 200 ms are protected.
+    const g = new InMemoryReplayGuard({ retentionMs: 10_000, maxEntries: 2, skewWindowMs: 100 });
+    await g.begin(key('1'), 'f', t0);
+    await g.complete(key('1'), 'f', Buffer.from('1'), t0);
+    await g.begin(key('2'), 'f', at(100));
+    await g.complete(key('2'), 'f', Buffer.from('2'), at(100));
+    expect(await g.begin(key('3'), 'f', at(199))).toEqual({ kind: 'refused', reason: 'capacity' });
     expect(g.size).toBe(2);
-    // The entry in progress survived the full store; the oldest answered ones went.
-    expect(await g.begin(key('1'), 'f', at(1003))).toEqual({ kind: 'in-progress' });
-    expect((await g.begin(key('4'), 'f', at(1003))).kind).toBe('duplicate');
+    // The protected entries still answer their repeats; the refused identity left no trace.
+    expect((await g.begin(key('1'), 'f', at(199))).kind).toBe('duplicate');
+    expect((await g.begin(key('2'), 'f', at(199))).kind).toBe('duplicate');
+    // Past 2 × the window the oldest answered entry makes room; the refused identity is new now.
+    expect(await g.begin(key('3'), 'f', at(201))).toEqual({ kind: 'new' });
+    expect(g.size).toBe(2);
+    expect((await g.begin(key('2'), 'f', at(202))).kind).toBe('duplicate');
+    // '1' was forgotten; coming back it needs room, and '2' (young) and '3' (live claim) give none.
+    expect(await g.begin(key('1'), 'f', at(202))).toEqual({ kind: 'refused', reason: 'capacity' });
+  });
+
+  it('a live claim is never forgotten to make room, however old; a dead one is', async () => {
+    const g = new InMemoryReplayGuard({ retentionMs: 100_000, maxEntries: 2, skewWindowMs: 100, claimTimeoutMs: 5_000 });
+    await g.begin(key('1'), 'f', t0); // stays in progress
+    await g.begin(key('2'), 'f', t0);
+    await g.complete(key('2'), 'f', Buffer.from('2'), t0);
+    // 1 s later: '1' is past 2 × the window but its claim is live, so only '2' may go.
+    expect(await g.begin(key('3'), 'f', at(1000))).toEqual({ kind: 'new' });
+    expect(await g.begin(key('1'), 'f', at(1000))).toEqual({ kind: 'in-progress' });
+    expect(await g.begin(key('4'), 'f', at(1000))).toEqual({ kind: 'refused', reason: 'capacity' });
+    // Past the claim timeout the claim of '1' is dead and may be forgotten; '3' (live) stays.
+    expect(await g.begin(key('4'), 'f', at(5500))).toEqual({ kind: 'new' });
+    expect(await g.begin(key('3'), 'f', at(5500))).toEqual({ kind: 'in-progress' });
+    expect(g.size).toBe(2);
+  });
+
+  it('an entry in progress past the claim timeout is taken over by its repeat, once; other content is still a conflict', async () => {
+    const g = new InMemoryReplayGuard({ claimTimeoutMs: 60_000 });
+    expect(await g.begin(key(), 'f', t0)).toEqual({ kind: 'new' });
+    expect(await g.begin(key(), 'f', at(60_000))).toEqual({ kind: 'in-progress' });
+    expect(await g.begin(key(), 'f2', at(60_001))).toEqual({ kind: 'conflict' });
+    expect(await g.begin(key(), 'f', at(60_001))).toEqual({ kind: 'new' });
+    // The takeover is a fresh claim: a second repeat right after waits for it.
+    expect(await g.begin(key(), 'f', at(60_002))).toEqual({ kind: 'in-progress' });
+    await g.complete(key(), 'f', Buffer.from('late'), at(60_003));
+    const d = await g.begin(key(), 'f', at(200_000));
+    expect(d.kind === 'duplicate' && d.response.toString()).toBe('late');
+  });
+
+  it('property: a flood of new identities never makes a repeat inside 2 × the window look new', async () => {
+    const windowMs = 50;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 40 }), stan: fc.integer({ min: 0, max: 30 }), answer: fc.boolean() }), { maxLength: 80 }),
+        async (maxEntries, steps) => {
+          const g = new InMemoryReplayGuard({ retentionMs: 1_000, maxEntries, skewWindowMs: windowMs, claimTimeoutMs: 10_000 });
+          const firstNew = new Map<number, number>();
+          let t = 0;
+          for (const s of steps) {
+            t += s.gap;
+            const r = await g.begin(key(String(s.stan)), 'f', at(t));
+            const since = firstNew.get(s.stan);
+            if (since !== undefined && t - since < 2 * windowMs) expect(r.kind).not.toBe('new');
+            if (r.kind === 'new') {
+              if (since === undefined || t - since >= 2 * windowMs) firstNew.set(s.stan, t);
+              if (s.answer) await g.complete(key(String(s.stan)), 'f', Buffer.from('a'), at(t));
+            }
+            expect(g.size).toBeLessThanOrEqual(maxEntries);
+          }
+        },
+      ),
+    );
   });
 
   it('refuses a retention that a replay inside the time window could outlive', () => {
     expect(() => new InMemoryReplayGuard({ retentionMs: 600_000, skewWindowMs: 300_000 })).toThrow(RangeError);
     expect(() => new InMemoryReplayGuard({ retentionMs: 600_001, skewWindowMs: 300_000 })).not.toThrow();
+    // The default window (5 min, as the pipeline's) applies when none is given.
+    expect(() => new InMemoryReplayGuard({ retentionMs: 600_000 })).toThrow(RangeError);
   });
 });
 

@@ -5,8 +5,9 @@
  * 1221 → 1220) + STAN (DE 11) + local date/time (DE 12). The first transmission is processed and
  * its response bytes stored; any later transmission with the same identity and the same content
  * gets those bytes again, byte for byte. The same identity with different content is a conflict
- * (913). The DB-backed guard comes next wave; the in-memory one here serves tests and the
- * simulator, and defines the contract.
+ * (913). The DB-backed guard (db-replay.ts) is the production journal; the in-memory one here
+ * serves tests and the simulator, and defines the contract. docs/pos-journal.md: capacity, quota,
+ * expiry of claims, pruning.
  */
 import { createHash } from 'node:crypto';
 import { encodeMessage, IFSF_PROFILE, type IsoMessage, type IsoProfile } from '../iso8583/index.js';
@@ -27,7 +28,31 @@ export type ReplayBegin =
   /** Seen, still being processed (a pipelined repeat): no answer now, the terminal repeats later. */
   | { readonly kind: 'in-progress' }
   /** Same identity, different content: refused, never processed. */
-  | { readonly kind: 'conflict' };
+  | { readonly kind: 'conflict' }
+  /**
+   * Not recorded and must NOT be processed: the journal cannot take a new identity without
+   * forgetting one a replay inside the time window could still use (docs/pos-journal.md).
+   * Retry-later: nothing was stored, so a later transmission is judged afresh.
+   */
+  | { readonly kind: 'refused'; readonly reason: ReplayRefusal };
+
+/**
+ * Why `begin` refused: `capacity`, the in-memory guard is full of entries younger than twice the
+ * window; `terminal-quota`, this terminal already has its quota of entries inside that span.
+ */
+export type ReplayRefusal = 'capacity' | 'terminal-quota';
+
+/** The DE 7 window the pipeline applies when none is configured (inbound.ts), 5 minutes. */
+export const DEFAULT_TRANSMISSION_WINDOW_MS = 5 * 60_000;
+
+/**
+ * Entries younger than this are never forgotten: a captured message can be replayed while its DE 7
+ * is inside the window, i.e. up to one window after the host clock and the original's DE 7 were a
+ * window apart the other way, so 2 × the window after the original was first seen.
+ */
+export function replayProtectionMs(windowMs: number): number {
+  return 2 * windowMs;
+}
 
 export interface ReplayGuard {
   begin(key: ReplayKey, fingerprint: string, now: Date): Promise<ReplayBegin>;
@@ -62,61 +87,93 @@ interface Entry {
   readonly fingerprint: string;
   response: Buffer | null;
   readonly firstSeen: number;
+  /** When the current handler claimed it (first sight, or the last takeover of a dead claim). */
+  claimedAt: number;
+}
+
+export interface InMemoryReplayGuardOptions {
+  /** How long an entry lives after first sight; default 24 h. Must exceed 2 × `skewWindowMs`. */
+  retentionMs?: number;
+  /** Most entries held; default 100 000. When full of entries it may not forget, `begin` refuses. */
+  maxEntries?: number;
+  /** The pipeline's DE 7 window (`transmissionWindowMs`); default 5 minutes. */
+  skewWindowMs?: number;
+  /** An entry in progress for longer than this has a dead handler and is taken over; default 60 000 ms, as the DB guard. */
+  claimTimeoutMs?: number;
 }
 
 /**
- * In-memory guard. Entries live `retentionMs` after first sight; the host refuses transmission
- * times outside its skew window, so retention must exceed that window or a replay could outlive
- * its record (the constructor enforces it when given the window).
+ * In-memory guard. Entries live `retentionMs` after first sight. When full it forgets the oldest
+ * entries that are expired, or answered (or dead claims) and older than 2 × the DE 7 window; it
+ * never forgets a younger one, and refuses the new identity instead (`refused: capacity`), because
+ * forgetting it would let a replay of that message inside the window be processed again.
  */
 export class InMemoryReplayGuard implements ReplayGuard {
   readonly #entries = new Map<string, Entry>();
   readonly #retentionMs: number;
   readonly #maxEntries: number;
+  readonly #protectMs: number;
+  readonly #claimTimeoutMs: number;
 
-  constructor(opts: { retentionMs?: number; maxEntries?: number; skewWindowMs?: number } = {}) {
+  constructor(opts: InMemoryReplayGuardOptions = {}) {
     this.#retentionMs = opts.retentionMs ?? 24 * 3600_000;
     this.#maxEntries = opts.maxEntries ?? 100_000;
-    if (opts.skewWindowMs !== undefined && this.#retentionMs <= 2 * opts.skewWindowMs) {
+    this.#protectMs = replayProtectionMs(opts.skewWindowMs ?? DEFAULT_TRANSMISSION_WINDOW_MS);
+    this.#claimTimeoutMs = opts.claimTimeoutMs ?? 60_000;
+    if (this.#retentionMs <= this.#protectMs) {
       throw new RangeError('replay retention must exceed twice the transmission-time window');
     }
+    if (!(this.#maxEntries >= 1) || !(this.#claimTimeoutMs > 0)) throw new RangeError('maxEntries and claimTimeoutMs must be positive');
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  #evict(now: number): void {
-    // Map iteration is insertion order: oldest first, so the first fresh entry ends the scan
-    // unless the store is full. A full store drops answered entries only: forgetting one in
-    // progress would let its repeat be processed twice.
+  /** Makes room for one entry; false when every entry left is one it may not forget. */
+  #makeRoom(now: number): boolean {
+    // Map iteration is insertion order, i.e. first sight: oldest first. Entries may leave out of
+    // order (abandon), never join out of order, so the first protected entry ends the scan.
     for (const [k, e] of this.#entries) {
-      const expired = now - e.firstSeen > this.#retentionMs;
-      if (!expired && this.#entries.size < this.#maxEntries) break;
-      if (!expired && e.response === null) continue;
-      this.#entries.delete(k);
+      const age = now - e.firstSeen;
+      const expired = age > this.#retentionMs;
+      if (!expired && this.#entries.size < this.#maxEntries) return true;
+      if (!expired && age < this.#protectMs) break;
+      // A live claim is never forgotten: its repeat would be processed while the first still runs.
+      const deadClaim = e.response === null && now - e.claimedAt > this.#claimTimeoutMs;
+      if (expired || e.response !== null || deadClaim) this.#entries.delete(k);
     }
+    return this.#entries.size < this.#maxEntries;
   }
 
   async begin(key: ReplayKey, fingerprint: string, now: Date): Promise<ReplayBegin> {
+    const t = now.getTime();
     const k = replayKeyString(key);
     const e = this.#entries.get(k);
-    if (!e || now.getTime() - e.firstSeen > this.#retentionMs) {
+    if (!e || t - e.firstSeen > this.#retentionMs) {
       // Room is made only for a new identity, so a lookup never pushes out an entry.
       this.#entries.delete(k);
-      this.#evict(now.getTime());
-      this.#entries.set(k, { fingerprint, response: null, firstSeen: now.getTime() });
+      if (!this.#makeRoom(t)) return { kind: 'refused', reason: 'capacity' };
+      this.#entries.set(k, { fingerprint, response: null, firstSeen: t, claimedAt: t });
       return { kind: 'new' };
     }
     if (e.fingerprint !== fingerprint) return { kind: 'conflict' };
-    return e.response ? { kind: 'duplicate', response: Buffer.from(e.response) } : { kind: 'in-progress' };
+    if (e.response) return { kind: 'duplicate', response: Buffer.from(e.response) };
+    // The handler that claimed it died (or its answer could not be stored): the repeat takes it over,
+    // as the DB guard does after its claim timeout, so no request stays unanswerable.
+    if (t - e.claimedAt > this.#claimTimeoutMs) {
+      e.claimedAt = t;
+      return { kind: 'new' };
+    }
+    return { kind: 'in-progress' };
   }
 
   async complete(key: ReplayKey, fingerprint: string, response: Buffer, now: Date): Promise<void> {
     const k = replayKeyString(key);
     const e = this.#entries.get(k);
     if (e && e.fingerprint === fingerprint) e.response = Buffer.from(response);
-    else this.#entries.set(k, { fingerprint, response: Buffer.from(response), firstSeen: now.getTime() });
+    // Another request's entry is never overwritten (as the DB guard's insert … on conflict do nothing).
+    else if (!e) this.#entries.set(k, { fingerprint, response: Buffer.from(response), firstSeen: now.getTime(), claimedAt: now.getTime() });
   }
 
   async abandon(key: ReplayKey): Promise<void> {

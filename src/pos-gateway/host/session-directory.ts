@@ -17,6 +17,19 @@ export interface TerminalKeyRefs {
   readonly tdk?: string;
 }
 
+/**
+ * A DUKPT terminal's key binding (docs/pos-dukpt.md): the BDK its device keys derive from and the
+ * one device (initial KSN / AES initial key ID) it is. A message whose KSN names another device is
+ * not this terminal's, whatever its MAC.
+ */
+export interface DukptBinding {
+  readonly scheme: 'tdes' | 'aes';
+  /** The BDK in the key store (usage 'bdk'). */
+  readonly bdkRef: string;
+  /** ksnDeviceKey of the device: `tdes:<initial KSN hex>` or `aes:<initial key ID hex>`. */
+  readonly device: string;
+}
+
 export interface TerminalRecord {
   /** DE 41, 8 characters. */
   readonly terminalId: string;
@@ -36,19 +49,27 @@ export interface TerminalRecord {
    * reboot; the keys still travel only under the TMK.
    */
   readonly signOnWithoutMac?: boolean;
+  /**
+   * 'session' (default): MAC and PIN under session keys exchanged under the TMK at sign-on.
+   * 'dukpt': a key per transaction from the BDK and the KSN in DE 53; `dukpt` says which.
+   */
+  readonly keyManagement?: 'session' | 'dukpt';
+  readonly dukpt?: DukptBinding;
 }
 
 export interface TerminalSession {
   readonly signedOn: boolean;
   readonly lastSignOnAt: Date | null;
   readonly lastSignOffAt: Date | null;
+  /** null before the first sign-on, and always for a DUKPT terminal (no session keys). */
   readonly keyVersions: { readonly tak: number; readonly tpk: number } | null;
 }
 
 export interface TerminalDirectory {
   get(terminalId: string): Promise<TerminalRecord | null>;
   session(terminalId: string): Promise<TerminalSession>;
-  recordSignOn(terminalId: string, at: Date, keyVersions: { tak: number; tpk: number }): Promise<void>;
+  /** keyVersions null: a DUKPT terminal, which signs on without session keys. */
+  recordSignOn(terminalId: string, at: Date, keyVersions: { tak: number; tpk: number } | null): Promise<void>;
   recordSignOff(terminalId: string, at: Date): Promise<void>;
   /** Key change (811): new key versions, session state unchanged. */
   recordKeyChange(terminalId: string, at: Date, keyVersions: { tak: number; tpk: number }): Promise<void>;
@@ -76,7 +97,7 @@ export class InMemoryTerminalDirectory implements TerminalDirectory {
     return this.#sessions.get(terminalId) ?? NO_SESSION;
   }
 
-  async recordSignOn(terminalId: string, at: Date, keyVersions: { tak: number; tpk: number }): Promise<void> {
+  async recordSignOn(terminalId: string, at: Date, keyVersions: { tak: number; tpk: number } | null): Promise<void> {
     const s = await this.session(terminalId);
     this.#sessions.set(terminalId, { ...s, signedOn: true, lastSignOnAt: at, keyVersions });
   }

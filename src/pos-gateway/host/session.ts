@@ -5,6 +5,10 @@
  * terminal master key, with KCVs, in DE 96 of the 1814. The 1814 is MACed under the NEW MAC key:
  * a terminal that unwrapped the keys and checked the KCVs then proves with the MAC that the whole
  * exchange arrived intact, and the host never needs a key version it may already have replaced.
+ *
+ * A DUKPT terminal (docs/pos-dukpt.md) has no session keys: every transaction has its own key.
+ * Its sign-on opens the session (800, no DE 96) and its key change (811) is refused with 902,
+ * because answering 800 would tell it keys changed when none did.
  */
 import type { SessionKeyRequest } from '../crypto/index.js';
 import { ACTION, type HandlerResult, type HandlerTable, type InboundContext, type InboundRequest } from './inbound-types.js';
@@ -14,6 +18,11 @@ export const NETWORK_FUNCTION = { signOn: '801', signOff: '802', keyChange: '811
 
 async function deliverSessionKeys(req: InboundRequest, ctx: InboundContext, kind: 'sign-on' | 'key-change'): Promise<HandlerResult> {
   const t = req.terminal;
+  if (t.keyManagement === 'dukpt') {
+    if (kind === 'key-change') return { actionCode: ACTION.invalidTransaction };
+    await ctx.directory.recordSignOn(t.terminalId, req.receivedAt, null);
+    return { actionCode: ACTION.networkAccepted };
+  }
   const spec = t.sessionKeys;
   // A request verified under the previous TAK means the terminal never got (or never installed) the
   // current set, e.g. a lost 1814. Rotating would otherwise push out the only set it holds; keep
@@ -26,7 +35,8 @@ async function deliverSessionKeys(req: InboundRequest, ctx: InboundContext, kind
   };
   const requests: SessionKeyRequest[] = [await request(t.keys.tpk, 'tpk'), await request(t.keys.tak, 'tak')];
   if (t.keys.tdk) requests.push(await request(t.keys.tdk, 'tdk'));
-  const delivered = await ctx.keyStore.generateSessionKeys(t.keys.tmk, requests, { wrapMethod: spec.wrapMethod ?? 'ecb' });
+  // The host's clock stamps the rotation: the rollover deadline of the previous keys counts from it.
+  const delivered = await ctx.keyStore.generateSessionKeys(t.keys.tmk, requests, { wrapMethod: spec.wrapMethod ?? 'ecb', at: req.receivedAt });
   const versions = {
     tak: delivered.find((d) => d.usage === 'tak')!.version,
     tpk: delivered.find((d) => d.usage === 'tpk')!.version,

@@ -6,3 +6,4 @@ export * from './de63.js';
 export * from './mti.js';
 export * from './mask.js';
 export * from './examples.js';
+export * from './file-records.js';

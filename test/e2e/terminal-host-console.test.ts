@@ -1,0 +1,127 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { ADMIN_PASSWORD, STAFF_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
+import { createLogger } from '../../src/platform/index.js';
+import { ceremony } from '../../src/pos-gateway/host/db-host.test-support.js';
+import { dbHost, exchange } from '../../src/pos-gateway/host/message-log.test-support.js';
+import { PosMessageLog } from '../../src/pos-gateway/host/message-log.js';
+import { startPosGateway, type PosGateway } from '../../src/pos-gateway/gateway.js';
+import { connectIsoClient, type IsoClient } from '../../src/pos-gateway/transport/index.js';
+import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
+import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+
+/**
+ * 终端主机 in the console, in Chinese, against the real server: a terminal signed on over a real
+ * TCP connection shows 在线 / 已签到 with its counts; another, logged through the session layer
+ * and the message log, shows its masked log with action codes in words, and an error filter.
+ * Station staff do not get the screen.
+ */
+
+const PAN = '6228480012345678903';
+
+describe('terminal host screens of the console', { timeout: 180_000 }, () => {
+  let server: TestServer;
+  let gw: PosGateway;
+  let conn: IsoClient;
+  let browser: Browser;
+  let admin: TrackedPage;
+  let page: Page;
+  let logged: { terminalId: string; iso: string };
+  let online: { terminalId: string; iso: string };
+  const opened: Record<string, TrackedPage> = {};
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    server = await startTestServer();
+    gw = await startPosGateway({ db: server.deps.db, config: server.config, logger: server.deps.logger }, { port: 0, host: '127.0.0.1' });
+    const ctx = await dbHost(server);
+    const log = new PosMessageLog(server.deps.db, createLogger('silent'));
+    const a = await ceremony(server);
+    logged = { terminalId: a.terminalId, iso: a.sim.id };
+    expect(a.sim.acceptKeys((await exchange(ctx, log, a.sim.build('1804', [[24, '801']], { at: new Date() }))).response!).macOk).toBe(true);
+    expect((await exchange(ctx, log, a.sim.build('1820', [[24, '831']], { at: new Date() }))).outcome).toBe('OK');
+    const card = a.sim.build('1100', [[2, PAN], [3, '000000'], [4, '000000010000'], [24, '101'], [52, Buffer.from('0011223344556677', 'hex')]], { at: new Date() });
+    expect((await exchange(ctx, log, card)).outcome).toBe('UNSUPPORTED');
+    expect((await exchange(ctx, log, a.sim.build('1820', [[24, '831']], { at: new Date(), key: Buffer.alloc(16, 5) }))).outcome).toBe('MAC_INVALID');
+    await log.close();
+
+    const b = await ceremony(server, 'aes', 'aes-cmac');
+    online = { terminalId: b.terminalId, iso: b.sim.id };
+    conn = await connectIsoClient({ host: '127.0.0.1', port: gw.port, framing: 'binary2' });
+    conn.send(b.sim.build('1804', [[24, '801']], { at: new Date() }));
+    expect(b.sim.acceptKeys(await conn.next(5000)).macOk).toBe(true);
+
+    admin = opened.admin = await openPage(browser, { baseURL: server.baseUrl });
+    page = admin.page;
+  });
+
+  afterAll(async () => {
+    conn?.close();
+    await browser?.close();
+    await gw?.stop();
+    await server?.close();
+  });
+
+  const onFail = () =>
+    onTestFailed(async () => {
+      console.error('pictures of the open pages:', await failureShots(opened));
+    });
+
+  it('lists the terminals with online and sign-on tags, rates and errors', async () => {
+    onFail();
+    await consoleSignIn(page, 'admin', ADMIN_PASSWORD);
+    await openMenu(page, 'terminal-host');
+    await waitForPath(page, /^\/admin\/terminal-host$/);
+    await expectContains(page.getByTestId('th-running'), '主机运行中');
+
+    const on = page.locator(`[data-testid="th-terminal-row"][data-terminal-id="${online.terminalId}"]`);
+    await expectText(on.getByTestId('th-connected'), '在线');
+    await expectText(on.getByTestId('th-signed-on'), '已签到');
+
+    const row = page.locator(`[data-testid="th-terminal-row"][data-terminal-id="${logged.terminalId}"]`);
+    await expectText(row.getByTestId('th-connected'), '离线');
+    await expectText(row.getByTestId('th-signed-on'), '已签到');
+    await expectText(row.getByTestId('th-messages-1h'), '4');
+    await expectText(row.getByTestId('th-errors-1h'), '2');
+    await expectText(row.getByTestId('th-rate'), '0.8');
+    await shot(page, 'console-terminal-host');
+  });
+
+  it("opens a terminal's masked message log, expands a message, filters errors", async () => {
+    onFail();
+    const row = page.locator(`[data-testid="th-terminal-row"][data-terminal-id="${logged.terminalId}"]`);
+    await row.getByTestId('th-open').click();
+    await waitForPath(page, new RegExp(`^/admin/terminal-host/${logged.terminalId}$`));
+    await expectContains(page.locator('h3'), logged.iso);
+    const rows = page.getByTestId('th-message-row');
+    await expect.poll(() => rows.count()).toBe(4);
+    await expectAttr(rows.first(), 'data-outcome', 'MAC_INVALID');
+    await expectContains(rows.first().getByTestId('th-action'), 'MAC 错误');
+    await expectText(rows.first().getByTestId('th-outcome'), 'MAC 校验失败');
+
+    const card = page.locator('[data-testid="th-message-row"][data-mti="1100"]');
+    await expectContains(card.getByTestId('th-mti'), '1100 → 1110');
+    await expectContains(card.getByTestId('th-action'), '无效交易');
+    await card.locator('.ant-table-row-expand-icon').click();
+    const pan = page.locator('[data-testid="th-request-field"][data-field="2"]');
+    await expectContains(pan, '622848*********8903');
+    await expectContains(page.locator('[data-testid="th-request-field"][data-field="52"]'), '[8 bytes]');
+    expect(await page.content()).not.toContain(PAN);
+    await shot(page, 'console-terminal-host-log');
+
+    await page.getByTestId('th-filter-errors').click();
+    await expect.poll(() => rows.count()).toBe(2);
+    await expectAttr(rows.nth(1), 'data-outcome', 'UNSUPPORTED');
+    expectNoPageErrors(opened);
+  });
+
+  it('station staff have no terminal host screen', async () => {
+    onFail();
+    const staff = (opened.staff = await openPage(browser, { baseURL: server.baseUrl }));
+    await consoleSignIn(staff.page, 't_station_staff', STAFF_PASSWORD);
+    await staff.page.goto('/admin/terminal-host');
+    await staff.page.getByTestId('page-403').waitFor();
+    expect(await staff.page.getByTestId('menu-terminal-host').count()).toBe(0);
+    expect(await staff.page.getByTestId('th-terminal-row').count()).toBe(0);
+  });
+});
