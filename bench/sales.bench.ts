@@ -244,16 +244,19 @@ async function main(): Promise<number> {
 }
 
 // `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts);
-// `npm run bench -- notify` the payment notifications' (bench/notify.ts).
+// `npm run bench -- notify` the payment notifications' (bench/notify.ts); `npm run bench -- iso` ISO 8583
+// authorisations beside the HTTP terminal API (bench/pos-iso.ts).
 const suite = process.argv[2] ?? 'sales';
-if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify') {
-  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify)`);
+if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== 'iso') {
+  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify | iso)`);
   process.exit(2);
 }
 (suite === 'finder'
   ? import('./finder.js').then((m) => m.runFinderBench())
   : suite === 'notify'
     ? import('./notify.js').then((m) => m.runNotifyBench())
+    : suite === 'iso'
+      ? import('./pos-iso.js').then((m) => m.runIsoBench())
     : main()
 ).then(
   (code) => process.exit(code),

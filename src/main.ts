@@ -12,6 +12,7 @@ import { startAuthorisationJobs } from './sales/index.js';
 import { backfillCustomerNameIndex } from './customers/index.js';
 import { startPaymentJobs } from './payments/index.js';
 import { seedDemoPayments } from './cli/seed-demo-payments.js';
+import { seedDemoIso, type DemoIso } from './cli/seed-demo-iso.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
 import { startPosGateway, startPosHostJobs } from './pos-gateway/index.js';
 
@@ -74,6 +75,18 @@ async function main(): Promise<void> {
   }
   // The ISO 8583 terminal host shares the database and key store with the HTTP API (key ceremony).
   const pos = config.posPort === null ? null : await startPosGateway({ db: dbh.db, config, logger });
+  // The demo's ISO 8583 terminal: development keys only, so its clear TMK may be printed (docs/pos-operations.md).
+  let demoIso: DemoIso | null = null;
+  if (seeded && config.generatedSecrets && pos && !pos.tls) {
+    const posTerminal = seeded.terminals.find((t) => t.stationCode === CASHIER_STATION);
+    if (posTerminal) {
+      try {
+        demoIso = await seedDemoIso({ db: dbh.db, config }, posTerminal.terminalId, { port: pos.port, cardNo: seeded.cardholder?.cardNo ?? null });
+      } catch (err) {
+        logger.warn({ err }, 'demo ISO terminal could not be keyed; the rest of the demo is unaffected');
+      }
+    }
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const base = `http://localhost:${port}`;
@@ -111,6 +124,7 @@ async function main(): Promise<void> {
     if (seeded.cardholder) {
       lines.push(`  demo portal  ${seeded.cardholder.phone} / ${seeded.cardholder.password}   (cardholder; card ${seeded.cardholder.cardNo}, PIN ${DEMO_CARD_PIN})`);
     }
+    if (demoIso) lines.push(`  demo ISO     ${demoIso.line}`);
   }
   if (config.messageSender === 'dev') lines.push(`  dev outbox   ${base}/dev/outbox   (messages to cardholders — sign-in codes, alerts; development only)`);
   lines.push('');

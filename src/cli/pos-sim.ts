@@ -24,8 +24,9 @@ export const POS_SIM_HELP = `  pos-sim --url <base> --terminal <id> (--secret-en
                                   终端模拟器 / terminal simulator (docs/pos-sim.md); scenarios:
                                   sale | preauth | prepay | postpay | reversal | void | offline | shift-close | demo
                                   | load --clients N --duration S;  --card <no> --pin <pin>, --json for machines
-  pos-sim --iso8583 --terminal <iso id> (--tmk <hex> | --tmk-env VAR) --tak <enc>[:kcv] [--port 8583]
-                                  ISO 8583 terminal: sign-on, echo, key change, sign-off (docs/pos-sim.md)`;
+  pos-sim --iso8583 --terminal <iso id> (--tmk <hex> | --tmk-env VAR) --tak <enc>[:kcv] [--port 8583] <scenario>
+                                  ISO 8583 terminal (docs/pos-sim.md): signon | sale-flow | prepay | reversal | postpay
+                                  | offline | reconcile | all | load --clients N --seconds S;  --card --pin/--pin-env --nozzle --amount`;
 
 const DEMO_ORDER: Array<{ scenario: Exclude<Scenario, 'demo' | 'load'>; zh: string; en: string }> = [
   { scenario: 'sale', zh: '顾客加油后刷卡付款', en: 'a customer fills up and pays by card' },

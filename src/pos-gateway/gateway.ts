@@ -126,6 +126,9 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
     ...(opts.now ? { now: opts.now } : {}),
   };
   const terminalOf = new Map<string, string>();
+  // last_message_at is for operations (seconds matter, not each message): one write per terminal per 5 s.
+  const touched = new Map<string, number>();
+  const TOUCH_EVERY_MS = 5_000;
   const messageLog = opts.messageLog === undefined ? new PosMessageLog(db, logger) : opts.messageLog;
 
   const observe = (r: InboundResult, connId: string): void => {
@@ -135,7 +138,12 @@ export async function startPosGateway(deps: { db: Db; config: Config; logger: Lo
     const authenticated = r.terminalId && (r.outcome === 'OK' || r.outcome === 'DUPLICATE' || r.actionCode === '922' || r.outcome === 'REPLAY_CONFLICT');
     if (authenticated && r.terminalId) {
       terminalOf.set(connId, r.terminalId);
-      directory.touch(r.terminalId, new Date()).catch((err: unknown) => logger.warn({ err }, 'pos: last_message_at not recorded'));
+      const nowMs = Date.now();
+      if (nowMs - (touched.get(r.terminalId) ?? 0) >= TOUCH_EVERY_MS) {
+        if (touched.size > 10_000) touched.clear();
+        touched.set(r.terminalId, nowMs);
+        directory.touch(r.terminalId, new Date(nowMs)).catch((err: unknown) => logger.warn({ err }, 'pos: last_message_at not recorded'));
+      }
     }
     if (r.outcome === 'INTERNAL' || r.outcome === 'HANDLER_FAILED') logger.error({ terminalId: r.terminalId, mti: r.mti, outcome: r.outcome, detail: r.detail }, 'pos: message failed');
     else if (r.outcome !== 'OK' && r.outcome !== 'DUPLICATE') logger.info({ terminalId: r.terminalId, mti: r.mti, outcome: r.outcome, actionCode: r.actionCode }, 'pos: message refused');

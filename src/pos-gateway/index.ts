@@ -10,6 +10,8 @@ export * as posTransport from './transport/index.js';
 export * as posHost from './host/index.js';
 export { startPosGateway, runningPosGateway, type PosGateway, type PosConnection } from './gateway.js';
 export { posGatewayRoutes } from './pos.routes.js';
+export { keyCeremony } from './ceremony.js';
+export { isoProductCode, gradeForProductCode } from './host/product-codes.js';
 export { startPosHostJobs } from './host/jobs.js';
 export { terminalHostRoutes } from './terminal-host.routes.js';
 export { PosMessageLog, type MessageLogEntry, type PosMessageLogOptions } from './host/message-log.js';

@@ -4,8 +4,8 @@ import type { Config, Db, TerminalPrincipal, Trx } from '../platform/index.js';
 import { businessDay } from '../platform/index.js';
 import { lockAccounts, postHold, uuidFrom, voidHold } from '../ledger/index.js';
 import { recordCardUse, requireLockedCard, type CardRow } from '../cards/index.js';
-import { checkSalePrice } from '../stations/index.js';
-import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
+import { checkSalePrice, priceStoreItems, type StoreLine } from '../stations/index.js';
+import { claimTerminalRef, lockTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import { priceGoods, type SaleAnswer } from './sales.service.js';
 import { declineInfo, expectedFuelAmount, fuelAmountMatches, inArrears, insertSale, openHeldAmount, planSpend, postDebits, spendable, stationFor, type NewSale, type SaleTransfer } from './sale-parts.js';
@@ -46,11 +46,40 @@ function goodsDecline(card: CardRow): string | null {
 }
 
 /**
+ * An ISO 8583 completion advice (1220, function code 201/202): the fuel is already out of the
+ * nozzle and the terminal cannot ask again once answered, so nothing the pump delivered is refused.
+ * `terminalTotal` is the advice's DE 4 (fuel and goods as the terminal rang them up).
+ */
+export interface CompletionOptions {
+  advice?: { terminalTotal: number };
+}
+
+/** Why an advice's sale needs a look (sales.flags), besides 'completed_after_expiry'. */
+export type AdviceFlag = 'pump_overrun' | 'price_mismatch' | 'goods_not_posted' | 'fuel_amount_mismatch' | 'total_mismatch';
+
+/** The answer a sale already gave (an advice repeated under another or the same reference). */
+async function answerOfSale(trx: Trx, saleId: string): Promise<SaleAnswer> {
+  const r = await sql<{ id: string; approval_code: string | null; decline_code: string | null; amount: number; balance_after: number | null }>`
+    select id, approval_code, decline_code, amount, balance_after from sales where id = ${saleId}`.execute(trx);
+  const s = r.rows[0]!;
+  if (s.approval_code !== null) return { saleId: s.id, status: 'approved', approvalCode: s.approval_code, actionCode: '000', amount: s.amount, balance: s.balance_after };
+  const info = declineInfo(s.decline_code ?? '');
+  return { saleId: s.id, status: 'declined', declineCode: s.decline_code ?? undefined, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: s.amount, balance: s.balance_after };
+}
+
+/**
  * Complete a pump authorisation with what the pump delivered: the fuel amount is posted from the
  * holds (priority order) and the rest released; store goods, if any, are debited as a sale's. After
  * expiry the fuel is posted anyway, as a forced sale flagged 'completed_after_expiry' (it was
  * delivered). Resolved once: the row lock orders this against a second completion, the expiry job
  * and a reversal, and whichever comes second sees the first's status.
+ *
+ * With `opts.advice` (ISO completion advice) the delivered fuel is never refused: an overrun is
+ * posted past the holds (free balance first, then arrears: a forced sale flagged 'pump_overrun'), a
+ * price not in force is posted and flagged, and goods that do not fit (card, funds, limits, or a
+ * total other than the terminal's) are dropped and flagged, the answer's amount then being what
+ * was posted. A repeat of a completed advice answers the first sale. Only an unknown or reversed
+ * authorisation, and a reversal of this reference recorded first, are still refused.
  */
 export async function completeAuthorisation(
   trx: Trx,
@@ -59,11 +88,23 @@ export async function completeAuthorisation(
   authorisationId: string,
   req: CompletionRequest,
   terminalRef: string,
+  opts: CompletionOptions = {},
 ): Promise<{ answer: SaleAnswer; last?: (trx: Trx) => Promise<void> }> {
+  const advice = opts.advice;
+  const adviceFlags: AdviceFlag[] = [];
   if (!fuelAmountMatches(req.volumeMl, req.unitPrice, req.amount)) {
-    throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected: expectedFuelAmount(req.volumeMl, req.unitPrice) });
+    // The pump's money counter is what the customer saw and paid attention to: an advice posts it.
+    if (!advice) throw salesError('SALE_AMOUNT_MISMATCH', { field: 'amount', expected: expectedFuelAmount(req.volumeMl, req.unitPrice) });
+    adviceFlags.push('fuel_amount_mismatch');
   }
   const station = await stationFor(deps.db, trx, terminal.stationId);
+  if (advice) {
+    // The same advice again under its own reference (its idempotency record lost): the first answer.
+    await lockTerminalRef(trx, terminal.id, terminalRef);
+    const prior = await sql<{ id: string }>`select id from sales where terminal_id = ${terminal.id} and terminal_ref = ${terminalRef}
+      and authorisation_id::text = ${authorisationId}`.execute(trx);
+    if (prior.rows[0]) return { answer: await answerOfSale(trx, prior.rows[0].id) };
+  }
   const { reversed } = await claimTerminalRef(trx, terminal.id, terminalRef);
 
   const r = await sql<AuthorisationRow>`select id, station_id, nozzle, grade, card_id, card_no_masked, held_amount, holds, status, approval_code, sale_id,
@@ -72,8 +113,16 @@ export async function completeAuthorisation(
   const auth = r.rows[0];
   if (!auth || auth.station_id !== terminal.stationId) throw salesError('AUTHORISATION_NOT_FOUND', { authorisationId });
 
-  const goods = await priceGoods(trx, req.items ?? []);
-  const total = req.amount + goods.total;
+  let goods: { lines: StoreLine[]; total: number };
+  let goodsDropped = false;
+  if (advice) {
+    // An unknown or withdrawn SKU drops the goods, not the fuel.
+    const priced = await priceStoreItems(trx, req.items ?? []);
+    goods = priced.ok ? { lines: priced.lines, total: priced.total } : { lines: [], total: 0 };
+    goodsDropped = !priced.ok;
+  } else {
+    goods = await priceGoods(trx, req.items ?? []);
+  }
   const saleId = randomUUID();
   const sale: NewSale = {
     saleId,
@@ -82,7 +131,7 @@ export async function completeAuthorisation(
     stationId: terminal.stationId,
     terminalId: terminal.id,
     fuel: { grade: auth.grade, volumeMl: req.volumeMl, unitPrice: req.unitPrice, nozzle: auth.nozzle },
-    amount: total,
+    amount: req.amount + goods.total,
     items: goods.lines,
     goodsAmount: goods.total,
     flow: 'completion',
@@ -93,10 +142,19 @@ export async function completeAuthorisation(
     businessDay: '',
     at: new Date(0),
   };
+  /** An advice's goods that cannot be posted: the fuel goes alone and the terminal sees the amount. */
+  const dropGoods = () => {
+    goods = { lines: [], total: 0 };
+    goodsDropped = true;
+    sale.amount = req.amount;
+    sale.items = [];
+    sale.goodsAmount = 0;
+  };
+  if (goodsDropped) dropGoods();
   const decline = async (code: string, balance: number | null): Promise<{ answer: SaleAnswer }> => {
     await insertSale(trx, sale, { status: 'declined', code, balance });
     const info = declineInfo(code);
-    return { answer: { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: total, balance } };
+    return { answer: { saleId, status: 'declined', declineCode: code, actionCode: info.iso, message: `${info.zh} / ${info.en}`, amount: sale.amount, balance } };
   };
 
   // The card first (the sale path's lock order), then the shift and the clock.
@@ -108,16 +166,35 @@ export async function completeAuthorisation(
 
   // A reversal of this completion's reference arrived first: refused; the authorisation stays as it is.
   if (reversed) return decline('ALREADY_REVERSED', null);
-  if (auth.status === 'completed' || auth.status === 'forced') throw salesError('AUTHORISATION_ALREADY_COMPLETED', { authorisationId, saleId: auth.sale_id });
+  if (auth.status === 'completed' || auth.status === 'forced') {
+    // An advice repeated under a new reference: the fuel was posted once, by the first; answer it.
+    if (advice && auth.sale_id) return { answer: await answerOfSale(trx, auth.sale_id) };
+    throw salesError('AUTHORISATION_ALREADY_COMPLETED', { authorisationId, saleId: auth.sale_id });
+  }
   if (auth.status === 'reversed') throw salesError('AUTHORISATION_REVERSED', { authorisationId });
-  if (req.amount > auth.held_amount) throw salesError('COMPLETION_EXCEEDS_HOLD', { field: 'amount', heldAmount: auth.held_amount });
+  const overrun = Math.max(0, req.amount - auth.held_amount);
+  if (overrun > 0) {
+    if (!advice) throw salesError('COMPLETION_EXCEEDS_HOLD', { field: 'amount', heldAmount: auth.held_amount });
+    adviceFlags.push('pump_overrun');
+  }
 
   if (goods.lines.length > 0) {
     const code = goodsDecline(card);
-    if (code) return decline(code, null);
+    if (code) {
+      if (!advice) return decline(code, null);
+      dropGoods();
+    }
+  }
+  if (advice) {
+    // Goods are priced by the catalogue: posted only when the terminal rang up the same total.
+    if (goods.lines.length > 0 && req.amount + goods.total !== advice.terminalTotal) dropGoods();
+    if (!goodsDropped && req.amount !== advice.terminalTotal && goods.lines.length === 0) adviceFlags.push('total_mismatch');
   }
   const price = await checkSalePrice(deps.db, trx, { stationId: terminal.stationId, grade: auth.grade, unitPrice: req.unitPrice, graceMs: deps.config.priceChangeGraceMs });
-  if (!price.ok) return decline('PRICE_MISMATCH', null);
+  if (!price.ok) {
+    if (!advice) return decline('PRICE_MISMATCH', null);
+    adviceFlags.push('price_mismatch');
+  }
 
   // Time decides expiry, not the job's timing: a hold past its time is released here, as the job would.
   let late = auth.status === 'expired';
@@ -129,58 +206,79 @@ export async function completeAuthorisation(
   const holdAccounts = auth.holds.map((h) => h.accountId);
   const accounts = await lockAccounts(trx, [...card.account_ids, ...holdAccounts.filter((id) => !card.account_ids.includes(id))]);
   const free = spendable(accounts);
-  const transfers: Array<SaleTransfer & { forced?: boolean }> = [];
-  let fromHolds: Array<{ hold: AuthorisationHold; amount: number }> = [];
+  /** Fuel the holds cover (in time); what is left of the fuel is debited outside them. */
+  const fromHoldsAmount = late ? 0 : Math.min(req.amount, auth.held_amount);
+  const beyondHolds = req.amount - fromHoldsAmount;
 
+  // Goods come from what is free besides the fuel beyond the holds (which the same accounts pay first).
+  if (goods.total > 0) {
+    const code = inArrears(accounts) ? 'CARD_IN_ARREARS' : free - beyondHolds < goods.total ? 'INSUFFICIENT_FUNDS' : null;
+    if (code) {
+      if (!advice) return decline(code, code === 'INSUFFICIENT_FUNDS' && late ? Math.max(0, free - req.amount) : free);
+      dropGoods();
+    }
+  }
+
+  const transfers: Array<SaleTransfer & { forced?: boolean }> = [];
+  const fromHolds: Array<{ hold: AuthorisationHold; amount: number }> = [];
   if (!late) {
-    // The fuel from the holds in priority order; goods from what is free besides.
-    let remaining = req.amount;
-    fromHolds = auth.holds.map((h) => {
+    // The fuel from the holds in priority order.
+    let remaining = fromHoldsAmount;
+    for (const h of auth.holds) {
       const part = Math.min(remaining, h.amount);
       remaining -= part;
-      return { hold: h, amount: part };
-    });
-    if (goods.total > 0) {
-      if (inArrears(accounts)) return decline('CARD_IN_ARREARS', free);
-      if (free < goods.total) return decline('INSUFFICIENT_FUNDS', free);
+      fromHolds.push({ hold: h, amount: part });
     }
     for (const p of fromHolds.filter((p) => p.amount > 0)) {
       transfers.push({ transferId: uuidFrom(`completion:${auth.id}:${p.hold.transferId}`), accountId: p.hold.accountId, amount: p.amount });
     }
-  } else {
-    // Forced: the fuel is posted whatever the balance; what the accounts lack becomes arrears on the first.
-    if (goods.total > 0) {
-      if (inArrears(accounts)) return decline('CARD_IN_ARREARS', free);
-      if (free - req.amount < goods.total) return decline('INSUFFICIENT_FUNDS', Math.max(0, free - req.amount));
-    }
-    const parts = planSpend(accounts, req.amount);
-    for (const p of parts) transfers.push({ ...p, transferId: uuidFrom(`sale:${saleId}:${p.accountId}`) });
-    const shortfall = req.amount - parts.reduce((s, p) => s + p.amount, 0);
+  }
+  // Fuel beyond the holds (all of it after expiry, an advice's overrun in time) is posted whatever
+  // the balance: what the accounts have in priority order, what they lack as arrears on the first.
+  const beyond: Array<SaleTransfer & { forced?: boolean }> = [];
+  if (beyondHolds > 0) {
+    const idOf = (accountId: number, forced: boolean) =>
+      late ? uuidFrom(`sale:${saleId}:${accountId}${forced ? ':forced' : ''}`) : uuidFrom(`completion:${auth.id}:overrun:${accountId}${forced ? ':forced' : ''}`);
+    const parts = planSpend(accounts, beyondHolds);
+    for (const p of parts) beyond.push({ ...p, transferId: idOf(p.accountId, false) });
+    const shortfall = beyondHolds - parts.reduce((s, p) => s + p.amount, 0);
     if (shortfall > 0) {
-      const first = accounts[0]!;
+      // An advice cannot be refused: the first open account carries the arrears.
+      const first = advice ? (accounts.find((a) => a.status !== 'closed') ?? accounts[0]!) : accounts[0]!;
       if (first.status === 'closed') throw salesError('COMPLETION_NOT_POSTABLE', { authorisationId, accountId: first.id });
-      transfers.push({ transferId: uuidFrom(`sale:${saleId}:${first.id}:forced`), accountId: first.id, amount: shortfall, forced: true });
+      beyond.push({ transferId: idOf(first.id, true), accountId: first.id, amount: shortfall, forced: true });
     }
   }
+  // The fuel was authorised within the limits (its hold); goods added now are new spending and must fit them.
+  // An advice's fuel is counted even past a limit (it was delivered; an overrun is flagged).
+  const use = { amount: req.amount + goods.total, volumeMl: req.volumeMl };
+  const check = { newAmount: goods.total, pendingAmount: await openHeldAmount(trx, card.id, auth.id) };
+  let overLimit = await recordCardUse(trx, card.id, use, sale.businessDay, sale.at, check);
+  if (overLimit && advice) {
+    // recordCardUse counts nothing when it refuses: count the fuel alone.
+    dropGoods();
+    overLimit = await recordCardUse(trx, card.id, { amount: req.amount, volumeMl: req.volumeMl }, sale.businessDay, sale.at);
+  }
+  if (overLimit) return decline(overLimit, free);
+  if (goodsDropped) adviceFlags.push('goods_not_posted');
+
   const goodsTransfers: SaleTransfer[] = [];
   if (goods.total > 0) {
-    // What the fuel left free on each account (the forced path's fuel spends the same accounts first).
+    // What the fuel beyond the holds left free on each account.
     const used = new Map<number, number>();
-    if (late) for (const t of transfers) used.set(t.accountId, (used.get(t.accountId) ?? 0) + t.amount);
+    for (const t of beyond) used.set(t.accountId, (used.get(t.accountId) ?? 0) + t.amount);
     const left = accounts.map((a) => ({ id: a.id, available: a.available - (used.get(a.id) ?? 0) }));
     for (const p of planSpend(left, goods.total)) goodsTransfers.push({ ...p, transferId: uuidFrom(`sale:${saleId}:${p.accountId}:goods`) });
   }
 
-  // The fuel was authorised within the limits (its hold); goods added now are new spending and must fit them.
-  const overLimit = await recordCardUse(trx, card.id, { amount: total, volumeMl: req.volumeMl }, sale.businessDay, sale.at, {
-    newAmount: goods.total,
-    pendingAmount: await openHeldAmount(trx, card.id, auth.id),
-  });
-  if (overLimit) return decline(overLimit, free);
-  const released = late ? 0 : auth.held_amount - req.amount;
-  const balance = free + released - goods.total - (late ? req.amount : 0);
-  const flags = late ? ['completed_after_expiry'] : [];
-  await insertSale(trx, sale, { status: 'approved', approvalCode: auth.approval_code, transfers: [...transfers, ...goodsTransfers].map(({ transferId, accountId, amount }) => ({ transferId, accountId, amount })), balance, forced: late, flags });
+  const total = req.amount + goods.total;
+  const released = late ? 0 : auth.held_amount - fromHoldsAmount;
+  const balance = free + released - goods.total - beyondHolds;
+  // Posted past what was authorised (after expiry, or past the holds): a forced sale, alerted as one.
+  const forced = late || overrun > 0;
+  const flags: string[] = [...(late ? ['completed_after_expiry'] : []), ...adviceFlags];
+  const recorded = [...transfers, ...beyond, ...goodsTransfers].map(({ transferId, accountId, amount }) => ({ transferId, accountId, amount }));
+  await insertSale(trx, sale, { status: 'approved', approvalCode: auth.approval_code, transfers: recorded, balance, forced, flags });
   await sql`update pump_authorisations set status = ${late ? 'forced' : 'completed'}, sale_id = ${saleId}, resolved_at = coalesce(resolved_at, clock_timestamp())
     where id = ${auth.id}`.execute(trx);
 
@@ -196,7 +294,7 @@ export async function completeAuthorisation(
         // Held under this authorisation's row lock and not yet due: a refusal is a broken invariant.
         if (!res.ok) throw new Error(`ledger refused a completion of a checked hold: ${res.code}`);
       }
-      await postDebits(t, late ? transfers : [], station.settlementAccountId, { ...metadata, forcedReason: 'completed_after_expiry' });
+      await postDebits(t, beyond, station.settlementAccountId, { ...metadata, forcedReason: late ? 'completed_after_expiry' : 'pump_overrun' });
       await postDebits(t, goodsTransfers, station.settlementAccountId, metadata);
     },
   };

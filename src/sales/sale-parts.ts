@@ -171,6 +171,7 @@ export async function insertSale(trx: Trx, s: NewSale, outcome: SaleOutcome): Pr
     goodsAmount: s.goodsAmount,
     flow: s.flow,
     ...(outcome.status === 'declined' ? { declineCode: outcome.code } : {}),
-    ...(approved && outcome.forced ? { forced: true, flags: outcome.flags ?? [] } : {}),
+    // Forced or flagged (an overrun, a price not in force, goods not posted): review and alerts see it on the event.
+    ...(approved && (outcome.forced || (outcome.flags ?? []).length > 0) ? { forced: outcome.forced ?? false, flags: outcome.flags ?? [] } : {}),
   });
 }

@@ -106,12 +106,21 @@ describe('GET /api/v1/pos/offline-params', () => {
 });
 
 describe('download records', () => {
-  it('records each hot-list download for the terminal and keeps the last 50', async () => {
-    for (let i = 0; i < 55; i++) ok(await signedGet('/api/v1/pos/hotlist'), 200);
+  it('records a hot-list download once per new version, and prunes only rows both beyond the newest 50 and older than 8 days', async () => {
+    const tid = terminal.terminalId;
+    // This terminal's history is only: 60 downloads from ten days ago (versions below any real one), then a real download.
+    await sql`delete from terminal_list_downloads where terminal_id = ${tid}`.execute(server.db.db);
+    await sql`insert into terminal_list_downloads (terminal_id, kind, version, downloaded_at)
+      select ${tid}, 'hotlist', -g, now() - interval '10 days' + g * interval '1 second' from generate_series(60, 1, -1) g`.execute(server.db.db);
     const last = ok(await signedGet('/api/v1/pos/hotlist'), 200);
-    const r = await sql<{ n: number; v: string }>`select count(*)::int n, (array_agg(version::text order by id desc))[1] v
-      from terminal_list_downloads where terminal_id = ${terminal.terminalId} and kind = 'hotlist'`.execute(server.db.db);
-    expect(r.rows[0]!.n).toBe(50);
-    expect(Number(r.rows[0]!.v)).toBe(last.version);
+    const rows = async () =>
+      (await sql<{ version: string }>`select version::text from terminal_list_downloads where terminal_id = ${tid} and kind = 'hotlist' order by id desc`.execute(server.db.db)).rows.map((r) => Number(r.version));
+    const after = await rows();
+    expect(after[0]).toBe(last.version);
+    expect(after).toHaveLength(50);
+    expect(after.slice(1)).toEqual(Array.from({ length: 49 }, (_, i) => -(i + 1)));
+    // The same version again adds nothing: a terminal cannot push its history out by downloading repeatedly.
+    const again = ok(await signedGet('/api/v1/pos/hotlist'), 200);
+    if (again.version === last.version) expect(await rows()).toHaveLength(50);
   });
 });

@@ -75,18 +75,27 @@ export async function whitelistDownload(db: Executor, since?: number): Promise<W
   return { version, full: false, items: r.rows.map(item) };
 }
 
-/** How many downloads of each list are kept per terminal: enough to cover a week offline. */
+/** How many downloads of each list are kept per terminal at least, whatever their age. */
 export const KEPT_LIST_DOWNLOADS = 50;
+/** And every one younger than this: an offline sale up to OFFLINE_MAX_AGE (7 days) old is judged by them. */
+export const KEPT_LIST_DOWNLOAD_DAYS = 8;
 
 /**
  * Records that a terminal was answered a version of the hot list or whitelist, so an offline sale
- * is judged by what the terminal held, not only by what it says it held. The oldest beyond
- * KEPT_LIST_DOWNLOADS go in the same statement (it sees the rows before its own insert).
+ * is judged by what the terminal held, not only by what it says it held. Only a version above the
+ * terminal's newest record is stored: an equal or lower one adds nothing (the sale is judged by the
+ * highest version downloaded before it), and so a terminal cannot push its own history out by
+ * downloading again and again. Rows go only when they are both beyond the newest
+ * KEPT_LIST_DOWNLOADS and older than KEPT_LIST_DOWNLOAD_DAYS.
  */
 export async function recordListDownload(db: Executor, terminalId: string, kind: 'hotlist' | 'whitelist', version: number): Promise<void> {
   await sql`with added as (
-      insert into terminal_list_downloads (terminal_id, kind, version) values (${terminalId}, ${kind}, ${version}) returning id)
+      insert into terminal_list_downloads (terminal_id, kind, version)
+      select ${terminalId}, ${kind}, ${version}
+      where ${version} > coalesce((select max(version) from terminal_list_downloads where terminal_id = ${terminalId} and kind = ${kind}), -1)
+      returning id)
     delete from terminal_list_downloads where terminal_id = ${terminalId} and kind = ${kind}
+      and downloaded_at < now() - make_interval(days => ${KEPT_LIST_DOWNLOAD_DAYS})
       and id <= (select id from terminal_list_downloads where terminal_id = ${terminalId} and kind = ${kind}
                  order by id desc offset ${KEPT_LIST_DOWNLOADS - 1} limit 1)`.execute(db);
 }

@@ -7,6 +7,9 @@ import { dbHost, exchange } from '../../src/pos-gateway/host/message-log.test-su
 import { PosMessageLog } from '../../src/pos-gateway/host/message-log.js';
 import { startPosGateway, type PosGateway } from '../../src/pos-gateway/gateway.js';
 import { connectIsoClient, type IsoClient } from '../../src/pos-gateway/transport/index.js';
+import { keyCheckValue, unwrapKeyChecked } from '../../src/pos-gateway/crypto/index.js';
+import { expectError, newStation } from '../support/cards-factory.js';
+import { sql } from 'kysely';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
 import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
@@ -14,8 +17,30 @@ import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectTe
  * 终端主机 in the console, in Chinese, against the real server: a terminal signed on over a real
  * TCP connection shows 在线 / 已签到 with its counts; another, logged through the session layer
  * and the message log, shows its masked log with action codes in words, and an error filter.
- * Station staff do not get the screen.
+ * Station staff do not get the screen. An admin runs the key ceremony from the screen (operators
+ * do not see it): the answer is shown once, and its check values are the keys the host now holds.
  */
+
+/** Chooses an option of an antd Select, trying again when a click lands while the dropdown is still opening. */
+async function pick(page: Page, testId: string, option: string): Promise<void> {
+  const select = page.getByTestId(testId);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await select.click();
+    const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
+    await item.waitFor();
+    await item.click();
+    const chosen = await page
+      .locator('.ant-select-content', { hasText: option })
+      .first()
+      .waitFor({ timeout: 5_000 })
+      .then(
+        () => true,
+        () => false,
+      );
+    if (chosen) return;
+  }
+  throw new Error(`could not choose "${option}" in ${testId}`);
+}
 
 const PAN = '6228480012345678903';
 
@@ -113,6 +138,80 @@ describe('terminal host screens of the console', { timeout: 180_000 }, () => {
     await expect.poll(() => rows.count()).toBe(2);
     await expectAttr(rows.nth(1), 'data-outcome', 'UNSUPPORTED');
     expectNoPageErrors(opened);
+  });
+
+  it('an admin runs the key ceremony from the screen: warned first, the answer once, its check values the host’s keys', async () => {
+    onFail();
+    const { stationId, terminal } = await newStation(server);
+    const code = (await server.api('GET', `/api/v1/stations/${stationId}`)).body.code as string;
+    await page.goto('/admin/terminal-host');
+    await page.getByTestId('th-ceremony-open').click();
+    await pick(page, 'th-ceremony-station', code);
+    await pick(page, 'th-ceremony-terminal', terminal.terminalId);
+    await pick(page, 'th-ceremony-algorithm', 'AES');
+    // The MAC follows the key algorithm, the PIN block format is derived from it.
+    await expectContains(page.getByTestId('th-ceremony-mac'), 'aes-cmac');
+    await expectContains(page.getByTestId('th-ceremony-pin-format'), '格式 4');
+    await page.getByTestId('th-ceremony-mac').click();
+    const macs = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option');
+    await expect.poll(() => macs.allTextContents()).toEqual(['aes-cmac']);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('th-ceremony-next').click();
+    await expectContains(page.getByTestId('th-ceremony-warning'), '将替换该终端的全部密钥');
+    // Nothing is keyed before the confirmation.
+    expect((await sql`select 1 from pos_terminals where terminal_id = ${terminal.terminalId}`.execute(server.deps.db)).rows).toEqual([]);
+    await page.getByTestId('th-ceremony-confirm').click();
+
+    const result = page.getByTestId('th-ceremony-result');
+    await expectAttr(result, 'data-terminal-id', terminal.terminalId);
+    await expectContains(page.getByTestId('th-ceremony-once'), '仅显示这一次');
+    const iso = (await result.getAttribute('data-iso-terminal-id'))!;
+    const components = await page.getByTestId('th-ceremony-component').locator('.ant-typography').allTextContents();
+    const parts = components.map((c) => Buffer.from(c.trim(), 'hex'));
+    expect(parts).toHaveLength(2);
+    const componentKcvs = await page.getByTestId('th-ceremony-component-kcv').allTextContents();
+    expect(componentKcvs).toEqual(parts.map((c) => keyCheckValue('aes', c).toString('hex').toUpperCase()));
+    const tmk = Buffer.from(parts[0]!.map((b, i) => b ^ parts[1]![i]!));
+    const tmkKcv = (await page.getByTestId('th-ceremony-tmk-kcv').textContent())!.trim();
+    expect(tmkKcv).toBe(keyCheckValue('aes', tmk).toString('hex').toUpperCase());
+    const takKcv = (await page.getByTestId('th-ceremony-tak-kcv').textContent())!.trim();
+    const takEnc = (await page.getByTestId('th-ceremony-tak').textContent())!.trim();
+    // The MAC key under the TMK the components make unwraps to the check value shown (unwrapKeyChecked throws otherwise).
+    unwrapKeyChecked('aes', tmk, 'aes', Buffer.from(takEnc, 'hex'), Buffer.from(takKcv, 'hex'), 'ecb');
+    const audited = await sql<{ details: { tmkKcv: string; takKcv: string } }>`select details from audit_log
+      where action = 'pos.key_ceremony' and target_id = ${terminal.terminalId}`.execute(server.deps.db);
+    expect(audited.rows.map((r) => r.details)).toEqual([expect.objectContaining({ tmkKcv, takKcv, algorithm: 'aes', macAlgorithm: 'aes-cmac', pinFormat: 4 })]);
+    const sim = (await page.getByTestId('th-ceremony-sim').textContent())!;
+    expect(sim).toContain(`--terminal ${iso} --tmk-env FUELCARD_SIM_TMK --tak ${takEnc}:${takKcv} --algorithm aes`);
+    expect(sim).toMatch(/ signon$/);
+    await shot(page, 'console-terminal-host-ceremony');
+
+    // Closing asks first; then the answer is gone and the terminal is listed, not signed on.
+    await page.getByTestId('th-ceremony-close').click();
+    await page.getByTestId('th-ceremony-close-ok').click();
+    await result.waitFor({ state: 'detached' });
+    const row = page.locator(`[data-testid="th-terminal-row"][data-terminal-id="${terminal.terminalId}"]`);
+    await expectAttr(row, 'data-iso-terminal-id', iso);
+    await expectText(row.getByTestId('th-signed-on'), '未签到');
+    expect(await page.content()).not.toContain(components[0]!.trim());
+    expectNoPageErrors(opened);
+
+    // The route is a thin wrapper of keyCeremony: the answer is never cached, bad choices are typed errors.
+    const again = await server.api('POST', `/api/v1/terminals/${terminal.terminalId}/iso-keys`, { body: { algorithm: 'tdes', macAlgorithm: 'retail-tdes-pad2', pinFormat: 0 } });
+    expect(again.status).toBe(200);
+    expect(again.body.rotated).toBe(true);
+    expect(again.headers.get('cache-control')).toBe('no-store');
+    const wrong = await server.api('POST', `/api/v1/terminals/${terminal.terminalId}/iso-keys`, { body: { algorithm: 'aes', macAlgorithm: 'retail-tdes-pad2', pinFormat: 4 } });
+    expectError(wrong, 400, 'VALIDATION_FAILED');
+  });
+
+  it('operators see the screen but not the key ceremony', async () => {
+    onFail();
+    const op = (opened.operator = await openPage(browser, { baseURL: server.baseUrl }));
+    await consoleSignIn(op.page, 't_operator', STAFF_PASSWORD);
+    await op.page.goto('/admin/terminal-host');
+    await op.page.getByTestId('th-terminal-row').first().waitFor();
+    expect(await op.page.getByTestId('th-ceremony-open').count()).toBe(0);
   });
 
   it('station staff have no terminal host screen', async () => {

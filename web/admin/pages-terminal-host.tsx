@@ -10,6 +10,7 @@ import { useSession } from './session';
 import type { AdminPage } from './pages';
 import { EmptyText, ListError, MoreFooter, PageHeader, mono, useCursorList, type Page } from './pages-b/common';
 import { BackLink, FilterBar } from './pages-forecourt/common';
+import { KeyCeremonyAction } from './pages-terminal-host-ceremony';
 
 /**
  * 终端主机 (issue 6 §6): the ISO 8583 terminals with their connection and sign-on state and message
@@ -265,7 +266,12 @@ export function TerminalHostPage() {
             )}
           </Space>
         }
-        extra={<RefreshControls on={auto} setOn={setAuto} reload={list.reload} at={list.data?.generatedAt} />}
+        extra={
+          <Space wrap>
+            <RefreshControls on={auto} setOn={setAuto} reload={list.reload} at={list.data?.generatedAt} />
+            <KeyCeremonyAction port={list.data?.port ?? null} onDone={list.reload} />
+          </Space>
+        }
       />
       <LoadState value={list}>
         {(d) => (

@@ -286,6 +286,38 @@ describe('SoftwareKeyStore: rotation keeps the version the terminal holds (revie
     await rejectsWith(ks.generateSessionKeys('t:tmk', [{ ...req[0]!, heldVersion: 1 }]), 'KEY_NOT_FOUND');
     expect(await ks.describe('t:tak')).toMatchObject({ version: 4, previousVersion: 3 });
   });
+
+  it('a held previous version keeps the time it was superseded (its rollover deadline), sealed so it cannot be moved at rest', async () => {
+    const kek = randomBytes(32);
+    const ks = new SoftwareKeyStore({ kek });
+    const tmk = generateClearKey('tdes');
+    await ks.importClearKey('t:tmk', { algorithm: 'tdes', usage: 'tmk' }, tmk);
+    const req = [{ ref: 't:tak', usage: 'tak' as const, algorithm: 'tdes' as const }];
+    const t = (s: number): Date => new Date(Date.UTC(2026, 10, 28, 8, 0, s));
+    const v1 = terminalKeys('tdes', tmk, await ks.generateSessionKeys('t:tmk', req, { at: t(0) })).tak!;
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 1, previousVersion: null, previousSupersededAt: null });
+    await ks.generateSessionKeys('t:tmk', req, { at: t(10) });
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 2, previousVersion: 1, since: t(10), previousSupersededAt: t(10) });
+    // Kept twice more under heldVersion: the current version's time moves, the previous one's does not.
+    for (const [s, version] of [[20, 3], [30, 4]] as const) {
+      await ks.generateSessionKeys('t:tmk', [{ ...req[0]!, heldVersion: 1 }], { at: t(s) });
+      expect(await ks.describe('t:tak')).toMatchObject({ version, previousVersion: 1, since: t(s), previousSupersededAt: t(10) });
+    }
+    // Re-sealing kept the key itself: v1 still MACs.
+    const msg = Buffer.from('1820 831');
+    expect((await ks.macVerify('t:tak', 'retail-tdes-pad2', msg, computeMac('retail-tdes-pad2', v1, msg), 1)).ok).toBe(true);
+    const state = ks.exportState();
+    expect((await new SoftwareKeyStore({ kek, state }).describe('t:tak'))!.previousSupersededAt).toEqual(t(10));
+    // Moving the time (to stretch the deadline) or dropping it breaks the seal.
+    for (const change of [(p: Record<string, unknown>) => (p.supersededAt = t(40).toISOString()), (p: Record<string, unknown>) => delete p.supersededAt]) {
+      const edited = JSON.parse(JSON.stringify(state));
+      change(edited.entries.find((e: { ref: string }) => e.ref === 't:tak').previous);
+      expect(() => new SoftwareKeyStore({ kek, state: edited })).toThrow(expect.objectContaining({ code: 'KEYSTORE_STATE_INVALID' }));
+    }
+    // A plain rotation supersedes the current version now.
+    await ks.generateSessionKeys('t:tmk', req, { at: t(50) });
+    expect(await ks.describe('t:tak')).toMatchObject({ version: 5, previousVersion: 4, previousSupersededAt: t(50) });
+  });
 });
 
 describe('SoftwareKeyStore: keys at rest', () => {

@@ -63,6 +63,13 @@ export interface KeyInfo extends KeySpec {
    * a key sealed before the store recorded it.
    */
   since: Date | null;
+  /**
+   * When the previous version stopped being current: the rotation that pushed it out, and not a
+   * later one that kept it (`heldVersion`), so its rollover deadline counts from here and cannot be
+   * renewed. Sealed with that version like `since`. null when there is no previous version or no
+   * time was ever recorded for it (treat as long past).
+   */
+  previousSupersededAt: Date | null;
 }
 
 export interface SessionKeyRequest {
@@ -74,6 +81,8 @@ export interface SessionKeyRequest {
    * The version the terminal is known to hold (the one its request was verified under). It is the
    * one kept as `previous` on rotation, so a terminal that lost the answer of an earlier rotation
    * and signs on again under its old key does not lose that key. Default: the current version.
+   * A kept previous version keeps its own `previousSupersededAt`: holding it again never moves
+   * its rollover deadline.
    */
   heldVersion?: number;
 }
@@ -213,6 +222,11 @@ interface SealedKey {
   version: number;
   /** ISO time the version became current; bound into the seal's AAD, so it cannot be moved at rest. */
   since?: string;
+  /**
+   * ISO time the version stopped being current (a previous version only), bound into the AAD like
+   * `since`: the rollover deadline counts from it, so editing the row cannot stretch it.
+   */
+  supersededAt?: string;
   length: number;
   kcv: string;
   iv: string;
@@ -333,20 +347,22 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #aad(ref: string, spec: KeySpec, version: number, since: string | undefined): Buffer {
-    // Seals made before `since` existed keep their original AAD, so they still open.
+  #aad(ref: string, spec: KeySpec, version: number, since: string | undefined, supersededAt?: string): Buffer {
+    // Seals made before `since` / `supersededAt` existed keep their original AAD, so they still open.
+    if (supersededAt !== undefined) return Buffer.from(JSON.stringify([ref, spec.algorithm, spec.usage, version, since ?? null, supersededAt]));
     return Buffer.from(JSON.stringify(since === undefined ? [ref, spec.algorithm, spec.usage, version] : [ref, spec.algorithm, spec.usage, version, since]));
   }
 
-  #seal(ref: string, spec: KeySpec, version: number, clear: Buffer, since: Date): SealedKey {
+  #seal(ref: string, spec: KeySpec, version: number, clear: Buffer, since: Date | string | undefined, supersededAt?: string): SealedKey {
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.#kek, iv);
-    const at = since.toISOString();
-    c.setAAD(this.#aad(ref, spec, version, at));
+    const at = since instanceof Date ? since.toISOString() : since;
+    c.setAAD(this.#aad(ref, spec, version, at, supersededAt));
     const ct = Buffer.concat([c.update(clear), c.final()]);
     return {
       version,
-      since: at,
+      ...(at !== undefined ? { since: at } : {}),
+      ...(supersededAt !== undefined ? { supersededAt } : {}),
       length: clear.length,
       kcv: keyCheckValue(spec.algorithm, clear).toString('hex').toUpperCase(),
       iv: iv.toString('hex'),
@@ -358,7 +374,7 @@ export class SoftwareKeyStore implements KeyStore {
   #unseal(entry: Entry, s: SealedKey): Buffer {
     try {
       const d = createDecipheriv('aes-256-gcm', this.#kek, Buffer.from(s.iv, 'hex'));
-      d.setAAD(this.#aad(entry.ref, entry, s.version, s.since));
+      d.setAAD(this.#aad(entry.ref, entry, s.version, s.since, s.supersededAt));
       d.setAuthTag(Buffer.from(s.tag, 'hex'));
       return Buffer.concat([d.update(Buffer.from(s.ct, 'hex')), d.final()]);
     } catch {
@@ -376,7 +392,24 @@ export class SoftwareKeyStore implements KeyStore {
       kcv: e.current.kcv,
       previousVersion: e.previous?.version ?? null,
       since: e.current.since ? new Date(e.current.since) : null,
+      previousSupersededAt: this.#supersededAt(e),
     };
+  }
+
+  /** A previous version sealed before `supersededAt` existed stopped being current when the current one became current. */
+  #supersededAt(e: Entry): Date | null {
+    const at = e.previous ? (e.previous.supersededAt ?? e.current.since) : undefined;
+    return at === undefined ? null : new Date(at);
+  }
+
+  /** The same key version sealed again with the time it stopped being current. */
+  #retireToPrevious(e: Entry, s: SealedKey, supersededAt: string): SealedKey {
+    const clear = this.#unseal(e, s);
+    try {
+      return this.#seal(e.ref, e, s.version, clear, s.since, supersededAt);
+    } finally {
+      clear.fill(0);
+    }
   }
 
   #entry(ref: string, usages: readonly KeyUsage[]): Entry {
@@ -418,12 +451,22 @@ export class SoftwareKeyStore implements KeyStore {
       throw new PosCryptoError('KEY_USAGE', `key ${ref} is a ${old.algorithm} ${old.usage} key; rotation cannot change that`);
     }
     const version = old ? old.current.version + 1 : 1;
+    const now = at ?? new Date();
+    let previous: SealedKey | null = null;
+    if (old && heldVersion !== undefined && old.previous?.version === heldVersion) {
+      // Kept, not renewed: the held version's deadline still counts from the rotation that first
+      // pushed it out, so whoever holds an old key cannot keep it alive by signing on under it.
+      // A seal from before `supersededAt` existed gets the time its successor became current (epoch if unknown).
+      previous = old.previous.supersededAt !== undefined ? old.previous : this.#retireToPrevious(old, old.previous, old.current.since ?? new Date(0).toISOString());
+    } else if (old) {
+      previous = this.#retireToPrevious(old, old.current, now.toISOString());
+    }
     const entry: Entry = {
       ref,
       algorithm: spec.algorithm,
       usage: spec.usage,
-      current: this.#seal(ref, spec, version, clear, at ?? new Date()),
-      previous: old ? (heldVersion !== undefined && old.previous?.version === heldVersion ? old.previous : old.current) : null,
+      current: this.#seal(ref, spec, version, clear, now),
+      previous,
     };
     this.#entries.set(ref, entry);
     return this.#info(entry);

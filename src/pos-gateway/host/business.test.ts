@@ -90,6 +90,19 @@ describe('sale messages through the sales use cases', () => {
     await expectLedgerVerified(server);
   });
 
+  it('a completion advice is a fact: an overrun beyond the hold is posted (flagged pump_overrun), never refused', async () => {
+    const cardNo = await card(100_000);
+    const a = await auth(cardNo, 30_000);
+    expect(a.field(39)).toBe('000');
+    const c = await completion(a, 32_000, 40_000, 800);
+    expect(c.field(39)).toBe('000');
+    expect(c.field(4)).toBe(amountField(32_000));
+    expect(await balanceOf(cardNo)).toBe(68_000);
+    const sale = await sql<{ flags: string[]; status: string }>`select flags, status from sales where terminal_id = ${t.terminalId} and terminal_ref = ${`iso:${c.stan}:${c.local}`}`.execute(server.deps.db);
+    expect(sale.rows[0]).toMatchObject({ status: 'approved', flags: ['pump_overrun'] });
+    await expectLedgerVerified(server);
+  });
+
   it('prepay (fc 100) holds exactly the preset and is completed for what was delivered', async () => {
     const cardNo = await card(50_000);
     const a = await auth(cardNo, 20_000, { fc: '100', nozzle: 1 });

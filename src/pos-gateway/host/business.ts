@@ -48,6 +48,7 @@ import {
   saleResponse,
 } from './mapping-response.js';
 import { platformTerminalOf } from './platform-terminal.js';
+import { posKeyRefs } from './db-keystore.js';
 import { pinRefFor } from './pin-ref.js';
 import { gradeForProductCode, isoProductCode } from './product-codes.js';
 
@@ -86,7 +87,10 @@ export function businessHandlers(deps: BusinessDeps): HandlerTable {
 async function handleBusiness(deps: BusinessDeps, req: InboundRequest, ctx: InboundContext): Promise<HandlerResult> {
   const m = mapRequest(req.message, { timeZone: deps.config.timeZone });
   if (!m.ok) return result(mappingErrorResponse(m.error));
-  const terminal = await platformTerminalOf(deps.db, req.terminal.terminalId);
+  let terminal = await platformTerminalOf(deps.db, req.terminal.terminalId);
+  // The directory's record names the platform terminal through its key references: a DE 41 re-bound
+  // to another terminal by a key ceremony a moment ago must not act for the old one from the cache.
+  if (terminal && posKeyRefs(terminal.id).tmk !== req.terminal.keys.tmk) terminal = await platformTerminalOf(deps.db, req.terminal.terminalId, { fresh: true });
   // The directory found the terminal by DE 41 a moment ago; gone now means it was just removed.
   if (!terminal) return result(new Map([[39, ACTION.invalidTransaction]]));
   const mapped = await withPlatformGrade(deps, m.value);
@@ -130,8 +134,10 @@ async function run(deps: BusinessDeps, req: InboundRequest, ctx: InboundContext,
     }
     case 'completion': {
       const authorisationId = await authorisationByRef(deps, terminal, m.originalRef);
-      const out = await runTerminalRequest<SaleAnswer>(db, terminal, 'pos-completion', key, { iso: m.input, authorisationId }, { requireKey: true }, async (trx) => {
-        const decided = await completeAuthorisation(trx, deps, terminal, authorisationId, m.input, key);
+      // An advice: the fuel is out of the nozzle. The use case posts it whatever it finds (an overrun as
+      // arrears, a price that is not in force, goods that do not fit), flagged, never refused.
+      const out = await runTerminalRequest<SaleAnswer>(db, terminal, 'pos-completion', key, { iso: m.input, authorisationId, terminalTotal: m.terminalTotal }, { requireKey: true }, async (trx) => {
+        const decided = await completeAuthorisation(trx, deps, terminal, authorisationId, m.input, key, { advice: { terminalTotal: m.terminalTotal } });
         return { status: 200, body: decided.answer, last: decided.last };
       });
       if (!out.replayed) saleOutcomes.inc({ status: out.body.status, code: out.body.declineCode ?? 'APPROVED' });

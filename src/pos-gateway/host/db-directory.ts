@@ -28,10 +28,30 @@ interface Row {
   dukpt_device: string | null;
 }
 
+/**
+ * A message asks for the terminal's record (always read: a terminal disabled at the console is
+ * refused at once) and then for its session, which reuses the row that read just fetched if it is
+ * this young. Changes made through this directory (sign-on, sign-off, key change) drop it at once.
+ */
+const ROW_TTL_MS = 1_000;
+
 export class DbTerminalDirectory implements TerminalDirectory {
+  readonly #rows = new Map<string, { at: number; row: Promise<Row | null> }>();
+
   constructor(private readonly db: Db) {}
 
-  async #row(isoTerminalId: string): Promise<Row | null> {
+  #row(isoTerminalId: string, reuse: boolean): Promise<Row | null> {
+    const now = Date.now();
+    const hit = this.#rows.get(isoTerminalId);
+    if (reuse && hit && now - hit.at < ROW_TTL_MS) return hit.row;
+    if (this.#rows.size > 10_000) this.#rows.clear(); // garbage DE 41s cannot grow it without bound
+    const row = this.#read(isoTerminalId);
+    this.#rows.set(isoTerminalId, { at: now, row });
+    row.catch(() => this.#rows.delete(isoTerminalId));
+    return row;
+  }
+
+  async #read(isoTerminalId: string): Promise<Row | null> {
     const r = await sql<Row>`select p.terminal_id, p.iso_terminal_id, p.framing, p.mac_algorithm, p.pin_format, p.key_algorithm, p.enabled,
         t.status as terminal_status, p.signed_on, p.signed_on_at, p.signed_off_at, p.tak_version, p.tpk_version,
         p.key_management, p.dukpt_bdk_ref, p.dukpt_device
@@ -40,7 +60,7 @@ export class DbTerminalDirectory implements TerminalDirectory {
   }
 
   async get(terminalId: string): Promise<TerminalRecord | null> {
-    const r = await this.#row(terminalId);
+    const r = await this.#row(terminalId, false);
     if (!r) return null;
     return {
       terminalId: r.iso_terminal_id,
@@ -60,7 +80,7 @@ export class DbTerminalDirectory implements TerminalDirectory {
   }
 
   async session(terminalId: string): Promise<TerminalSession> {
-    const r = await this.#row(terminalId);
+    const r = await this.#row(terminalId, true);
     return {
       signedOn: r?.signed_on ?? false,
       lastSignOnAt: r?.signed_on_at ?? null,
@@ -70,16 +90,22 @@ export class DbTerminalDirectory implements TerminalDirectory {
   }
 
   async recordSignOn(terminalId: string, at: Date, v: { tak: number; tpk: number } | null): Promise<void> {
+    this.#rows.delete(terminalId);
     await sql`update pos_terminals set signed_on = true, signed_on_at = ${at}, tak_version = ${v?.tak ?? null}, tpk_version = ${v?.tpk ?? null}, updated_at = now()
       where iso_terminal_id = ${terminalId}`.execute(this.db);
+    this.#rows.delete(terminalId); // and again: a read that raced the update must not stay cached
   }
 
   async recordSignOff(terminalId: string, at: Date): Promise<void> {
+    this.#rows.delete(terminalId);
     await sql`update pos_terminals set signed_on = false, signed_off_at = ${at}, updated_at = now() where iso_terminal_id = ${terminalId}`.execute(this.db);
+    this.#rows.delete(terminalId); // and again: a read that raced the update must not stay cached
   }
 
   async recordKeyChange(terminalId: string, _at: Date, v: { tak: number; tpk: number }): Promise<void> {
+    this.#rows.delete(terminalId);
     await sql`update pos_terminals set tak_version = ${v.tak}, tpk_version = ${v.tpk}, updated_at = now() where iso_terminal_id = ${terminalId}`.execute(this.db);
+    this.#rows.delete(terminalId); // and again: a read that raced the update must not stay cached
   }
 
   /** For operations: the last authenticated message. Not part of the session contract. */

@@ -23,9 +23,6 @@ import { DEFAULT_TRANSMISSION_WINDOW_MS, replayProtectionMs, type ReplayBegin, t
  */
 export const DEFAULT_MAX_ENTRIES_PER_TERMINAL = 5_000;
 
-/** Advisory lock class of the per-terminal quota (other classes: 7401/7403 sales, 7501 whitelist). */
-const QUOTA_LOCK_CLASS = 7601;
-
 export interface DbReplayGuardOptions {
   /** How long a repeat waits for the first transmission's answer before answering nothing. Default 2 000 ms. */
   waitMs?: number;
@@ -85,21 +82,34 @@ export class DbReplayGuard implements ReplayGuard {
 
   async #claim(key: ReplayKey, fingerprint: string, now: Date): Promise<Claim> {
     if (this.#maxPerTerminal === Infinity) return (await this.#insert(this.db, key, fingerprint, now)) ? 'new' : 'exists';
-    // Count and insert under a per-terminal lock: without it, concurrent claims would all see room
-    // below the quota. Other terminals never wait on it. Each statement takes a fresh snapshot
-    // (read committed), so the count sees every claim committed before the lock was granted.
-    return this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${QUOTA_LOCK_CLASS}::int, hashtext(${key.terminalId}))`.execute(trx);
-      const since = new Date(now.getTime() - this.#protectMs);
-      // limit: the count never costs more than the quota, however large the flood.
-      const r = await sql<{ n: number }>`select count(*)::int as n from (select 1 from pos_exchanges
-        where terminal_id = ${key.terminalId} and created_at > ${since} limit ${this.#maxPerTerminal}) w`.execute(trx);
-      if ((r.rows[0]?.n ?? 0) < this.#maxPerTerminal) return (await this.#insert(trx, key, fingerprint, now)) ? 'new' : 'exists';
-      // Over quota, but a repeat of an identity already held is still answered from the journal.
-      const held = await sql`select 1 from pos_exchanges
-        where terminal_id = ${key.terminalId} and stan = ${key.stan} and local_time = ${key.localDateTime}`.execute(trx);
-      return held.rows.length > 0 ? 'exists' : 'quota';
-    });
+    // One statement on the common path: the entry is inserted (a repeat conflicts and counts
+    // nothing), and only a new entry is counted in the terminal's quota row, whose lock serialises
+    // this terminal's claims only. The span is fixed (reset once it has passed), so at most
+    // 2 × quota entries fall in any 2 × window.
+    const spanStart = new Date(now.getTime() - this.#protectMs);
+    const r = await sql<{ inserted: number; entries: number | null }>`with ins as (
+        insert into pos_exchanges (terminal_id, stan, local_time, message_class, fingerprint, status, created_at)
+        values (${key.terminalId}, ${key.stan}, ${key.localDateTime}, ${key.messageClass}, ${fingerprint}, 'in_progress', ${now})
+        on conflict do nothing
+        returning 1
+      ), q as (
+        insert into pos_journal_quota as p (terminal_id, window_start, entries)
+        select ${key.terminalId}, ${now}, 1 from ins
+        on conflict (terminal_id) do update set
+          window_start = case when p.window_start <= ${spanStart} then ${now} else p.window_start end,
+          entries = case when p.window_start <= ${spanStart} then 1 else p.entries + 1 end
+        returning entries
+      )
+      select (select count(*)::int from ins) as inserted, (select entries from q) as entries`.execute(this.db);
+    const row = r.rows[0]!;
+    if (row.inserted === 0) return 'exists';
+    if ((row.entries ?? 0) <= this.#maxPerTerminal) return 'new';
+    // Over quota (the rare path): take the entry and its count back. A concurrent repeat that saw it
+    // in progress reads it gone and claims again (and is refused the same way).
+    await sql`with gone as (delete from pos_exchanges where terminal_id = ${key.terminalId} and stan = ${key.stan} and local_time = ${key.localDateTime}
+        and status = 'in_progress' and fingerprint = ${fingerprint} returning terminal_id)
+      update pos_journal_quota set entries = greatest(entries - 1, 0) where terminal_id in (select terminal_id from gone)`.execute(this.db);
+    return 'quota';
   }
 
   async #read(key: ReplayKey): Promise<Row | null> {
@@ -149,8 +159,10 @@ export class DbReplayGuard implements ReplayGuard {
   }
 
   async abandon(key: ReplayKey): Promise<void> {
-    await sql`delete from pos_exchanges where terminal_id = ${key.terminalId} and stan = ${key.stan} and local_time = ${key.localDateTime}
-      and status = 'in_progress'`.execute(this.db);
+    // The claim's place in the quota is given back with it.
+    await sql`with gone as (delete from pos_exchanges where terminal_id = ${key.terminalId} and stan = ${key.stan} and local_time = ${key.localDateTime}
+        and status = 'in_progress' returning terminal_id)
+      update pos_journal_quota set entries = greatest(entries - 1, 0) where terminal_id in (select terminal_id from gone)`.execute(this.db);
   }
 
   /**

@@ -133,9 +133,11 @@ describe('DUKPT terminals over TCP', () => {
     const imp = impostor.build('1820', ECHO);
     const ir = impostor.read(await conn.ask(imp.bytes), imp.keys);
     expect([ir.msg.fields.get(39), ir.hasMac]).toEqual(['916', false]);
-    // A DUKPT message without a KSN in DE 53 (a session-key version instead): 917.
+    // A DUKPT message without a KSN in DE 53 (a session-key version instead): the 916 of any
+    // unauthenticated message, so an unknown terminal ID cannot be told from a DUKPT one.
     const noKsn = sim.build('1820', ECHO, { keys: { ...sim.nextKeys(), ksn: Buffer.from([0, 1]) } });
-    expect(sim.read(await conn.ask(noKsn.bytes), noKsn.keys).msg.fields.get(39)).toBe('917');
+    const nk = sim.read(await conn.ask(noKsn.bytes), noKsn.keys);
+    expect([nk.msg.fields.get(39), nk.hasMac]).toEqual(['916', false]);
     conn.close();
   });
 
@@ -186,6 +188,24 @@ describe('DUKPT terminals over TCP', () => {
   });
 
   for (const scheme of ['tdes', 'aes'] as const) {
+    it(`${scheme}: 16 requests pipelined on one connection with rising KSNs are all accepted, whichever finishes its lookups first`, async () => {
+      const { sim } = await dukptCeremony(server, scheme);
+      const conn = await connect();
+      const sent = Array.from({ length: 16 }, () => sim.build('1820', ECHO));
+      // All written at once, before any answer: the transport hands them to the host in this order (16 in flight).
+      for (const m of sent) conn.send(m.bytes);
+      const answers: string[] = [];
+      for (let i = 0; i < sent.length; i++) {
+        const bytes = await conn.next(10_000);
+        // Each answer is MACed under the response key of its own request's KSN.
+        const own = sent.find((m) => sim.read(bytes, m.keys).macOk);
+        answers.push(`${String(sim.read(bytes, sent[0]!.keys).msg.fields.get(39))}:${own !== undefined}`);
+      }
+      expect(answers).toEqual(Array(16).fill('800:true'));
+      expect(await lastCounter(sim)).toBe(sent[15]!.keys.counter);
+      conn.close();
+    });
+
     it(`${scheme}: the PIN block opens in the key store under the PIN key of the KSN the MAC verified under`, async () => {
       const { sim } = await dukptCeremony(server, scheme);
       const terminal = (await ctx.directory.get(sim.id))!;
@@ -203,6 +223,13 @@ describe('DUKPT terminals over TCP', () => {
       const later = sim.nextKeys();
       const refLater = await pinRefFor(ctx.keyStore, terminal, later.counter, { block, method: null, ksn: null });
       expect((await ctx.keyStore.pinVerifyPlatform({ pin: refLater, pinBlock: block, pan, subject: pan, stored })).ok).toBe(false);
+      // DE 61 naming the very KSN of DE 53: the same key.
+      const refSame = await pinRefFor(ctx.keyStore, terminal, keys.counter, { block, method: null, ksn: keys.ksn.toString('hex') });
+      expect(await ctx.keyStore.pinVerifyPlatform({ pin: refSame, pinBlock: block, pan, subject: pan, stored })).toEqual({ ok: true, value: true });
+      // A block captured from that transaction, sent again with a message MACed under a later KSN and
+      // DE 61 naming the old one: refused with a typed code (the sale answers 919 and counts no PIN try), never opened.
+      const refReplay = await pinRefFor(ctx.keyStore, terminal, later.counter, { block, method: null, ksn: keys.ksn.toString('hex') });
+      expect(await ctx.keyStore.pinVerifyPlatform({ pin: refReplay, pinBlock: block, pan, subject: pan, stored })).toMatchObject({ ok: false, code: 'DUKPT_BAD_KSN' });
       // A PIN KSN in DE 61 of another device is refused with a typed code, never opened.
       const foreign = Buffer.from(keys.ksn);
       foreign[foreign.length - 5] = foreign[foreign.length - 5]! ^ 0x80;
@@ -234,12 +261,16 @@ describe('key rollover deadline (session keys)', () => {
       const inTime = sim.read(await conn.ask(sim.build('1820', ECHO, { at: clock, key: oldTak, withDe53: 1 })), oldTak);
       expect([inTime.msg.fields.get(39), inTime.macOk]).toEqual(['800', true]);
 
-      // Past it: DE 53 naming the previous version → 917, no DE 53 → 916; both unMACed, as any bad key.
+      // Past it: a MAC under the previous version (named in DE 53 or found without it) → 917, unMACed;
+      // the only 917 the host sends, and only to whoever holds one of the terminal's keys.
       clock = at(ROLLOVER_MS + 1000);
       const named = sim.read(await conn.ask(sim.build('1820', ECHO, { at: clock, key: oldTak, withDe53: 1 })), oldTak);
       expect([named.msg.fields.get(39), named.hasMac]).toEqual(['917', false]);
       const unnamed = sim.read(await conn.ask(sim.build('1820', ECHO, { at: clock, key: oldTak, withDe53: null })), oldTak);
-      expect([unnamed.msg.fields.get(39), unnamed.hasMac]).toEqual(['916', false]);
+      expect([unnamed.msg.fields.get(39), unnamed.hasMac]).toEqual(['917', false]);
+      // A sign-on under it cannot revive it either.
+      const lateSignOn = sim.read(await conn.ask(sim.build('1804', [[24, '801']], { at: clock, key: oldTak, withDe53: 1 })), oldTak);
+      expect([lateSignOn.msg.fields.get(39), lateSignOn.hasMac]).toEqual(['917', false]);
 
       // The current key works, and its use past the deadline destroys the previous TAK and TPK.
       const current = sim.read(await conn.ask(sim.build('1820', ECHO, { at: clock })));

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../iso8583/index.js';
 import { formatTransmissionTime, handleInbound, parseTransmissionTime } from './inbound.js';
-import { harness, NOW, PROFILE } from './session.test-support.js';
+import { harness, NOW, PROFILE, SimTerminal } from './session.test-support.js';
 
 const echo = [[24, '831']] as const;
 
@@ -105,12 +105,24 @@ describe('inbound: MAC first', () => {
     expect((await h.send(msg)).outcome).toBe('MAC_INVALID');
   });
 
-  it('no MAC → 916; a DE 53 naming a key version the host does not hold → 917; a malformed DE 53 → 917', async () => {
+  it('no MAC, a DE 53 naming a key version the host does not hold, a malformed DE 53: the same unMACed 916 an unknown terminal gets', async () => {
     const h = await harness();
-    expect((await h.send(h.terminal.build('1820', echo, { noMac: true }))).actionCode).toBe('916');
-    expect((await h.send(h.terminal.build('1820', echo, { withDe53: 9 }))).actionCode).toBe('917');
-    const bad53 = h.terminal.build('1820', [...echo, [53, Buffer.from([0, 1, 2])]], { withDe53: null });
-    expect((await h.send(bad53)).actionCode).toBe('917');
+    const ghost = new SimTerminal('ZZZ00009', h.terminal.suite, h.terminal.tmk, h.terminal.tak, h.terminal.tpk);
+    const bad53 = [...echo, [53, Buffer.from([0, 1, 2])] as const];
+    const cases = [
+      { outcome: 'MAC_MISSING', fields: echo, opts: { noMac: true } },
+      { outcome: 'MAC_KEY_SYNC', fields: echo, opts: { withDe53: 9 } },
+      { outcome: 'MAC_KEY_SYNC', fields: bad53, opts: { withDe53: null } },
+    ] as const;
+    for (const [i, c] of cases.entries()) {
+      const opts = { ...c.opts, stan: String(100 + i).padStart(6, '0') };
+      const known = await h.send(h.terminal.build('1820', c.fields, opts));
+      expect([known.outcome, known.actionCode]).toEqual([c.outcome, '916']);
+      const unknown = await h.send(ghost.build('1820', c.fields, opts));
+      expect(unknown.outcome).toBe('UNKNOWN_TERMINAL');
+      // Byte for byte the same answer but for DE 41 itself: nothing tells that OPT00001 exists.
+      expect(known.response!.toString('latin1').replace('OPT00001', 'ZZZ00009')).toBe(unknown.response!.toString('latin1'));
+    }
   });
 });
 

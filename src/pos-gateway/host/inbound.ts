@@ -33,15 +33,20 @@ export * from './inbound-types.js';
 
 /**
  * The context plus the rollover deadline: after a key change the previous TAK/TPK version is
- * accepted for `keyRolloverMs` (from the change, on the host clock), then refused as an unknown
- * version is. Absent: no deadline, the previous version lasts until the new one is first used.
+ * accepted for `keyRolloverMs` (from the rotation that pushed it out, on the host clock), then
+ * refused. Absent: no deadline, the previous version lasts until the new one is first used.
  */
 export type HostInboundContext = InboundContext;
 
-/** The previous version of this key is past its rollover deadline. A change time that was never recorded counts as long past. */
+/**
+ * The previous version of this key is past its rollover deadline. The deadline counts from when
+ * that version stopped being current (`previousSupersededAt`), not from the current version's
+ * `since`: a sign-on under the previous key keeps it (heldVersion) but must not renew it.
+ * A time that was never recorded counts as long past.
+ */
 export function rolloverExpired(ctx: HostInboundContext, info: KeyInfo, now: Date): boolean {
   if (ctx.keyRolloverMs === undefined || info.previousVersion === null) return false;
-  return info.since === null || now.getTime() - info.since.getTime() > ctx.keyRolloverMs;
+  return info.previousSupersededAt === null || now.getTime() - info.previousSupersededAt.getTime() > ctx.keyRolloverMs;
 }
 
 /** Fields a response echoes from its request when present (ISO 8583 "ME"/"CE" classes). */
@@ -137,58 +142,68 @@ async function macedAnswer(
 type MacCheck = { ok: true; version: number; ksn: Buffer | null } | { ok: false; outcome: InboundOutcome; actionCode: string; detail: string };
 
 /**
+ * Any failure before a MAC verified: the same unMACed 916 an unknown terminal gets (docs/pos-session.md
+ * §2), whatever the reason, so a prober learns neither that the terminal exists nor how it is keyed.
+ * The reason stays in the outcome and detail (metrics, message log).
+ */
+function unauthenticated(outcome: InboundOutcome, detail: string): MacCheck {
+  return { ok: false, outcome, actionCode: ACTION.macIncorrect, detail };
+}
+
+/**
  * DUKPT: DE 53 must carry a KSN of the terminal's own device, and DE 64/128 must verify under that
  * KSN's request MAC key. `version` is the KSN counter. Freshness is checked later (after the journal).
  */
 async function verifyDukptMac(ctx: InboundContext, terminal: TerminalRecord, binding: DukptBinding, bytes: Buffer, msg: IsoMessage, profile: IsoProfile): Promise<MacCheck> {
   const md = macData(bytes, profile);
-  if (!md.ok || md.mac === null) return { ok: false, outcome: 'MAC_MISSING', actionCode: ACTION.macIncorrect, detail: 'no DE 64/128' };
+  if (!md.ok || md.mac === null) return unauthenticated('MAC_MISSING', 'no DE 64/128');
   const k = ksnOfDe53(msg.fields.get(53), binding);
-  if (!k.ok) {
-    return k.foreign
-      ? { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: k.detail }
-      : { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: k.detail };
-  }
+  if (!k.ok) return unauthenticated(k.foreign ? 'MAC_INVALID' : 'MAC_KEY_SYNC', k.detail);
   const r = await ctx.keyStore.dukptMacVerify({ bdkRef: binding.bdkRef, ksn: k.ksn, algorithm: terminal.macAlgorithm, data: md.data, mac: md.mac });
   if (r.ok) return { ok: true, version: r.value.counter, ksn: k.ksn };
   return r.code === 'KEY_NOT_FOUND'
-    ? { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the terminal\'s BDK is not in the key store' }
-    : { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: `${r.code}: MAC does not verify under the KSN's key` };
+    ? unauthenticated('MAC_KEY_SYNC', 'the terminal\'s BDK is not in the key store')
+    : unauthenticated('MAC_INVALID', `${r.code}: MAC does not verify under the KSN's key`);
 }
 
 /**
- * Verifies DE 64/128 under the version DE 53 names, else the current TAK, then the previous one
- * while it is within its rollover deadline.
+ * Verifies DE 64/128 under the version DE 53 names, else the current TAK, then the previous one.
+ * The previous version past its rollover deadline is still tried while the store holds it, but a
+ * MAC that verifies under it is refused with 917: the only 917 the host sends, and only to a sender
+ * that proved it holds one of the terminal's keys (unMACed all the same: the host MACs nothing
+ * under a key it no longer accepts).
  */
 async function verifyMac(ctx: HostInboundContext, terminal: TerminalRecord, bytes: Buffer, msg: IsoMessage, profile: IsoProfile, now: Date): Promise<MacCheck> {
   const md = macData(bytes, profile);
-  if (!md.ok || md.mac === null) return { ok: false, outcome: 'MAC_MISSING', actionCode: ACTION.macIncorrect, detail: 'no DE 64/128' };
+  if (!md.ok || md.mac === null) return unauthenticated('MAC_MISSING', 'no DE 64/128');
   const info = await ctx.keyStore.describe(terminal.keys.tak);
-  if (!info) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'terminal has no MAC key' };
-  const previous = rolloverExpired(ctx, info, now) ? null : info.previousVersion;
+  if (!info) return unauthenticated('MAC_KEY_SYNC', 'terminal has no MAC key');
   let versions: number[];
   const de53 = msg.fields.get(53);
   if (Buffer.isBuffer(de53)) {
     const v = decodeDe53(de53);
     // DE 53 only selects the key; a forged value just makes verification fail.
-    if (!v.ok) return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: v.detail };
-    if (v.value.mac !== info.version && v.value.mac === info.previousVersion && previous === null) {
-      // Past the deadline the previous version is treated as not held: 917 sends the terminal to sign on.
-      return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the previous key version is past its rollover deadline' };
+    if (!v.ok) return unauthenticated('MAC_KEY_SYNC', `DE 53: ${v.detail}`);
+    if (v.value.mac !== info.version && v.value.mac !== info.previousVersion) {
+      return unauthenticated('MAC_KEY_SYNC', `DE 53 names TAK version ${v.value.mac}, which is not held`);
     }
     versions = [v.value.mac];
   } else {
-    versions = previous !== null ? [info.version, previous] : [info.version];
+    versions = info.previousVersion !== null ? [info.version, info.previousVersion] : [info.version];
   }
   let lastCode = 'MAC_MISMATCH';
   for (const version of versions) {
     const r = await ctx.keyStore.macVerify(terminal.keys.tak, terminal.macAlgorithm, md.data, md.mac, version);
-    if (r.ok) return { ok: true, version, ksn: null };
-    lastCode = r.code;
+    if (!r.ok) {
+      lastCode = r.code;
+      continue;
+    }
+    if (version !== info.version && rolloverExpired(ctx, info, now)) {
+      return { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: `MAC verified under TAK version ${version}, past its rollover deadline` };
+    }
+    return { ok: true, version, ksn: null };
   }
-  return lastCode === 'KEY_NOT_FOUND'
-    ? { ok: false, outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'the named key version is not held' }
-    : { ok: false, outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: 'MAC does not verify' };
+  return lastCode === 'KEY_NOT_FOUND' ? unauthenticated('MAC_KEY_SYNC', 'the named key version is not held') : unauthenticated('MAC_INVALID', 'MAC does not verify');
 }
 
 /**
@@ -214,19 +229,76 @@ export async function handleInbound(bytes: Buffer, ctx: HostInboundContext): Pro
 
 async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<InboundResult> {
   const now = (ctx.now ?? (() => new Date()))();
-  let profile = withKeyManagement(ctx.profile ?? IFSF_PROFILE);
-  let decoded = decodeMessage(bytes, profile);
+  const profile = withKeyManagement(ctx.profile ?? IFSF_PROFILE);
+  const decoded = decodeMessage(bytes, profile);
   if (!decoded.ok) {
     const mti = decoded.error.mti;
     const response = mti ? unmacedAnswer(mti, ACTION.formatError, null, profile) : null;
     return { response, outcome: 'FORMAT_ERROR', ...(response ? { actionCode: ACTION.formatError } : {}), ...(mti ? { mti } : {}), detail: `${decoded.error.code}: ${decoded.error.detail}` };
   }
-  let msg = decoded.message;
+  const msg = decoded.message;
   if (!responseMti(msg.mti)) return { response: null, outcome: 'UNKNOWN_MTI', mti: msg.mti, detail: 'not a request or advice this host answers' };
   const terminalId = str(msg, 41);
   if (!terminalId) {
     return { response: unmacedAnswer(msg.mti, ACTION.formatError, msg, profile), outcome: 'FORMAT_ERROR', actionCode: ACTION.formatError, mti: msg.mti, detail: 'DE 41 missing' };
   }
+  // Taken before the first await, so in the order the transport handed the frames over (docs/pos-dukpt.md).
+  const turn = takeTurn(ctx.keyStore, terminalId);
+  try {
+    await turn.ready;
+    return await forTerminal(bytes, ctx, now, profile, msg, terminalId, turn.release);
+  } finally {
+    turn.release();
+  }
+}
+
+/**
+ * Requests of one terminal (DE 41) pass the steps up to the DUKPT KSN check one at a time, in
+ * arrival order. A DUKPT terminal pipelines requests with rising KSNs (up to the transport's
+ * in-flight limit); the KSN check is a compare-and-set of the last counter, so a request overtaken
+ * on the way (its directory lookup or journal insert took longer) would be refused as a replay.
+ * In-process only: a terminal's connection is served by one process; a KSN presented to two
+ * processes at once is still decided by the store's row lock (one wins), it just is not ordered.
+ */
+const turns = new WeakMap<object, Map<string, Promise<void>>>();
+
+function takeTurn(scope: object, terminalId: string): { ready: Promise<void>; release: () => void } {
+  let queue = turns.get(scope);
+  if (!queue) {
+    queue = new Map();
+    turns.set(scope, queue);
+  }
+  const before = queue.get(terminalId) ?? Promise.resolve();
+  let open!: () => void;
+  const done = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const tail = before.then(() => done);
+  queue.set(terminalId, tail);
+  let released = false;
+  return {
+    ready: before,
+    release: () => {
+      if (released) return;
+      released = true;
+      open();
+      // The last in line leaves no entry behind, so probing DE 41 values costs no memory.
+      if (queue.get(terminalId) === tail) queue.delete(terminalId);
+    },
+  };
+}
+
+async function forTerminal(
+  bytes: Buffer,
+  ctx: HostInboundContext,
+  now: Date,
+  listenerProfile: IsoProfile,
+  firstDecode: IsoMessage,
+  terminalId: string,
+  endTurn: () => void,
+): Promise<InboundResult> {
+  let profile = listenerProfile;
+  let msg = firstDecode;
   const terminal = await ctx.directory.get(terminalId);
   // Unknown or disabled: the same unMACed 916 a bad MAC gets, so a prober cannot tell which terminal IDs
   // exist (no answer here but 916 for a bad MAC would be that oracle). The outcome tells the operator.
@@ -241,9 +313,10 @@ async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<Inbound
   }
   if (terminal.profile && terminal.profile.name !== profile.name && withKeyManagement(terminal.profile).name !== profile.name) {
     profile = withKeyManagement(terminal.profile);
-    decoded = decodeMessage(bytes, profile);
+    const decoded = decodeMessage(bytes, profile);
     if (!decoded.ok) {
-      return { response: unmacedAnswer(msg.mti, ACTION.formatError, null, profile), outcome: 'FORMAT_ERROR', actionCode: ACTION.formatError, terminalId, mti: msg.mti, detail: decoded.error.detail };
+      // Whether the bytes fit this terminal's profile depends on the terminal: answered like a bad MAC (916), not 904.
+      return { response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, listenerProfile), outcome: 'FORMAT_ERROR', actionCode: ACTION.macIncorrect, terminalId, mti: msg.mti, detail: decoded.error.detail };
     }
     msg = decoded.message;
   }
@@ -251,8 +324,10 @@ async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<Inbound
 
   const signOn = msg.mti === '1804' && str(msg, 24) === '801';
   const dukpt = terminal.keyManagement === 'dukpt' ? (terminal.dukpt ?? null) : null;
+  // Only a DUKPT terminal's KSN check needs the arrival order; session-key terminals go on in parallel.
+  if (terminal.keyManagement !== 'dukpt') endTurn();
   if (terminal.keyManagement === 'dukpt' && !dukpt) {
-    return { ...base, response: unmacedAnswer(msg.mti, ACTION.macKeySync, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync, detail: 'DUKPT terminal without a device binding' };
+    return { ...base, response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macIncorrect, detail: 'DUKPT terminal without a device binding' };
   }
   const mac = dukpt ? await verifyDukptMac(ctx, terminal, dukpt, bytes, msg, profile) : await verifyMac(ctx, terminal, bytes, msg, profile, now);
   let macVersion: number;
@@ -263,7 +338,7 @@ async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<Inbound
     ksn = mac.ksn;
   } else if (signOn && terminal.signOnWithoutMac && !dukpt) {
     const info = await ctx.keyStore.describe(terminal.keys.tak);
-    if (!info) return { ...base, response: unmacedAnswer(msg.mti, ACTION.macKeySync, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macKeySync };
+    if (!info) return { ...base, response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, profile), outcome: 'MAC_KEY_SYNC', actionCode: ACTION.macIncorrect, detail: 'terminal has no MAC key' };
     macVersion = info.version;
   } else {
     // Unauthenticated: answer without a MAC (our MAC would let a prober collect MACed answers), echo only DE 11/12/41.
@@ -320,6 +395,7 @@ async function pipeline(bytes: Buffer, ctx: HostInboundContext): Promise<Inbound
       return { ...base, response: unmacedAnswer(msg.mti, ACTION.macIncorrect, msg, profile), outcome: 'MAC_INVALID', actionCode: ACTION.macIncorrect, detail: `${fresh.code}: ${fresh.detail}` };
     }
   }
+  endTurn();
 
   // Set once a handler has returned: from then on its effects may exist, so a repeat must not run it
   // again; whatever goes wrong afterwards is answered with a 909 stored under this same entry.

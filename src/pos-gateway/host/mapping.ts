@@ -142,6 +142,8 @@ export type MappedRequest =
       readonly originalRef: string;
       /** fc 201 says the amount is the one authorised; 202 that it differs. The use case checks neither: reported. */
       readonly sameAmount: boolean;
+      /** DE 4: what the terminal says it sold in all (fuel and goods); the advice posts goods only if they add up to it. */
+      readonly terminalTotal: number;
       readonly approvalCode: string | null;
       readonly input: CompletionInput;
     })
@@ -258,6 +260,7 @@ function mapAdvice(msg: IsoMessage, ctx: MappingContext): MappedRequest {
     kind: 'completion',
     originalRef: original,
     sameAmount: fc === FUNCTION_CODE.adviceCompletionSameAmount,
+    terminalTotal: total,
     approvalCode: text(msg, 38) ?? null,
     input,
   };

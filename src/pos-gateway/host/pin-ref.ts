@@ -5,8 +5,11 @@
  *
  * A DUKPT terminal (docs/pos-dukpt.md) enciphers the PIN under the PIN key of the transaction's KSN:
  * the one in DE 53 whose MAC the pipeline verified, named here by the terminal's device and the KSN
- * counter (the request's `macKeyVersion`). A PIN KSN in DE 61 (PayEx profile) is used instead only
- * when it names the same device; the MAC covers DE 61, so it is as authentic as DE 53.
+ * counter (the request's `macKeyVersion`). A PIN KSN in DE 61 (PayEx profile) must be that very
+ * KSN, same device and same counter: freshness is checked for DE 53 only, so a DE 61 naming an
+ * earlier counter would let a PIN block captured from an earlier transaction be used again under
+ * a fresh MAC KSN. Any other DE 61 gives an empty KSN, which the store refuses (DUKPT_BAD_KSN, a
+ * PIN block the sale cannot use: 919, no PIN try counted) without opening the block.
  */
 import { parseKsn, ksnDeviceKey, type KeyStore, type PinBlockRef } from '../crypto/index.js';
 import type { TerminalRecord } from './session-directory.js';
@@ -19,8 +22,8 @@ export async function pinRefFor(keyStore: KeyStore, terminal: TerminalRecord, ma
     let ksn = ksnForCounter(binding, macKeyVersion);
     if (pin.ksn) {
       const k = parseKsn(pin.ksn, binding.scheme);
-      // Another device's KSN (or none) must not open the PIN: an empty KSN makes the store answer DUKPT_BAD_KSN.
-      ksn = k.ok && ksnDeviceKey(k.value) === binding.device ? k.value.bytes : Buffer.alloc(0);
+      // Another device's KSN, another counter of this device, or none must not open the PIN.
+      ksn = k.ok && ksnDeviceKey(k.value) === binding.device && k.value.counter === macKeyVersion ? ksn : Buffer.alloc(0);
     }
     return { ref: binding.bdkRef, format: terminal.pinFormat, ksn };
   }

@@ -3,7 +3,7 @@ import { connectIsoClient } from '../transport/index.js';
 import { startIsoServer } from '../transport/index.js';
 import { decodeDe53 } from './session-fields.js';
 import { inboundFrameHandler, type InboundResult } from './inbound.js';
-import { harness, type Suite } from './session.test-support.js';
+import { harness, NOW, type Suite } from './session.test-support.js';
 
 const SUITES: Suite[] = [
   { alg: 'tdes', mac: 'retail-tdes-pad2' },
@@ -54,9 +54,11 @@ describe('network management', () => {
     await h.send(h.terminal.build('1820', echo));
     expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBeNull();
     expect((await h.keyStore.describe('term:OPT00001:tpk'))?.previousVersion).toBeNull();
+    // The retired version is no longer held: answered like any message that did not authenticate.
     const late = await h.send(h.terminal.build('1820', echo, { key: oldTak, withDe53: 1 }));
     expect(late.outcome).toBe('MAC_KEY_SYNC');
-    expect(h.terminal.read(late.response).msg.fields.get(39)).toBe('917');
+    const lateAnswer = h.terminal.read(late.response);
+    expect([lateAnswer.msg.fields.get(39), lateAnswer.hasMac]).toEqual(['916', false]);
   });
 
   it('key change (811) rotates; the old key works until the terminal uses the new one', async () => {
@@ -107,6 +109,56 @@ describe('network management', () => {
     expect(h.terminal.acceptKeys(third.response!)).toEqual({ macOk: true, versions: { tpk: 4, tak: 4 } });
     const e = await h.send(h.terminal.build('1820', echo));
     expect(e.outcome).toBe('OK');
+    expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBeNull();
+  });
+
+  it('rollover deadline: sign-ons under the previous key keep it but never renew its deadline (a stolen old TAK cannot be kept alive)', async () => {
+    const h = await harness();
+    Object.assign(h.ctx, { keyRolloverMs: 60_000 });
+    const at = (ms: number): Date => new Date(NOW.getTime() + ms);
+    const tak = 'term:OPT00001:tak';
+    const v1 = h.terminal.tak;
+    // The genuine terminal signs on at NOW and installs v2; v1 is now the previous version, superseded at NOW.
+    h.terminal.acceptKeys((await h.send(h.terminal.build('1804', signOn))).response!);
+    expect(await h.keyStore.describe(tak)).toMatchObject({ version: 2, previousVersion: 1, previousSupersededAt: NOW });
+    // Whoever holds v1 signs on under it inside the deadline: served (the lost-1814 case), v1 kept…
+    h.clock = at(50_000);
+    const inTime = await h.send(h.terminal.build('1804', signOn, { at: h.clock, key: v1, withDe53: 1 }));
+    expect(inTime.outcome).toBe('OK');
+    // …but its deadline still counts from NOW, not from this rotation.
+    expect(await h.keyStore.describe(tak)).toMatchObject({ version: 3, previousVersion: 1, previousSupersededAt: NOW, since: h.clock });
+    // Past NOW + 60 s, v1 is refused whatever was signed on under it since: no rotation, 917 (the MAC did verify), unMACed.
+    h.clock = at(100_000);
+    for (const opts of [{ withDe53: 1 }, { withDe53: null }] as const) {
+      const late = await h.send(h.terminal.build('1804', signOn, { at: h.clock, key: v1, ...opts }));
+      expect([late.outcome, late.actionCode]).toEqual(['MAC_KEY_SYNC', '917']);
+      expect(h.terminal.read(late.response, v1).hasMac).toBe(false);
+      const echoLate = await h.send(h.terminal.build('1820', echo, { at: h.clock, key: v1, ...opts }));
+      expect(echoLate.actionCode).toBe('917');
+    }
+    expect(await h.keyStore.describe(tak)).toMatchObject({ version: 3, previousVersion: 1 });
+    // A wrong MAC naming the same expired version learns nothing more than a bad MAC: 916.
+    const forged = await h.send(h.terminal.build('1820', echo, { at: h.clock, key: h.terminal.tpk, withDe53: 1 }));
+    expect([forged.outcome, forged.actionCode]).toEqual(['MAC_INVALID', '916']);
+  });
+
+  it('rollover deadline: a terminal that lost its 1814s signs on again under its old key while the deadline lasts, counted from the first rotation', async () => {
+    const h = await harness();
+    Object.assign(h.ctx, { keyRolloverMs: 60_000 });
+    const at = (ms: number): Date => new Date(NOW.getTime() + ms);
+    // NOW: the first sign-on is under v1 as the current key; its 1814 and the next two are lost.
+    for (const [ms, version] of [[0, 2], [20_000, 3], [40_000, 4]] as const) {
+      h.clock = at(ms);
+      const r = await h.send(h.terminal.build('1804', signOn, { at: h.clock }));
+      expect(r.outcome).toBe('OK');
+      expect(await h.keyStore.describe('term:OPT00001:tak')).toMatchObject({ version, previousVersion: 1, previousSupersededAt: NOW });
+    }
+    // The fourth 1814, still inside NOW + 60 s, arrives: the terminal is back on the current key.
+    h.clock = at(59_000);
+    const fourth = await h.send(h.terminal.build('1804', signOn, { at: h.clock }));
+    expect(h.terminal.acceptKeys(fourth.response!)).toEqual({ macOk: true, versions: { tpk: 5, tak: 5 } });
+    const e = await h.send(h.terminal.build('1820', echo, { at: h.clock }));
+    expect([e.outcome, h.terminal.read(e.response).macOk]).toEqual(['OK', true]);
     expect((await h.keyStore.describe('term:OPT00001:tak'))?.previousVersion).toBeNull();
   });
 

@@ -26,7 +26,9 @@ async function deliverSessionKeys(req: InboundRequest, ctx: InboundContext, kind
   const spec = t.sessionKeys;
   // A request verified under the previous TAK means the terminal never got (or never installed) the
   // current set, e.g. a lost 1814. Rotating would otherwise push out the only set it holds; keep
-  // that generation as `previous` so the new 1814 can be lost again without a 917 lock-out.
+  // that generation as `previous` so the new 1814 can be lost again without a lock-out. The store
+  // keeps its superseded time too, so this never extends its rollover deadline (the pipeline refuses
+  // it past that deadline before we get here): an old key cannot be kept alive by signing on under it.
   const tak = await ctx.keyStore.describe(t.keys.tak);
   const holdsPrevious = tak !== null && tak.version !== req.macKeyVersion && tak.previousVersion === req.macKeyVersion;
   const request = async (ref: string, usage: SessionKeyRequest['usage']): Promise<SessionKeyRequest> => {
