@@ -8,7 +8,9 @@ import { PosMessageLog } from '../../src/pos-gateway/host/message-log.js';
 import { startPosGateway, type PosGateway } from '../../src/pos-gateway/gateway.js';
 import { connectIsoClient, type IsoClient } from '../../src/pos-gateway/transport/index.js';
 import { keyCheckValue, unwrapKeyChecked } from '../../src/pos-gateway/crypto/index.js';
-import { expectError, newStation } from '../support/cards-factory.js';
+import { expectError, issueCard, newStation } from '../support/cards-factory.js';
+import { businessHandlers } from '../../src/pos-gateway/host/business.js';
+import { encryptPinBlock } from '../../src/pos-gateway/crypto/index.js';
 import { sql } from 'kysely';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
 import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
@@ -42,7 +44,7 @@ async function pick(page: Page, testId: string, option: string): Promise<void> {
   throw new Error(`could not choose "${option}" in ${testId}`);
 }
 
-const PAN = '6228480012345678903';
+let PAN = '';
 
 describe('terminal host screens of the console', { timeout: 180_000 }, () => {
   let server: TestServer;
@@ -59,14 +61,23 @@ describe('terminal host screens of the console', { timeout: 180_000 }, () => {
     browser = await launchBrowser();
     server = await startTestServer();
     gw = await startPosGateway({ db: server.deps.db, config: server.config, logger: server.deps.logger }, { port: 0, host: '127.0.0.1' });
-    const ctx = await dbHost(server);
+    // The session layer with the real sale handlers, so the log shows a real approval.
+    const ctx = { ...(await dbHost(server)), handlers: businessHandlers({ db: server.deps.db, config: server.config, logger: server.deps.logger }) };
     const log = new PosMessageLog(server.deps.db, createLogger('silent'));
     const a = await ceremony(server);
     logged = { terminalId: a.terminalId, iso: a.sim.id };
     expect(a.sim.acceptKeys((await exchange(ctx, log, a.sim.build('1804', [[24, '801']], { at: new Date() }))).response!).macOk).toBe(true);
     expect((await exchange(ctx, log, a.sim.build('1820', [[24, '831']], { at: new Date() }))).outcome).toBe('OK');
-    const card = a.sim.build('1100', [[2, PAN], [3, '000000'], [4, '000000010000'], [24, '101'], [52, Buffer.from('0011223344556677', 'hex')]], { at: new Date() });
-    expect((await exchange(ctx, log, card)).outcome).toBe('UNSUPPORTED');
+    const stationId = (await sql<{ station_id: string }>`select station_id::text from terminals where id = ${a.terminalId}`.execute(server.deps.db)).rows[0]!.station_id;
+    expect((await server.api('PUT', `/api/v1/stations/${stationId}/nozzles`, { role: 'operator', body: { items: [{ nozzle: 1, grade: '92#' }] } })).status).toBe(200);
+    PAN = (await issueCard(server, { funds: 50_000 })).cardNo;
+    const pin = encryptPinBlock(0, 'tdes', a.sim.tpk, Buffer.from([1, 2, 3, 4, 5, 6]), PAN);
+    const card = a.sim.build(
+      '1100',
+      [[2, PAN], [3, '000000'], [4, '000000010000'], [24, '101'], [26, '5542'], [48, { kind: 'de48', pumpNozzle: '0101', pinMethod: '01' }], [49, '156'], [52, pin]],
+      { at: new Date() },
+    );
+    expect((await exchange(ctx, log, card)).actionCode).toBe('000');
     expect((await exchange(ctx, log, a.sim.build('1820', [[24, '831']], { at: new Date(), key: Buffer.alloc(16, 5) }))).outcome).toBe('MAC_INVALID');
     await log.close();
 
@@ -107,7 +118,7 @@ describe('terminal host screens of the console', { timeout: 180_000 }, () => {
     await expectText(row.getByTestId('th-connected'), '离线');
     await expectText(row.getByTestId('th-signed-on'), '已签到');
     await expectText(row.getByTestId('th-messages-1h'), '4');
-    await expectText(row.getByTestId('th-errors-1h'), '2');
+    await expectText(row.getByTestId('th-errors-1h'), '1');
     await expectText(row.getByTestId('th-rate'), '0.8');
     await shot(page, 'console-terminal-host');
   });
@@ -126,17 +137,17 @@ describe('terminal host screens of the console', { timeout: 180_000 }, () => {
 
     const card = page.locator('[data-testid="th-message-row"][data-mti="1100"]');
     await expectContains(card.getByTestId('th-mti'), '1100 → 1110');
-    await expectContains(card.getByTestId('th-action'), '无效交易');
+    await expectContains(card.getByTestId('th-action'), '批准');
     await card.locator('.ant-table-row-expand-icon').click();
     const pan = page.locator('[data-testid="th-request-field"][data-field="2"]');
-    await expectContains(pan, '622848*********8903');
+    await expectContains(pan, `${PAN.slice(0, 6)}${'*'.repeat(PAN.length - 10)}${PAN.slice(-4)}`);
     await expectContains(page.locator('[data-testid="th-request-field"][data-field="52"]'), '[8 bytes]');
     expect(await page.content()).not.toContain(PAN);
     await shot(page, 'console-terminal-host-log');
 
     await page.getByTestId('th-filter-errors').click();
-    await expect.poll(() => rows.count()).toBe(2);
-    await expectAttr(rows.nth(1), 'data-outcome', 'UNSUPPORTED');
+    await expect.poll(() => rows.count()).toBe(1);
+    await expectAttr(rows.first(), 'data-outcome', 'MAC_INVALID');
     expectNoPageErrors(opened);
   });
 
