@@ -245,10 +245,11 @@ async function main(): Promise<number> {
 
 // `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts);
 // `npm run bench -- notify` the payment notifications' (bench/notify.ts); `npm run bench -- iso` ISO 8583
-// authorisations beside the HTTP terminal API (bench/pos-iso.ts).
+// authorisations beside the HTTP terminal API (bench/pos-iso.ts); `npm run bench -- risk` the risk engine's
+// evaluate and context-loader latency (bench/risk.ts).
 const suite = process.argv[2] ?? 'sales';
-if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== 'iso') {
-  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify | iso)`);
+if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== 'iso' && suite !== 'risk') {
+  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify | iso | risk)`);
   process.exit(2);
 }
 (suite === 'finder'
@@ -257,6 +258,8 @@ if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== '
     ? import('./notify.js').then((m) => m.runNotifyBench())
     : suite === 'iso'
       ? import('./pos-iso.js').then((m) => m.runIsoBench())
+    : suite === 'risk'
+      ? import('./risk.js').then((m) => m.runRiskBench())
     : main()
 ).then(
   (code) => process.exit(code),

@@ -25,6 +25,8 @@ import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITION
 import { promotionsError, stationsError, stockError, whitelistError } from '../src/stations/index.js';
 import { paymentsError } from '../src/payments/index.js';
 import { reconError } from '../src/reconciliation/index.js';
+import { privacyError } from '../src/privacy/index.js';
+import { riskError } from '../src/risk/index.js';
 import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../src/sales/index.js';
 import { portalError } from '../src/portal/index.js';
 import { reportsError } from '../src/reports/index.js';
@@ -43,6 +45,8 @@ const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: 
   stationsError,
   paymentsError,
   reconError,
+  privacyError,
+  riskError,
   salesError,
   reversalsError,
   offlineError,

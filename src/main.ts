@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, createLogger, openDb, migrate, pruneIdempotencyKeys, startEmbeddedPostgres } from './platform/index.js';
+import { loadConfig, ConfigError, createLogger, openDb, migrate, pruneIdempotencyKeys, startAuditSealer, startEmbeddedPostgres } from './platform/index.js';
 import type { EmbeddedDb } from './platform/index.js';
 import { ensureAdmin } from './staff/index.js';
 import { expireHolds } from './ledger/index.js';
@@ -15,6 +15,7 @@ import { seedDemoPayments } from './cli/seed-demo-payments.js';
 import { seedDemoIso, type DemoIso } from './cli/seed-demo-iso.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
 import { startPosGateway, startPosHostJobs } from './pos-gateway/index.js';
+import { startPrivacyJobs } from './privacy/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
   // Payments: orders past their time are asked about and closed, refunds followed, card-close payouts started.
-  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps), startPosHostJobs(deps)];
+  const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps), startPosHostJobs(deps), startAuditSealer({ db: dbh.db, logger }), startPrivacyJobs(deps)];
   // Demo top-ups go through the sandbox providers, which notify this server: only once it listens.
   if (seeded?.cardholder) {
     try {

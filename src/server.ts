@@ -14,6 +14,7 @@ import { statementsRoutes } from './statements/index.js';
 import { reportsRoutes } from './reports/index.js';
 import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
 import { messagingRoutes } from './messaging/index.js';
+import { privacyRoutes } from './privacy/index.js';
 import { WEB_DIST, webRoutes } from './web/index.js';
 import { sql } from 'kysely';
 
@@ -39,6 +40,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
     terminalAuth: terminalAuthenticator(base),
     cardholderAuth: cardholderAuthenticator(base.db),
     trustProxy: input.config.trustProxy,
+    rateLimits: input.config.rateLimits,
   });
   const deps: Deps = { ...base, payments: createPaymentsRuntime({ config: input.config, app, logger: input.logger }) };
 
@@ -78,6 +80,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   statementsRoutes(app, deps);
   reportsRoutes(app, deps);
   messagingRoutes(app, deps);
+  privacyRoutes(app, deps);
   portalRoutes(app, deps);
   webRoutes(app, { distDir: input.webDistDir ?? WEB_DIST });
   // Last: it lists every route registered before it.

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
-import { access, actorOf, checkIdempotencyKey, FreeText, Id, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
+import { access, actorOf, checkIdempotencyKey, FreeText, Id, maskCardNo, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { CARD_OPERATIONS, type CardOperation } from './card.state.js';
 import { allocateToSubCard, recallFromSubCard } from './cards.money.js';
 import { listCardsOfCustomer, listSubCards } from './cards.repository.js';
@@ -11,6 +12,7 @@ import {
   getCard,
   issueCard,
   linkCardAccount,
+  maySeeCardNumbers,
   operateCard,
   presentCard,
   reorderCardAccounts,
@@ -95,6 +97,10 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
     },
     async (req) => {
       const cards = await listCardsOfCustomer(deps.db, req.query.customerId);
+      // Listing by customer reveals card numbers the caller did not already type in.
+      if (cards.length > 0 && maySeeCardNumbers(req.staff?.role)) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'customer', targetId: req.query.customerId, fields: ['cards.card_no'], route: 'GET /api/v1/cards' });
+      }
       return { items: await Promise.all(cards.map((c) => presentCard(deps.db, c, req.staff?.role))) };
     },
   );
@@ -117,6 +123,9 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
     async (req) => {
       const master = await requireCard(deps.db, req.params.cardNo);
       const subs = await listSubCards(deps.db, master.id);
+      if (subs.length > 0 && maySeeCardNumbers(req.staff?.role)) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'card', targetId: maskCardNo(master.card_no), fields: ['cards.card_no'], route: 'GET /api/v1/cards/:cardNo/sub-cards' });
+      }
       return { items: await Promise.all(subs.map((c) => presentCard(deps.db, c, req.staff?.role))) };
     },
   );

@@ -6,6 +6,7 @@ import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { cliActor } from './actor.js';
 import { CliUsageError, intOption, noMorePositionals, parseArgs, stringOption, usage } from './args.js';
 import { POS_SIM_HELP, processIo, runPosSim } from './pos-sim.js';
+import { AUDIT_HELP, runAuditCommand } from './audit-verify.js';
 import { DEMO_CARD_PIN, DEMO_DEFAULTS, DEMO_LIMITS, DEMO_LOGINS, DemoDataExistsError, seedDemo, type SeedSummary } from './seed-demo.js';
 
 const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command line
@@ -22,6 +23,7 @@ const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command
                                   on a database without staff it first creates admin, as the server's first start does
   ledger verify [--json]          核对账本不变式；通过退出码 0，否则 1
                                   prove the ledger invariants; exit code 0 when they hold, 1 when not
+${AUDIT_HELP}
 ${POS_SIM_HELP}
   help                            显示本帮助 / show this help
 
@@ -258,6 +260,8 @@ const COMMANDS: Record<string, (config: Config, argv: string[], signal: AbortSig
   'create-admin': cmdCreateAdmin,
   'seed-demo': cmdSeedDemo,
   ledger: cmdLedger,
+  audit: (config, argv) =>
+    runAuditCommand(argv, (fn) => withDatabase(config, { migrate: false }, fn), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }),
 };
 
 /** Network errors, and PostgreSQL's refusals to let us in (auth failed, no such database, too many connections). */

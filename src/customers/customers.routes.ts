@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
 import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { createCustomer, findCustomers, getCustomer, ID_TYPES, setRealNameStatus, type CustomerDeps } from './customers.service.js';
 
 export const CustomerSchema = Type.Object({
@@ -15,6 +16,8 @@ export const CustomerSchema = Type.Object({
   createdAt: Type.String(),
 });
 const bearer = [{ bearer: [] }];
+/** Register entries (src/privacy/register.ts) a role that may see personal data is shown in clear. */
+const UNMASKED_CUSTOMER_FIELDS = ['customers.name_enc', 'customers.phone_enc', 'customers.id_number_enc'];
 
 export function customersRoutes(app: App, deps: CustomerDeps): void {
   app.post(
@@ -64,7 +67,20 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         response: { 200: Type.Object({ items: Type.Array(CustomerSchema), total: Type.Integer() }) },
       },
     },
-    async (req) => findCustomers(deps, { ...req.query, limit: req.query.limit ?? 20, offset: req.query.offset ?? 0 }, req.staff?.role),
+    async (req) => {
+      const found = await findCustomers(deps, { ...req.query, limit: req.query.limit ?? 20, offset: req.query.offset ?? 0 }, req.staff?.role);
+      const clear = found.items.filter((c) => !c.masked);
+      if (clear.length > 0) {
+        await auditUnmaskedView(deps.db, actorOf(req), {
+          targetType: 'customer',
+          targetId: clear.length === 1 ? clear[0]!.id : null,
+          targets: clear.map((c) => c.id),
+          fields: UNMASKED_CUSTOMER_FIELDS,
+          route: 'GET /api/v1/customers',
+        });
+      }
+      return found;
+    },
   );
 
   app.get(
@@ -79,7 +95,13 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         response: { 200: CustomerSchema },
       },
     },
-    async (req) => getCustomer(deps, deps.db, req.params.id, req.staff?.role),
+    async (req) => {
+      const customer = await getCustomer(deps, deps.db, req.params.id, req.staff?.role);
+      if (!customer.masked) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'customer', targetId: customer.id, fields: UNMASKED_CUSTOMER_FIELDS, route: 'GET /api/v1/customers/:id' });
+      }
+      return customer;
+    },
   );
 
   app.post(

@@ -127,7 +127,7 @@ describe('personal data at rest', () => {
     const idNumber = newResidentId('19880808');
     const c = ok(await create({ name: '诸葛孔明', phone, idType: 'resident_id', idNumber }), 201);
     const clear = { name: '诸葛孔明', phone, idNumber, masked: false };
-    const masked = { name: '诸***', phone: '137****5678', idNumber: `${idNumber.slice(0, 4)}**********${idNumber.slice(-4)}`, masked: true };
+    const masked = { name: '诸***', phone: '137****5678', idNumber: `${idNumber.slice(0, 6)}********${idNumber.slice(-4)}`, masked: true };
     const expected: Record<string, object> = { admin: clear, operator: clear, risk: clear, finance: masked, station_staff: masked };
     for (const [role, want] of Object.entries(expected)) {
       const one = ok(await server.api('GET', `/api/v1/customers/${c.id}`, { role: role as Role }), 200, role);

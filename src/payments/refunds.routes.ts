@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
 import { access, actorOf, checkIdempotencyKey, decodeCursor, FreeText, Nullable, pageSize, parseTimeBound } from '../platform/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { CHANNELS } from './channel.js';
 import type { PaymentsDeps } from './orders.service.js';
 import {
@@ -172,7 +173,11 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
       const detail = await getRefundDetail(db, req.params.refundNo);
       const role = req.staff?.role;
       if (role !== 'admin' && role !== 'finance') return detail;
-      return { ...detail, payout: revealPayee(deps.config, await getRefundRow(db, req.params.refundNo)) };
+      const payout = revealPayee(deps.config, await getRefundRow(db, req.params.refundNo));
+      if (payout) {
+        await auditUnmaskedView(db, actorOf(req), { targetType: 'refund', targetId: req.params.refundNo, fields: ['payment_refunds.payee'], route: 'GET /api/v1/refunds/:refundNo' });
+      }
+      return { ...detail, payout };
     },
   );
 

@@ -28,3 +28,6 @@ export async function audit(db: Executor, actor: Actor, entry: AuditEntry): Prom
             ${entry.targetId === null ? null : String(entry.targetId)}, ${JSON.stringify(entry.details ?? {})}::jsonb,
             ${actor.ip}, ${actor.requestId})`.execute(db);
 }
+
+// The chain that makes these rows tamper-evident (sealer, verify, console status).
+export * from './audit-chain.js';

@@ -9,6 +9,8 @@ import { CARD_DECLINES, cardsError } from '../cards/index.js';
 import { promotionsError, stationsError, stockError, whitelistError } from '../stations/index.js';
 import { paymentsError } from '../payments/index.js';
 import { reconError } from '../reconciliation/index.js';
+import { privacyError } from '../privacy/index.js';
+import { riskError } from '../risk/index.js';
 import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../sales/index.js';
 
 const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
@@ -20,6 +22,8 @@ const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
   stationsError,
   paymentsError,
   reconError,
+  privacyError,
+  riskError,
   salesError,
   reversalsError,
   offlineError,
@@ -66,6 +70,8 @@ describe('error catalogue', () => {
       promotions: ['PROMOTION_'],
       payments: ['RECHARGE_', 'PAYMENT_', 'BANK_TRANSFER_'],
       reconciliation: ['RECON_'],
+      privacy: ['PRIVACY_'],
+      risk: ['RISK_'],
     };
     for (const { module, code } of all) {
       const allowed = prefixes[module];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { ADMIN_PASSWORD, signTerminalRequest, startTestServer, type TestServer } from '../../test/support/server.js';
 import { card, newCard, newStation, saleBody, sell, type Terminal } from '../../test/support/fuel.js';
 import type { Role } from './rbac.js';
 
@@ -229,5 +230,103 @@ describe('walk: hostile values on every staff GET route', () => {
       expect(walked, url).toContain(url);
     }
     expect(requests).toBeGreaterThan(200);
+  });
+});
+
+/**
+ * Every API route, whoever may call it (staff, terminal, cardholder, public), fed malformed input
+ * by fast-check: bodies that are not JSON, JSON of the wrong shape, hostile path values, wrong
+ * media types. Nothing may answer 5xx; a malformed body is a 4xx. Path parameters carry hostile
+ * values, so no real row is touched; sign-out routes are left out (they would end the sessions
+ * the walk runs on).
+ */
+describe('property: malformed input on every API route is a 4xx, never a 5xx', () => {
+  const junkText = fc.oneof(
+    fc.constantFrom('{', '{"a":', '[1,2', 'null', 'true', '"x"', '12', '{"__proto__":{"x":1}}', '\u0000', '{"a":"\u0000"}', '1e999', '{"amount":1e400}'),
+    fc.string({ maxLength: 40 }),
+  );
+  const junkJson = fc.oneof(
+    fc.constantFrom<unknown>([], [1], 'text', -1, 1e20, { amount: -1 }, { amount: '100' }, { id: 2 ** 64 }, { name: '\u0000' }, { nested: { deep: [[[[{}]]]] } }),
+    fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.double(), fc.constant(null), fc.boolean()), { maxKeys: 4 }),
+  );
+  const hostileSegment = fc.constantFrom('0', '-1', HUGE_ID, '1.5', '%00', 'a%00b', '..%2F..%2Fetc', 'x'.repeat(300), '%E4%B8%AD', 'null', '00000000-0000-0000-0000-00000000000g');
+  const body = fc.oneof(
+    junkText.map((text) => ({ text, type: 'application/json' })),
+    junkJson.map((v) => ({ text: JSON.stringify(v), type: 'application/json' })),
+    junkText.map((text) => ({ text, type: fc.sample(fc.constantFrom('text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'), 1)[0]! })),
+  );
+
+  let cardholderToken: string;
+  beforeAll(async () => {
+    const { customerWithPhone, signIn } = await import('../portal/portal.fixtures.js');
+    cardholderToken = await signIn(server, (await customerWithPhone(server)).phone);
+  });
+
+  // Sign-out would end the walk's own sessions; an event stream never ends its answer.
+  const skip = (url: string) => /\/(auth\/)?logout$/.test(url) || /\/stream$/.test(url) || !url.startsWith('/api/');
+
+  it('walks every route', async () => {
+    const routes = server.routes.filter((r) => !skip(r.url) && r.access !== undefined);
+    const kinds = new Set(routes.map((r) => r.access!.kind));
+    expect([...kinds].sort()).toEqual(['cardholder', 'public', 'staff', 'terminal']);
+    const failures: string[] = [];
+    const send = async (route: (typeof routes)[number], segment: string, b: { text: string; type: string } | null) => {
+      const url = route.url.replace(/:[A-Za-z]+/g, segment).replace(/\*$/, segment);
+      const hasBody = !['GET', 'DELETE'].includes(route.method) && b !== null;
+      const headers: Record<string, string> = hasBody ? { 'content-type': b.type } : {};
+      const a = route.access!;
+      if (a.kind === 'staff') headers.authorization = `Bearer ${server.tokens[a.roles.includes('admin') ? 'admin' : a.roles[0]!]}`;
+      if (a.kind === 'cardholder') headers.authorization = `Bearer ${cardholderToken}`;
+      if (a.kind === 'terminal') Object.assign(headers, signTerminalRequest(station.terminal, route.method, url, hasBody ? b.text : ''), hasBody ? { 'content-type': b.type } : {});
+      const res = await fetch(server.baseUrl + url, { method: route.method, headers, body: hasBody ? b.text : undefined });
+      const text = await res.text();
+      if (res.status >= 500) failures.push(`${route.method} ${url} [${hasBody ? `${b.type} ${JSON.stringify(b.text).slice(0, 80)}` : 'no body'}] → ${res.status} ${text.slice(0, 200)}`);
+      return res.status;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: routes.length - 1 }), hostileSegment, body, async (i, segment, b) => {
+        await send(routes[i]!, segment, b);
+        return true;
+      }),
+      { numRuns: Math.max(800, routes.length * 4), seed: 7 },
+    );
+    // And deterministically: every body-taking route, a body that is not JSON at all, must be a 4xx.
+    for (const route of routes) {
+      if (['GET', 'DELETE'].includes(route.method)) continue;
+      const status = await send(route, '1', { text: '{"unterminated', type: 'application/json' });
+      if (status >= 500 || status < 400) failures.push(`${route.method} ${route.url} with broken JSON → ${status}`);
+    }
+    expect(failures).toEqual([]);
+    const ledger = await server.verify();
+    expect(ledger.ok, JSON.stringify(ledger)).toBe(true);
+  }, 300_000);
+});
+
+describe('CSRF: no session rides on a cookie', () => {
+  it('sign-in sets no cookie; a state-changing route with only a cookie is 401', async () => {
+    const login = await server.api('POST', '/api/v1/auth/login', { role: null, body: { username: 'admin', password: ADMIN_PASSWORD } });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('set-cookie')).toBeNull();
+    const cookie = `token=${server.tokens.admin}; session=${server.tokens.admin}; authorization=Bearer%20${server.tokens.admin}`;
+    const r = await server.api('POST', '/api/v1/customers', { role: null, headers: { cookie }, body: { name: '跨站', phone: '13900000000', idType: 'passport', idNumber: 'E12345678' } });
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('UNAUTHENTICATED');
+    const freeze = await server.api('POST', `/api/v1/cards/${cardNo}/freeze`, { role: null, headers: { cookie }, body: { reason: 'csrf' } });
+    expect(freeze.status).toBe(401);
+    expect((await card(server, cardNo)).status).not.toBe('frozen');
+  });
+});
+
+describe('headers on the real server', () => {
+  it('API answers, the API page and a sandbox or dev page all carry the hardening headers', async () => {
+    const api = await server.api('GET', '/api/v1/sales');
+    expect(api.headers.get('cache-control')).toBe('no-store');
+    expect(api.headers.get('x-frame-options')).toBe('DENY');
+    const docs = await fetch(`${server.baseUrl}/docs/static/index.html`);
+    expect(docs.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(docs.headers.get('x-content-type-options')).toBe('nosniff');
+    const outbox = await fetch(`${server.baseUrl}/dev/outbox`);
+    expect(outbox.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(outbox.headers.get('referrer-policy')).toBe('no-referrer');
   });
 });

@@ -12,6 +12,10 @@ import { AppError, platformError } from './errors.js';
 import { httpDuration, registry } from './metrics.js';
 import type { Access, CardholderPrincipal, StaffPrincipal, TerminalPrincipal } from './rbac.js';
 import type { Actor } from './audit.js';
+import { accountOf, DEFAULT_RATE_LIMITS, rateLimitClassOf, RateLimiter, type RateLimitClass, type RateLimitSettings, type TakeResult } from './rate-limit.js';
+import { applySecurityHeaders } from './security-headers.js';
+
+export { DEFAULT_RATE_LIMITS, rateLimitsFromEnv, RATE_LIMIT_CLASSES, type RateLimitClass, type RateLimitSettings } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +28,8 @@ declare module 'fastify' {
     access?: Access;
     /** Terminal routes only: the handler spends the nonce in its own transaction (see TerminalPrincipal). */
     spendNonceInTransaction?: boolean;
+    /** Token-bucket class (rate-limit.ts); routes listed in RATE_LIMITED_ROUTES get theirs without saying. */
+    rateLimit?: RateLimitClass;
   }
 }
 
@@ -67,6 +73,10 @@ export interface HttpOptions {
   bodyLimitBytes?: number;
   /** Proxies whose X-Forwarded-For gives the client's address (request.ip); see config.trustProxy. */
   trustProxy?: string | null;
+  /** Token buckets for login, PIN, notification and sandbox routes (rateLimitsFromEnv); defaults when absent. */
+  rateLimits?: RateLimitSettings;
+  /** The rate limiter's clock (tests move it instead of waiting). */
+  now?: () => number;
 }
 
 /*
@@ -157,6 +167,10 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (route.config?.rateLimit === undefined) {
+      const cls = methods.map((m) => rateLimitClassOf(m, route.url)).find((c) => c !== undefined);
+      if (cls) route.config = { ...route.config, rateLimit: cls };
+    }
     for (const method of methods) {
       if (method === 'HEAD') continue;
       routes.push({ method, url: route.url, access: route.config?.access });
@@ -180,6 +194,18 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+
+  // By address before the body is even read and before authentication, itself the expensive step
+  // (a password hash): a flood costs neither. By account after authentication (below), so that
+  // callers who may not act on a card cannot spend its bucket and lock its holder out.
+  const limiter = new RateLimiter(opts.rateLimits ?? DEFAULT_RATE_LIMITS, opts.now);
+  const refuse = (cls: RateLimitClass, by: 'address' | 'account', r: TakeResult) => {
+    if (!r.ok) throw platformError('RATE_LIMITED', { limit: cls, by, retryAfterSeconds: r.retryAfterSeconds });
+  };
+  app.addHook('onRequest', async (request) => {
+    const cls = request.routeOptions.config?.rateLimit;
+    if (cls) refuse(cls, 'address', limiter.byAddress(cls, request.ip));
   });
 
   app.addHook('preValidation', async (request) => {
@@ -211,6 +237,11 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
     if (!rule.roles.includes(staff.role)) throw platformError('FORBIDDEN', { role: staff.role });
   });
 
+  app.addHook('preValidation', async (request) => {
+    const cls = request.routeOptions.config?.rateLimit;
+    if (cls) refuse(cls, 'account', limiter.byAccount(cls, accountOf(cls, request)));
+  });
+
   // Graceful shutdown: requests in flight when close() begins run to the end, but their
   // keep-alive connections would then stay open (keepAliveTimeout is 72 s) and close() would
   // wait for them past the shutdown timeout. Answer them with Connection: close instead.
@@ -218,8 +249,9 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
+    applySecurityHeaders(request, reply);
     return payload;
   });
 
@@ -234,6 +266,8 @@ export async function createHttp(opts: HttpOptions): Promise<{ app: App; routes:
   app.setErrorHandler((err: unknown, request, reply) => {
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed');
+      const retryAfter = err.details?.retryAfterSeconds;
+      if (err.status === 429 && typeof retryAfter === 'number' && Number.isFinite(retryAfter)) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
       return sendError(reply, err);
     }
     const e = err as { validation?: unknown; validationContext?: string; statusCode?: number; code?: string; message?: string };

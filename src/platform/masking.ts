@@ -4,7 +4,8 @@ export function maskPhone(phone: string): string {
 }
 
 export function maskIdNumber(id: string): string {
-  return id.length > 8 ? `${id.slice(0, 4)}${'*'.repeat(id.length - 8)}${id.slice(-4)}` : '****';
+  // First 6 / last 4, as for card numbers (PIPL masking rules, docs/privacy.md).
+  return id.length > 10 ? `${id.slice(0, 6)}${'*'.repeat(id.length - 10)}${id.slice(-4)}` : '****';
 }
 
 export function maskName(name: string): string {

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, actorOf, audit, FreeText, GradeCode, Id, maskCardNo, Nullable, pageSize, StaffGroups } from '../platform/index.js';
+import { access, actorOf, audit, auditChainStatus, FreeText, GradeCode, Id, maskCardNo, Nullable, pageSize, StaffGroups, verifyAuditChain } from '../platform/index.js';
 import { DECLINE_CODES, listSales, SALE_FLOWS, SALE_STATUSES, salesExport } from './reports.sales.js';
 import { listRecharges, rechargesExport } from './reports.recharges.js';
 import { auditExport, listAudit } from './reports.audit.js';
@@ -105,6 +105,42 @@ const DashboardSchema = Type.Object({
   activeCards: Type.Integer(),
   cardsIssuedToday: Type.Integer(),
   days: Type.Array(Type.Object({ businessDay: Type.String(), salesAmount: Type.Integer(), salesCount: Type.Integer(), rechargeAmount: Type.Integer() })),
+});
+const ChainProblem = Type.Object({
+  check: Type.String({ description: 'start | gap | hash | head | anchor | unsealed' }),
+  seq: Nullable(Type.Integer()),
+  id: Type.Optional(Type.Integer()),
+  detail: Type.String(),
+});
+const ChainHead = Type.Object({ seq: Type.Integer(), hash: Type.String({ description: 'SHA-256, hex' }), sealedAt: Type.String() });
+const AuditChainStatusSchema = Type.Object({
+  head: ChainHead,
+  unsealed: Type.Integer({ description: 'rows committed and not yet sealed (normally seconds old)' }),
+  lastVerification: Nullable(
+    Type.Object({
+      at: Type.String(),
+      source: Type.String({ description: 'job | cli | api' }),
+      ok: Type.Boolean(),
+      rowsChecked: Type.Integer(),
+      verifiedSeq: Type.Integer({ description: 'the chain is intact from the start up to this seq' }),
+      headSeq: Type.Integer(),
+      brokenSeq: Nullable(Type.Integer()),
+      problems: Type.Array(ChainProblem),
+    }),
+  ),
+});
+const AuditVerifySchema = Type.Object({
+  ok: Type.Boolean(),
+  checkedAt: Type.String(),
+  sealedNow: Type.Integer(),
+  rowsChecked: Type.Integer(),
+  firstSeq: Nullable(Type.Integer()),
+  lastSeq: Nullable(Type.Integer()),
+  verifiedSeq: Type.Integer(),
+  brokenSeq: Nullable(Type.Integer()),
+  head: ChainHead,
+  unsealed: Type.Object({ stale: Type.Integer(), oldestId: Nullable(Type.Integer()), oldestAt: Nullable(Type.String()) }),
+  problems: Type.Array(ChainProblem),
 });
 const page = <T extends Parameters<typeof Type.Array>[0]>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
 const xlsxResponse = {
@@ -256,5 +292,34 @@ export function reportsRoutes(app: App, deps: { db: Db; config: Config }): void 
       },
     },
     async (req, reply) => sendXlsx(req, reply, deps, 'audit', '审计日志', auditExport(deps.db, tz, req.query)),
+  );
+
+  app.get(
+    '/api/v1/audit/chain',
+    {
+      config: { access: access.roles(...AUDIT_READERS) },
+      schema: {
+        tags: ['reports'],
+        summary: "The audit log's hash chain: its head and the newest full verification / 审计链状态",
+        security: bearer,
+        response: { 200: AuditChainStatusSchema },
+      },
+    },
+    async () => auditChainStatus(deps.db),
+  );
+
+  app.post(
+    '/api/v1/audit/chain/verify',
+    {
+      config: { access: access.roles(...AUDIT_READERS) },
+      schema: {
+        tags: ['reports'],
+        summary: 'Seal what is pending and recompute the whole chain now, as `fuelcard audit verify` does / 立即校验审计链',
+        description: 'Reads every audit row: on a large log this takes a while. The outcome is recorded for GET /api/v1/audit/chain.',
+        security: bearer,
+        response: { 200: AuditVerifySchema },
+      },
+    },
+    async () => verifyAuditChain(deps.db, { record: 'api' }),
   );
 }

@@ -4,6 +4,7 @@ import type { App, Config, Db, FieldCipher } from '../platform/index.js';
 import { access, actorOf, checkIdempotencyKey, GradeCode, Id, pageSize, StaffGroups } from '../platform/index.js';
 import { spendTerminalNonce } from '../stations/index.js';
 import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { MAX_OFFLINE_BATCH_SALES, uploadOfflineBatch } from './offline-batch.service.js';
 import { getOfflineBatch, listOfflineBatches } from './offline-batch.queries.js';
 
@@ -158,6 +159,13 @@ export function offlineBatchRoutes(app: App, deps: { db: Db; config: Config; cip
         response: { 200: Type.Object({ ...BatchItem.properties, results: Type.Array(Result), sales: Type.Array(BatchSale) }) },
       },
     },
-    async (req) => getOfflineBatch(deps.db, actorOf(req), req.params.batchId, { fullCardNo: maySeeCardNumbers(req.staff?.role) }),
+    async (req) => {
+      const full = maySeeCardNumbers(req.staff?.role);
+      const batch = await getOfflineBatch(deps.db, actorOf(req), req.params.batchId, { fullCardNo: full });
+      if (full && batch.sales.some((s) => !s.cardNo.includes('*'))) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'offline_batch', targetId: req.params.batchId, fields: ['cards.card_no'], route: 'GET /api/v1/offline-batches/:batchId' });
+      }
+      return batch;
+    },
   );
 }

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { App, Config, Db } from '../platform/index.js';
-import { access, saleOutcomes, StaffGroups } from '../platform/index.js';
+import { access, actorOf, saleOutcomes, StaffGroups } from '../platform/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { maySeeCardNumbers, pinVerifyValue } from '../cards/index.js';
 import { decideSale, getSale, type SaleAnswer } from './sales.service.js';
 import { SaleAnswerSchema, SaleBodySchema, SaleRecordSchema } from './sales.schemas.js';
@@ -61,6 +62,14 @@ export function salesRoutes(app: App, deps: { db: Db; config: Config }): void {
         response: { 200: SaleRecordSchema },
       },
     },
-    async (req) => getSale(deps.db, req.params.saleId, { fullCardNo: maySeeCardNumbers(req.staff?.role) }),
+    async (req) => {
+      const full = maySeeCardNumbers(req.staff?.role);
+      const sale = await getSale(deps.db, req.params.saleId, { fullCardNo: full });
+      // The sale keeps only the mask; the full number comes from the card, a view of unmasked data.
+      if (full && !sale.cardNo.includes('*')) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'sale', targetId: req.params.saleId, fields: ['cards.card_no'], route: 'GET /api/v1/sales/:saleId' });
+      }
+      return sale;
+    },
   );
 }

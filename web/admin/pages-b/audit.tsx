@@ -1,7 +1,9 @@
-import { useEffect, useMemo, type HTMLAttributes } from 'react';
-import { AutoComplete, Col, Descriptions, Form, Input, Table, Tag, Typography } from 'antd';
+import { useEffect, useMemo, useState, type HTMLAttributes } from 'react';
+import { AutoComplete, Button, Col, Descriptions, Form, Input, Table, Tag, Tooltip, Typography } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { dateTime } from '../../shared/format';
+import { errorText } from '../../shared/api';
+import { useLoad } from '../../shared/ui';
 import { useLang, useT, type Dict, type Lang } from '../../shared/i18n';
 import { useSession } from '../session';
 import { EmptyText, ListError, MoreFooter, PageHeader, fromDay, mono, rangeQuery, toDay, useCursorList, useUrlFilters, type Page } from './common';
@@ -91,6 +93,75 @@ function Named({ names, code, lang }: { names: Dict; code: string; lang: Lang })
   );
 }
 
+/** The hash chain's texts: kept here, beside the only page that shows them. */
+const chainDict: Dict = {
+  chainOk: { zh: '审计链已校验至第 {seq} 条', en: 'Chain verified up to seq {seq}' },
+  chainBroken: { zh: '审计链在第 {seq} 条处断开', en: 'Chain broken at seq {seq}' },
+  chainProblem: { zh: '审计链校验未通过', en: 'Chain verification failed' },
+  chainNever: { zh: '审计链尚未校验', en: 'Chain not verified yet' },
+  chainUnavailable: { zh: '审计链状态不可用', en: 'Chain status unavailable' },
+  chainDetail: {
+    zh: '最近校验 {at}（{source}），共 {rows} 条；当前链头第 {head} 条，待封存 {unsealed} 条',
+    en: 'Last verified {at} ({source}), {rows} rows; head at seq {head}, {unsealed} awaiting sealing',
+  },
+  chainVerifyNow: { zh: '立即校验', en: 'Verify now' },
+};
+
+interface ChainProblem {
+  check: string;
+  seq: number | null;
+  id?: number;
+  detail: string;
+}
+interface ChainStatus {
+  head: { seq: number; hash: string; sealedAt: string };
+  unsealed: number;
+  lastVerification: { at: string; source: string; ok: boolean; rowsChecked: number; verifiedSeq: number; headSeq: number; brokenSeq: number | null; problems: ChainProblem[] } | null;
+}
+
+/** "Chain verified up to seq N": the newest full recomputation of the hash chain (docs/audit.md). */
+function ChainIndicator() {
+  const t = useT(chainDict);
+  const { lang } = useLang();
+  const { api, can } = useSession();
+  const status = useLoad(() => api.request<ChainStatus>('GET', '/api/v1/audit/chain'), [api]);
+  const [verifying, setVerifying] = useState(false);
+  const [verifyError, setVerifyError] = useState<unknown>(undefined);
+  const verifyNow = async () => {
+    setVerifying(true);
+    setVerifyError(undefined);
+    try {
+      await api.request('POST', '/api/v1/audit/chain/verify');
+      status.reload();
+    } catch (e) {
+      setVerifyError(e);
+    } finally {
+      setVerifying(false);
+    }
+  };
+  const s = status.data;
+  const v = s?.lastVerification ?? null;
+  let tag;
+  if (status.error) tag = <Tag color="default">{t('chainUnavailable')}</Tag>;
+  else if (!s) tag = null;
+  else if (!v) tag = <Tag color="warning">{t('chainNever')}</Tag>;
+  else if (v.ok) tag = <Tag color="success">{t('chainOk', { seq: v.verifiedSeq })}</Tag>;
+  else tag = <Tag color="error">{v.brokenSeq !== null ? t('chainBroken', { seq: v.brokenSeq }) : t('chainProblem')}</Tag>;
+  const detail = s && v ? t('chainDetail', { at: dateTime(v.at), source: v.source, rows: v.rowsChecked, head: s.head.seq, unsealed: s.unsealed }) : undefined;
+  const problems = v && !v.ok ? v.problems.slice(0, 5).map((p) => `${p.check}${p.seq !== null ? ` #${p.seq}` : ''}: ${p.detail}`).join('\n') : '';
+  const tip = [detail, problems, verifyError ? errorText(verifyError, lang) : ''].filter(Boolean).join('\n');
+  return (
+    <span data-testid="audit-chain" data-ok={v ? String(v.ok) : ''} data-verified-seq={v?.verifiedSeq ?? ''}>
+      <Tooltip title={tip ? <div style={{ whiteSpace: 'pre-line' }}>{tip}</div> : undefined}>{tag}</Tooltip>
+      {can('POST', '/api/v1/audit/chain/verify') && (
+        <Button size="small" loading={verifying} onClick={() => void verifyNow()} data-testid="audit-chain-verify">
+          {t('chainVerifyNow')}
+        </Button>
+      )}
+    </span>
+  );
+}
+
 export function AuditPage() {
   const t = useT(dict);
   const { lang } = useLang();
@@ -166,7 +237,7 @@ export function AuditPage() {
 
   return (
     <div>
-      <PageHeader title={t('auditTitle')} />
+      <PageHeader title={t('auditTitle')} extra={<ChainIndicator />} />
       <FilterCard
         form={form}
         prefix="audit"
