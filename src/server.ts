@@ -15,6 +15,7 @@ import { reportsRoutes } from './reports/index.js';
 import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
 import { messagingRoutes } from './messaging/index.js';
 import { privacyRoutes } from './privacy/index.js';
+import { riskRoutes } from './risk/index.js';
 import { WEB_DIST, webRoutes } from './web/index.js';
 import { sql } from 'kysely';
 
@@ -81,6 +82,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   reportsRoutes(app, deps);
   messagingRoutes(app, deps);
   privacyRoutes(app, deps);
+  riskRoutes(app, deps);
   portalRoutes(app, deps);
   webRoutes(app, { distDir: input.webDistDir ?? WEB_DIST });
   // Last: it lists every route registered before it.

@@ -21,3 +21,4 @@ export {
   type ParamVersion,
 } from './risk.store.js';
 export { backtest, type BacktestOptions, type BacktestReport, type RuleBacktest } from './risk.backtest.js';
+export { riskRoutes, BACKTEST_MAX_DAYS, BACKTEST_MAX_SALES, type RiskRouteDeps } from './risk.routes.js';
