@@ -1,6 +1,7 @@
 import { iso8583, posHost, type posTransport } from '../pos-gateway/index.js';
 import { authorisationFields, completionFields, fuelFor, reversalFields, type SaleParams } from './pos-sim-iso-flows.js';
 import { IsoLink, IsoSimFailure, type IsoAnswer, type IsoTerminalState } from './pos-sim-iso-terminal.js';
+import { percentile } from './pos-sim-load.js';
 
 /**
  * Closed-loop ISO 8583 load (`pos-sim --iso8583 load`, bench/pos-iso.ts): each client is one TCP
@@ -46,12 +47,6 @@ export interface IsoLoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-}
-
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[idx]!;
 }
 
 /** What a load answer may be and still count as expected (approvals, the reversal's 400). */
@@ -142,11 +137,12 @@ export async function runIsoLoad(o: IsoLoadOptions): Promise<IsoLoadResult> {
   };
   await Promise.all(Array.from({ length: o.clients }, (_, i) => client(i)));
 
-  const sorted = Float64Array.from(latencies).sort();
+  const sorted = [...latencies].sort((a, b) => a - b);
   r.seconds = Math.max(0.001, (lastDone - started) / 1000);
   r.perSecond = r.authorisations / r.seconds;
-  r.p50Ms = percentile(sorted, 0.5);
-  r.p99Ms = percentile(sorted, 0.99);
+  // No answer at all: NaN, as the fields start (pos-sim-load's percentile says 0 for an empty list).
+  r.p50Ms = sorted.length ? percentile(sorted, 50) : NaN;
+  r.p99Ms = sorted.length ? percentile(sorted, 99) : NaN;
   r.maxMs = sorted.length ? sorted[sorted.length - 1]! : NaN;
   return r;
 }

@@ -9,6 +9,8 @@ export {
   submitParamVersion,
   approveParamVersion,
   rejectParamVersion,
+  getParamVersion,
+  listParamVersions,
   paramsForCard,
   recordDecision,
   loadDecisionRecord,

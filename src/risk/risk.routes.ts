@@ -24,6 +24,8 @@ import {
   clearStationFlag,
   createParamDraft,
   flagStation,
+  getParamVersion,
+  listParamVersions,
   loadDecisionRecord,
   rejectParamVersion,
   revokeSilence,
@@ -157,40 +159,6 @@ function checkParams(params: unknown): RiskParams {
   return check.params;
 }
 
-interface VersionRow {
-  id: number;
-  scope: ParamScope;
-  scope_key: string;
-  version: number;
-  params: unknown;
-  params_hash: string;
-  status: ParamStatus;
-  note: string | null;
-  created_by: number;
-  approved_by: number | null;
-  published_at: Date | null;
-}
-
-const rowToVersion = (r: VersionRow) => ({
-  id: r.id,
-  scope: r.scope,
-  scopeKey: r.scope_key,
-  version: r.version,
-  params: r.params,
-  hash: r.params_hash,
-  status: r.status,
-  note: r.note,
-  createdBy: r.created_by,
-  approvedBy: r.approved_by,
-  publishedAt: iso(r.published_at),
-});
-
-async function loadVersion(db: Db, id: number): Promise<VersionRow> {
-  const r = await sql<VersionRow>`select * from risk_parameter_versions where id = ${id}`.execute(db);
-  if (!r.rows[0]) throw riskError('RISK_PARAM_VERSION_NOT_FOUND', { id });
-  return r.rows[0];
-}
-
 async function mustExist(db: Db, table: 'cards' | 'stations', id: number, field: string): Promise<void> {
   // The store would otherwise hit a foreign key and answer 500.
   const r = await sql<{ one: number }>`select 1 as one from ${sql.table(table)} where id = ${id}`.execute(db);
@@ -238,15 +206,9 @@ export function riskRoutes(app: App, deps: RiskRouteDeps): void {
     async (req) => {
       const q = req.query;
       const limit = pageSize(q.limit, MAX_PAGE);
-      const r = await sql<VersionRow>`select * from risk_parameter_versions
-        where true
-          ${q.scope ? sql`and scope = ${q.scope}` : sql``}
-          ${q.scopeKey ? sql`and scope_key = ${q.scopeKey}` : sql``}
-          ${q.status ? sql`and status = ${q.status}` : sql``}
-          ${q.cursor ? sql`and id < ${Number(q.cursor)}` : sql``}
-        order by id desc limit ${limit + 1}`.execute(db);
-      const rows = r.rows.slice(0, limit);
-      return { items: rows.map(rowToVersion), nextCursor: r.rows.length > limit ? String(rows[rows.length - 1]!.id) : null };
+      const found = await listParamVersions(db, { ...(q.scope ? { scope: q.scope } : {}), ...(q.scopeKey ? { scopeKey: q.scopeKey } : {}), ...(q.status ? { status: q.status } : {}), ...(q.cursor ? { beforeId: Number(q.cursor) } : {}), limit });
+      const rows = found.slice(0, limit);
+      return { items: rows.map(versionOut), nextCursor: found.length > limit ? String(rows[rows.length - 1]!.id) : null };
     },
   );
 
@@ -262,7 +224,7 @@ export function riskRoutes(app: App, deps: RiskRouteDeps): void {
         response: { 200: VersionSchema },
       },
     },
-    async (req) => rowToVersion(await loadVersion(db, req.params.id)),
+    async (req) => versionOut(await getParamVersion(db, req.params.id)),
   );
 
   app.post(
@@ -295,7 +257,7 @@ export function riskRoutes(app: App, deps: RiskRouteDeps): void {
       if ((b.params === undefined) === (b.patch === undefined)) throw platformError('VALIDATION_FAILED', { field: 'body.params', reason: 'give exactly one of params and patch' });
       let params: unknown = b.params;
       if (b.patch !== undefined) {
-        const base = b.baseVersionId === undefined ? DEFAULT_PARAMS : checkParams((await loadVersion(db, b.baseVersionId)).params);
+        const base = b.baseVersionId === undefined ? DEFAULT_PARAMS : checkParams((await getParamVersion(db, b.baseVersionId)).params);
         for (const [k, v] of Object.entries(b.patch)) {
           if (!(RULE_IDS as string[]).includes(k) || v === null || typeof v !== 'object' || Array.isArray(v)) {
             throw riskError('RISK_PARAMS_INVALID', { field: `body.patch.${k}` });
@@ -371,7 +333,7 @@ export function riskRoutes(app: App, deps: RiskRouteDeps): void {
       }
       let set = DEFAULT_PARAM_SET;
       if (b.versionId !== undefined) {
-        const v = await loadVersion(db, b.versionId);
+        const v = await getParamVersion(db, b.versionId);
         const check = validateParams(v.params);
         if (!check.ok) throw riskError('RISK_PARAMS_INVALID', { id: v.id, errors: check.errors.slice(0, 20) });
         set = paramSet(check.params, v.id);

@@ -84,6 +84,28 @@ export async function createParamDraft(trx: Trx, actor: Actor, input: { scope: P
   return v;
 }
 
+/** One version, for reading (the staff API, a backtest of it). */
+export async function getParamVersion(db: Executor, id: number): Promise<ParamVersion> {
+  const r = await sql<VersionRow>`select * from risk_parameter_versions where id = ${id}`.execute(db);
+  if (!r.rows[0]) throw riskError('RISK_PARAM_VERSION_NOT_FOUND', { id });
+  return toVersion(r.rows[0]);
+}
+
+/** Versions newest first, `limit + 1` rows so the caller knows whether another page follows. */
+export async function listParamVersions(
+  db: Executor,
+  q: { scope?: ParamScope; scopeKey?: string; status?: ParamStatus; beforeId?: number; limit: number },
+): Promise<ParamVersion[]> {
+  const r = await sql<VersionRow>`select * from risk_parameter_versions
+    where true
+      ${q.scope ? sql`and scope = ${q.scope}` : sql``}
+      ${q.scopeKey ? sql`and scope_key = ${q.scopeKey}` : sql``}
+      ${q.status ? sql`and status = ${q.status}` : sql``}
+      ${q.beforeId !== undefined ? sql`and id < ${q.beforeId}` : sql``}
+    order by id desc limit ${q.limit + 1}`.execute(db);
+  return r.rows.map(toVersion);
+}
+
 async function lockVersion(trx: Trx, id: number): Promise<ParamVersion> {
   const r = await sql<VersionRow>`select * from risk_parameter_versions where id = ${id} for update`.execute(trx);
   if (!r.rows[0]) throw riskError('RISK_PARAM_VERSION_NOT_FOUND', { id });

@@ -48,7 +48,6 @@ import {
   saleResponse,
 } from './mapping-response.js';
 import { platformTerminalOf } from './platform-terminal.js';
-import { posKeyRefs } from './db-keystore.js';
 import { pinRefFor } from './pin-ref.js';
 import { gradeForProductCode, isoProductCode } from './product-codes.js';
 
@@ -87,10 +86,8 @@ export function businessHandlers(deps: BusinessDeps): HandlerTable {
 async function handleBusiness(deps: BusinessDeps, req: InboundRequest, ctx: InboundContext): Promise<HandlerResult> {
   const m = mapRequest(req.message, { timeZone: deps.config.timeZone });
   if (!m.ok) return result(mappingErrorResponse(m.error));
-  let terminal = await platformTerminalOf(deps.db, req.terminal.terminalId);
-  // The directory's record names the platform terminal through its key references: a DE 41 re-bound
-  // to another terminal by a key ceremony a moment ago must not act for the old one from the cache.
-  if (terminal && posKeyRefs(terminal.id).tmk !== req.terminal.keys.tmk) terminal = await platformTerminalOf(deps.db, req.terminal.terminalId, { fresh: true });
+  // Read with the directory's record of this message (not cached): a DE 41 re-bound by a key ceremony acts for its new terminal at once.
+  const terminal = req.terminal.platform ?? (await platformTerminalOf(deps.db, req.terminal.terminalId));
   // The directory found the terminal by DE 41 a moment ago; gone now means it was just removed.
   if (!terminal) return result(new Map([[39, ACTION.invalidTransaction]]));
   const mapped = await withPlatformGrade(deps, m.value);

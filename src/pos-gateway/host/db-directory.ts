@@ -11,6 +11,7 @@ import type { TerminalDirectory, TerminalRecord, TerminalSession } from './sessi
 
 interface Row {
   terminal_id: string;
+  station_id: string;
   iso_terminal_id: string;
   framing: string;
   mac_algorithm: string;
@@ -52,7 +53,7 @@ export class DbTerminalDirectory implements TerminalDirectory {
   }
 
   async #read(isoTerminalId: string): Promise<Row | null> {
-    const r = await sql<Row>`select p.terminal_id, p.iso_terminal_id, p.framing, p.mac_algorithm, p.pin_format, p.key_algorithm, p.enabled,
+    const r = await sql<Row>`select p.terminal_id, t.station_id::text, p.iso_terminal_id, p.framing, p.mac_algorithm, p.pin_format, p.key_algorithm, p.enabled,
         t.status as terminal_status, p.signed_on, p.signed_on_at, p.signed_off_at, p.tak_version, p.tpk_version,
         p.key_management, p.dukpt_bdk_ref, p.dukpt_device
       from pos_terminals p join terminals t on t.id = p.terminal_id where p.iso_terminal_id = ${isoTerminalId}`.execute(this.db);
@@ -64,6 +65,7 @@ export class DbTerminalDirectory implements TerminalDirectory {
     if (!r) return null;
     return {
       terminalId: r.iso_terminal_id,
+      platform: { id: r.terminal_id, stationId: Number(r.station_id) },
       status: r.enabled && r.terminal_status === 'active' ? 'active' : 'disabled',
       framing: r.framing === 'ascii4' ? 'ascii' : 'binary',
       macAlgorithm: r.mac_algorithm as MacAlgorithm,

@@ -259,7 +259,7 @@ export function fileActionHandler(deps: { db: Db; config: Config }, opts: FileAc
     if (!parsed.ok) return refuse(FILE_ACTION.formatError, file);
     const request = parsed.value;
 
-    const terminal = await platformTerminalOf(db, req.terminal.terminalId);
+    const terminal = req.terminal.platform ?? (await platformTerminalOf(db, req.terminal.terminalId));
     // An ISO terminal not tied to a platform terminal has no station, and its downloads could not be recorded.
     if (!terminal) return refuse(FILE_ACTION.notSuccessful, file);
 

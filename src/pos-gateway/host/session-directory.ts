@@ -33,6 +33,12 @@ export interface DukptBinding {
 export interface TerminalRecord {
   /** DE 41, 8 characters. */
   readonly terminalId: string;
+  /**
+   * The platform terminal this DE 41 acts for (its id and station): what the sales use cases take as
+   * the principal. The database directory reads it with the record; directories without it (tests)
+   * leave it out and the host looks it up.
+   */
+  readonly platform?: { readonly id: string; readonly stationId: number };
   readonly status: 'active' | 'disabled';
   /** Wire profile; the listener's profile when absent. */
   readonly profile?: IsoProfile;
