@@ -246,10 +246,11 @@ async function main(): Promise<number> {
 // `npm run bench -- finder` runs the station finder's benchmark instead (bench/finder.ts);
 // `npm run bench -- notify` the payment notifications' (bench/notify.ts); `npm run bench -- iso` ISO 8583
 // authorisations beside the HTTP terminal API (bench/pos-iso.ts); `npm run bench -- risk` the risk engine's
-// evaluate and context-loader latency (bench/risk.ts).
+// evaluate and context-loader latency (bench/risk.ts); `npm run bench -- risk-sale` what the risk gate adds
+// to a whole sale (bench/risk-sale.ts).
 const suite = process.argv[2] ?? 'sales';
-if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== 'iso' && suite !== 'risk') {
-  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify | iso | risk)`);
+if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== 'iso' && suite !== 'risk' && suite !== 'risk-sale') {
+  log(`bench: 未知的基准 / unknown benchmark "${suite}" (sales | finder | notify | iso | risk | risk-sale)`);
   process.exit(2);
 }
 (suite === 'finder'
@@ -260,6 +261,8 @@ if (suite !== 'sales' && suite !== 'finder' && suite !== 'notify' && suite !== '
       ? import('./pos-iso.js').then((m) => m.runIsoBench())
     : suite === 'risk'
       ? import('./risk.js').then((m) => m.runRiskBench())
+    : suite === 'risk-sale'
+      ? import('./risk-sale.js').then((m) => m.runRiskSaleBench()).then(() => 0)
     : main()
 ).then(
   (code) => process.exit(code),

@@ -17,16 +17,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig, openDb, platformError, ROLES, type ErrorTable, type RouteInfo } from '../src/platform/index.js';
+import { createLogger, keysError, loadConfig, openDb, platformError, ROLES, type ErrorTable, type RouteInfo } from '../src/platform/index.js';
 import { ledgerError } from '../src/ledger/index.js';
 import { staffError } from '../src/staff/index.js';
 import { customersError } from '../src/customers/index.js';
-import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITIONS, cardsError, type DeclineSpec } from '../src/cards/index.js';
+import { CAPABILITIES, CARD_DECLINES, CARD_OPERATIONS, CARD_STATUSES, TRANSITIONS, cardsError, vehiclesError, type DeclineSpec } from '../src/cards/index.js';
 import { promotionsError, stationsError, stockError, whitelistError } from '../src/stations/index.js';
 import { paymentsError } from '../src/payments/index.js';
 import { reconError } from '../src/reconciliation/index.js';
 import { privacyError } from '../src/privacy/index.js';
 import { riskError } from '../src/risk/index.js';
+import { casesError } from '../src/cases/index.js';
 import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesError } from '../src/sales/index.js';
 import { portalError } from '../src/portal/index.js';
 import { reportsError } from '../src/reports/index.js';
@@ -38,15 +39,18 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Every module's error table, in the order the catalogue lists them. */
 const ERROR_FACTORIES: ReadonlyArray<{ readonly module: string; readonly table: ErrorTable }> = [
   platformError,
+  keysError,
   ledgerError,
   staffError,
   customersError,
   cardsError,
+  vehiclesError,
   stationsError,
   paymentsError,
   reconError,
   privacyError,
   riskError,
+  casesError,
   salesError,
   reversalsError,
   offlineError,

@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, createLogger, openDb, migrate, pruneIdempotencyKeys, startAuditSealer, startEmbeddedPostgres } from './platform/index.js';
+import { blindIndexKeysOf, loadConfig, ConfigError, createLogger, openDb, migrate, pruneIdempotencyKeys, startAuditSealer, startEmbeddedPostgres, startKeyRotationJobs } from './platform/index.js';
 import type { EmbeddedDb } from './platform/index.js';
 import { ensureAdmin } from './staff/index.js';
 import { expireHolds } from './ledger/index.js';
@@ -14,8 +14,10 @@ import { startPaymentJobs } from './payments/index.js';
 import { seedDemoPayments } from './cli/seed-demo-payments.js';
 import { seedDemoIso, type DemoIso } from './cli/seed-demo-iso.js';
 import { startReconciliationJobs } from './reconciliation/index.js';
-import { startPosGateway, startPosHostJobs } from './pos-gateway/index.js';
+import { posCrypto, startPosGateway, startPosHostJobs } from './pos-gateway/index.js';
 import { startPrivacyJobs } from './privacy/index.js';
+import { startCaseJobs } from './cases/index.js';
+import { startRiskProfileJobs } from './risk/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -65,6 +67,20 @@ async function main(): Promise<void> {
   // Messages to cardholders (sign-in codes, alerts) and the low-balance alert scan.
   // Payments: orders past their time are asked about and closed, refunds followed, card-close payouts started.
   const stopJobs = [startMessageDispatcher(deps), startPortalJobs(deps), startAuthorisationJobs(deps), startPaymentJobs(deps), startReconciliationJobs(deps), startPosHostJobs(deps), startAuditSealer({ db: dbh.db, logger }), startPrivacyJobs(deps)];
+  // Review cases: SLA breaches marked, risk staff and cardholders alerted (src/cases, docs/risk-cases.md).
+  stopJobs.push(startCaseJobs(deps));
+  // Risk profiles (90-day amount statistics per card) kept fresh for the sale path (docs/risk.md).
+  stopJobs.push(startRiskProfileJobs(deps));
+  if (config.reencryptBatch > 0) {
+    stopJobs.push(
+      startKeyRotationJobs(dbh.db, deps.cipher, {
+        batch: config.reencryptBatch,
+        blindIndex: blindIndexKeysOf(config),
+        stores: [posCrypto.posKeysSealedStore(config.dataKeys)],
+        onError: (err) => logger.error({ err }, 'key rotation pass failed'),
+      }),
+    );
+  }
   // Demo top-ups go through the sandbox providers, which notify this server: only once it listens.
   if (seeded?.cardholder) {
     try {

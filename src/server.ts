@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { App, Config, Db, FieldCipher, RouteInfo } from './platform/index.js';
-import { access, createFieldCipher, createHttp, registerPoolMetrics } from './platform/index.js';
+import { access, fieldCipherFor, createHttp, registerPoolMetrics } from './platform/index.js';
 import { ledgerRoutes } from './ledger/index.js';
 import { permissionsRoute, staffAuthenticator, staffRoutes } from './staff/index.js';
 import { customersRoutes } from './customers/index.js';
-import { cardsRoutes } from './cards/index.js';
+import { cardsRoutes, vehiclesRoutes } from './cards/index.js';
 import { finderRoutes, goodsRoutes, priceStreamRoutes, promotionRoutes, stationsRoutes, stockRoutes, terminalAuthenticator, whitelistRoutes } from './stations/index.js';
 import { authorisationRoutes, offlineBatchRoutes, postpayRoutes, reversalRoutes, salesRoutes, settlementRoutes, shiftRoutes } from './sales/index.js';
 import { bankTransfersRoutes, createPaymentsRuntime, paymentsRoutes, refundsRoutes, type PaymentsRuntime } from './payments/index.js';
@@ -16,6 +16,7 @@ import { cardholderAuthenticator, portalRoutes } from './portal/index.js';
 import { messagingRoutes } from './messaging/index.js';
 import { privacyRoutes } from './privacy/index.js';
 import { riskRoutes } from './risk/index.js';
+import { casesRoutes } from './cases/index.js';
 import { WEB_DIST, webRoutes } from './web/index.js';
 import { sql } from 'kysely';
 
@@ -34,7 +35,7 @@ export interface Deps {
 /** Composition root for HTTP: platform first, then each module's routes. */
 export async function buildServer(input: { db: Db; config: Config; logger: Logger; pool?: import('pg').Pool; webDistDir?: string }): Promise<{ app: App; routes: RouteInfo[]; deps: Deps }> {
   if (input.pool) registerPoolMetrics(input.pool);
-  const base = { db: input.db, config: input.config, logger: input.logger, cipher: createFieldCipher(input.config.dataKeys), pool: input.pool };
+  const base = { db: input.db, config: input.config, logger: input.logger, cipher: fieldCipherFor(input.config), pool: input.pool };
   const { app, routes } = await createHttp({
     logger: input.logger,
     staffAuth: staffAuthenticator(base.db),
@@ -58,6 +59,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   ledgerRoutes(app, deps);
   customersRoutes(app, deps);
   cardsRoutes(app, deps);
+  vehiclesRoutes(app, deps);
   stationsRoutes(app, deps);
   paymentsRoutes(app, deps);
   refundsRoutes(app, deps);
@@ -83,6 +85,7 @@ export async function buildServer(input: { db: Db; config: Config; logger: Logge
   messagingRoutes(app, deps);
   privacyRoutes(app, deps);
   riskRoutes(app, deps);
+  casesRoutes(app, deps);
   portalRoutes(app, deps);
   webRoutes(app, { distDir: input.webDistDir ?? WEB_DIST });
   // Last: it lists every route registered before it.

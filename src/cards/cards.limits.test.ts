@@ -1,6 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { publishRiskParams } from '../sales/sale-risk.testkit.js';
+
+const RISK_OFF = Object.fromEntries(
+  (['velocity_sales', 'velocity_declines', 'card_testing', 'period_amount', 'sale_amount', 'unusual_amount', 'impossible_travel'] as const).map((r) => [r, { enabled: false }]),
+);
 import { cardOp, expectError, expectLedgerVerified, getCard, issueCard, newStation, ok, sell, type TestTerminal } from '../../test/support/cards-factory.js';
 
 /** A sale of `volumeMl` for `amount` fen, priced consistently. */
@@ -39,6 +44,10 @@ let terminal: TestTerminal;
 beforeAll(async () => {
   server = await startTestServer();
   ({ terminal } = await newStation(server));
+  // This file tests the cards module's own hard limits and PIN lockout. The programme's risk rules that
+  // count the same sales (velocity, card testing, period and single-sale amounts, unusual amount) are
+  // switched off for this file's programme, as an operator could publish; docs/risk-sale-path.md.
+  await publishRiskParams(server, RISK_OFF);
 });
 afterAll(async () => server?.close());
 afterEach(async () => expectLedgerVerified(server));

@@ -14,6 +14,14 @@ import {
   sell,
   type TestTerminal,
 } from '../../test/support/cards-factory.js';
+import { publishRiskParams } from '../sales/sale-risk.testkit.js';
+
+/**
+ * This file tests the cards module's PIN lockout. The risk engine's card-testing rule counts the same
+ * PIN failures (and velocity the repeated tries); both are switched off for this file's programme,
+ * as an operator could publish (docs/risk-sale-path.md).
+ */
+const RISK_OFF = Object.fromEntries((['velocity_sales', 'velocity_declines', 'card_testing'] as const).map((r) => [r, { enabled: false }]));
 import { startOfNextBusinessDay } from '../platform/index.js';
 
 const change = (server: TestServer, cardNo: string, oldPin: string, newPin: string) =>
@@ -32,6 +40,7 @@ describe('PIN with the default policy (3 tries, locked until the next business d
   let terminal: TestTerminal;
   beforeAll(async () => {
     server = await startTestServer();
+    await publishRiskParams(server, RISK_OFF);
     ({ terminal } = await newStation(server));
   });
   afterAll(async () => server?.close());
@@ -129,6 +138,7 @@ describe('PIN locked until reset, after 5 tries (FUELCARD_PIN_LOCK=reset, FUELCA
   let terminal: TestTerminal;
   beforeAll(async () => {
     server = await startTestServer({ FUELCARD_PIN_LOCK: 'reset', FUELCARD_PIN_MAX_TRIES: '5' });
+    await publishRiskParams(server, RISK_OFF);
     ({ terminal } = await newStation(server));
   });
   afterAll(async () => server?.close());

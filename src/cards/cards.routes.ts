@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
-import { access, actorOf, checkIdempotencyKey, FreeText, Id, maskCardNo, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
+import type { Executor, StaffPrincipal } from '../platform/index.js';
+import { access, actorOf, checkIdempotencyKey, customerScopeOf, FreeText, Id, inCustomerScope, maskCardNo, runIdempotent, StaffGroups, type Role } from '../platform/index.js';
+import { customersError } from '../customers/index.js';
 import { auditUnmaskedView } from '../privacy/index.js';
 import { CARD_OPERATIONS, type CardOperation } from './card.state.js';
 import { allocateToSubCard, recallFromSubCard } from './cards.money.js';
-import { listCardsOfCustomer, listSubCards } from './cards.repository.js';
+import { findCardByNo, listCardsOfCustomer, listSubCards, type CardRow } from './cards.repository.js';
+import { cardsError } from './cards.errors.js';
 import { AllocationSchema, CardNoParams, CardViewSchema, LimitsSchema, Pin } from './cards.schemas.js';
 import {
   changePin,
@@ -16,7 +19,6 @@ import {
   operateCard,
   presentCard,
   reorderCardAccounts,
-  requireCard,
   resetPin,
   setLimits,
   type CardDeps,
@@ -44,6 +46,28 @@ const OPERATION_SUMMARY: Record<CardOperation, string> = {
   replace: 'Replace the card: new number, same accounts, old card dead / 补卡',
   close: 'Close the card and refund its balance / 销户退款',
 };
+
+/**
+ * An enterprise administrator (企业管理员) reads its own customer's cards: master cards and their
+ * sub-cards. Other staff roles are not confined (their routes name them).
+ */
+const CARD_READERS: Role[] = [...StaffGroups.readers, 'enterprise_admin'];
+
+/**
+ * The card, if the caller may see it: for an enterprise administrator, only a card of its customer
+ * or a sub-card of such a master card. Anything else is CARD_NOT_FOUND, exactly as a number that
+ * does not exist, so guessing numbers tells nothing.
+ */
+async function cardForCaller(db: Executor, cardNo: string, staff: StaffPrincipal | undefined): Promise<CardRow> {
+  const card = await findCardByNo(db, cardNo);
+  const scope = customerScopeOf(staff);
+  const visible =
+    card !== undefined &&
+    (inCustomerScope(scope, card.customer_id) ||
+      (card.master_card_no !== null && card.master_card_no !== undefined && inCustomerScope(scope, (await findCardByNo(db, card.master_card_no))?.customer_id)));
+  if (!visible) throw cardsError('CARD_NOT_FOUND', { cardNo: maskCardNo(cardNo) });
+  return card;
+}
 
 export function cardsRoutes(app: App, deps: CardDeps): void {
   app.post(
@@ -86,16 +110,18 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
   app.get(
     '/api/v1/cards',
     {
-      config: { access: access.roles(...StaffGroups.readers) },
+      config: { access: access.roles(...CARD_READERS) },
       schema: {
         tags: ['cards'],
         summary: "A customer's cards / 客户名下的卡",
+        description: 'An enterprise administrator may list only its own customer (any other: 404 CUSTOMER_NOT_FOUND).',
         security: bearer,
         querystring: Type.Object({ customerId: Id() }),
         response: { 200: Type.Object({ items: Type.Array(CardViewSchema) }) },
       },
     },
     async (req) => {
+      if (!inCustomerScope(customerScopeOf(req.staff), req.query.customerId)) throw customersError('CUSTOMER_NOT_FOUND', { customerId: req.query.customerId });
       const cards = await listCardsOfCustomer(deps.db, req.query.customerId);
       // Listing by customer reveals card numbers the caller did not already type in.
       if (cards.length > 0 && maySeeCardNumbers(req.staff?.role)) {
@@ -108,20 +134,29 @@ export function cardsRoutes(app: App, deps: CardDeps): void {
   app.get(
     '/api/v1/cards/:cardNo',
     {
-      config: { access: access.roles(...StaffGroups.readers) },
+      config: { access: access.roles(...CARD_READERS) },
       schema: { tags: ['cards'], summary: 'Card, balances and limits / 卡详情与余额', security: bearer, params: CardNoParams, response: { 200: CardViewSchema } },
     },
-    async (req) => getCard(deps, req.params.cardNo, req.staff?.role),
+    async (req) => {
+      if (customerScopeOf(req.staff) !== undefined) await cardForCaller(deps.db, req.params.cardNo, req.staff);
+      return getCard(deps, req.params.cardNo, req.staff?.role);
+    },
   );
 
   app.get(
     '/api/v1/cards/:cardNo/sub-cards',
     {
-      config: { access: access.roles(...StaffGroups.readers) },
-      schema: { tags: ['cards'], summary: "A master card's sub cards / 副卡列表", security: bearer, params: CardNoParams, response: { 200: Type.Object({ items: Type.Array(CardViewSchema) }) } },
+      config: { access: access.roles(...CARD_READERS) },
+      schema: {
+        tags: ['cards'],
+        summary: "A master card's sub cards and what each holds (allocations) / 副卡列表",
+        security: bearer,
+        params: CardNoParams,
+        response: { 200: Type.Object({ items: Type.Array(CardViewSchema) }) },
+      },
     },
     async (req) => {
-      const master = await requireCard(deps.db, req.params.cardNo);
+      const master = await cardForCaller(deps.db, req.params.cardNo, req.staff);
       const subs = await listSubCards(deps.db, master.id);
       if (subs.length > 0 && maySeeCardNumbers(req.staff?.role)) {
         await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'card', targetId: maskCardNo(master.card_no), fields: ['cards.card_no'], route: 'GET /api/v1/cards/:cardNo/sub-cards' });

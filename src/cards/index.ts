@@ -10,3 +10,5 @@ export { findCardByNo, listCardsOfCustomer, type CardRow, type CardKind } from '
 export { allocateToSubCard, recallFromSubCard, type AllocationResult } from './cards.money.js';
 export { hotlist, hotlistVersion, type Hotlist } from './hotlist.js';
 export { releaseCardUse } from './card.usage-release.js';
+export { vehiclesRoutes, VehicleSchema } from './vehicles.routes.js';
+export { vehicleOfCard, vehiclesError, normalisePlate, type CardVehicleForRisk, type Vehicle } from './vehicles.js';

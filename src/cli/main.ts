@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import type { Config, Db, EmbeddedDb } from '../platform/index.js';
 import { audit, ConfigError, isAppError, loadConfig, migrate, openDb, pgErrorCode, randomToken, startEmbeddedPostgres } from '../platform/index.js';
-import { createStaff, ensureAdmin, setPassword } from '../staff/index.js';
+import { createStaff, ensureAdmin, resetTotp, setPassword } from '../staff/index.js';
 import { verifyLedger, type VerifyReport } from '../ledger/index.js';
 import { cliActor } from './actor.js';
 import { CliUsageError, intOption, noMorePositionals, parseArgs, stringOption, usage } from './args.js';
 import { POS_SIM_HELP, processIo, runPosSim } from './pos-sim.js';
 import { AUDIT_HELP, runAuditCommand } from './audit-verify.js';
+import { KEYS_HELP, runKeysCommand } from './keys.js';
 import { DEMO_CARD_PIN, DEMO_DEFAULTS, DEMO_LIMITS, DEMO_LOGINS, DemoDataExistsError, seedDemo, type SeedSummary } from './seed-demo.js';
 
 const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command line
@@ -14,9 +15,12 @@ const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command
 用法 / usage:  fuelcard <command> [options]
 
   migrate                         执行数据库迁移 / apply database migrations
-  create-admin [--username admin] [--password <pw> | --password-stdin]
-                                  创建管理员，或重置其密码（不给密码则生成一个，只显示一次）
-                                  create an admin, or reset its password (a generated one is shown once)
+  create-admin [--username admin] [--role admin|security_officer|auditor] [--password <pw> | --password-stdin]
+                                  创建管理员（系统/安全/审计，默认系统管理员），或重置其密码（不给密码则生成一个，只显示一次）
+                                  create an administrator (default admin), or reset its password (a generated one is shown once)
+  reset-totp <username>           重置该员工的动态口令并打印启用码（只显示一次）；唯一的管理员手机和恢复码都丢失时的恢复途径
+                                  reset a staff member's second factor and print the enrolment code (shown once); the recovery
+                                  path when the only administrator lost both phone and recovery codes
   seed-demo [--customers ${DEMO_DEFAULTS.customers}] [--days ${DEMO_DEFAULTS.days}] [--seed <n>] [--quiet]
                                   导入演示数据（油站、员工、客户、卡、充值、数周交易）
                                   load the demo dataset (stations, staff, customers, cards, recharges, weeks of sales);
@@ -24,6 +28,7 @@ const HELP = `fuelcard — 加油卡系统命令行 / fuel card platform command
   ledger verify [--json]          核对账本不变式；通过退出码 0，否则 1
                                   prove the ledger invariants; exit code 0 when they hold, 1 when not
 ${AUDIT_HELP}
+${KEYS_HELP}
 ${POS_SIM_HELP}
   help                            显示本帮助 / show this help
 
@@ -122,9 +127,26 @@ async function readStdinLine(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
 }
 
+/**
+ * The three administrators of 三员分立 (docs/access.md). The system administrator may not create a
+ * security officer or an auditor, so in production the first of each comes from here.
+ */
+const ADMIN_ROLES = {
+  admin: { zh: '系统管理员', en: 'admin' },
+  security_officer: { zh: '安全管理员', en: 'security officer' },
+  auditor: { zh: '审计管理员', en: 'auditor' },
+} as const;
+type AdminRole = keyof typeof ADMIN_ROLES;
+
 async function cmdCreateAdmin(config: Config, argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, { username: { value: true }, password: { value: true }, 'password-stdin': { value: false } });
+  const parsed = parseArgs(argv, { username: { value: true }, role: { value: true }, password: { value: true }, 'password-stdin': { value: false } });
   noMorePositionals(parsed, 'create-admin');
+  const roleRaw = stringOption(parsed, 'role') ?? 'admin';
+  if (!Object.hasOwn(ADMIN_ROLES, roleRaw)) {
+    throw usage(`--role 只能是 admin、security_officer 或 auditor，收到 "${roleRaw}"`, `--role must be admin, security_officer or auditor, got "${roleRaw}"`);
+  }
+  const role = roleRaw as AdminRole;
+  const names = ADMIN_ROLES[role];
   const username = stringOption(parsed, 'username') ?? 'admin';
   if (!USERNAME.test(username)) {
     throw usage(`用户名 "${username}" 无效：3–32 位小写字母、数字或 _ . -`, `username "${username}" is not valid: 3–32 of a-z 0-9 _ . -`);
@@ -144,11 +166,12 @@ async function cmdCreateAdmin(config: Config, argv: string[]): Promise<number> {
     const existing = await sql<{ role: string; status: string }>`select role, status from staff_users where username = ${username}`.execute(db);
     const row = existing.rows[0];
     if (!row) {
-      await db.transaction().execute((trx) => createStaff(trx, actor, { username, password: secret, role: 'admin', displayName: '系统管理员' }));
+      await db.transaction().execute((trx) => createStaff(trx, actor, { username, password: secret, role, displayName: names.zh }));
       return { created: true, disabled: false };
     }
-    if (row.role !== 'admin') {
-      throw new CliFailure('CLI_NOT_ADMIN', `用户 ${username} 已存在，角色为 ${row.role}，不是管理员；未做修改`, `user ${username} exists with role ${row.role}, not admin; nothing changed`);
+    // Never a role change here: that is the security officer's, audited as such.
+    if (row.role !== role) {
+      throw new CliFailure('CLI_NOT_ADMIN', `用户 ${username} 已存在，角色为 ${row.role}，不是${names.zh}；未做修改`, `user ${username} exists with role ${row.role}, not ${role}; nothing changed`);
     }
     await setPassword(db, actor, username, secret);
     return { created: false, disabled: row.status !== 'active' };
@@ -156,11 +179,33 @@ async function cmdCreateAdmin(config: Config, argv: string[]): Promise<number> {
 
   process.stdout.write(
     outcome.created
-      ? `已创建管理员 / created admin: ${username}\n`
-      : `已重置管理员密码，原有登录会话已失效 / reset the password of admin ${username}; existing sessions were revoked\n`,
+      ? `已创建${names.zh} / created ${names.en}: ${username}\n`
+      : `已重置${names.zh}密码，原有登录会话已失效 / reset the password of ${names.en} ${username}; existing sessions were revoked\n`,
   );
   if (outcome.disabled) process.stdout.write(`注意：该账号处于停用状态 / note: this account is disabled\n`);
   if (generated) process.stdout.write(`密码（仅显示这一次，请妥善保存）/ password (shown once, keep it): ${secret}\n`);
+  return 0;
+}
+
+/**
+ * The way back in when no administrator can sign in any more (phone and recovery codes both lost):
+ * whoever holds the server's shell acts as the system actor, which may reset any role. The code is
+ * printed once; the holder signs in with their password and enrols with it (docs/access.md).
+ */
+async function cmdResetTotp(config: Config, argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv, {});
+  const [username, ...rest] = parsed.positionals;
+  if (username === undefined) throw usage('reset-totp 需要用户名', 'reset-totp needs a username');
+  if (rest.length > 0) throw usage(`reset-totp 只接受一个用户名，多出 "${rest[0]}"`, `reset-totp takes one username, got also "${rest[0]}"`);
+  const actor = cliActor('reset-totp');
+  const { enrolmentCode } = await withDatabase(config, { migrate: true }, async (db) => {
+    // staff exports no lookup by name (as in create-admin).
+    const row = (await sql<{ id: number }>`select id from staff_users where username = ${username}`.execute(db)).rows[0];
+    if (!row) throw new CliFailure('CLI_UNKNOWN_USER', `没有用户名为 ${username} 的员工；未做修改`, `no staff member is named ${username}; nothing changed`);
+    return resetTotp(db, actor, Number(row.id));
+  });
+  process.stdout.write(`已重置 ${username} 的动态口令，原有登录会话已失效 / reset the second factor of ${username}; existing sessions were revoked\n`);
+  process.stdout.write(`启用码（仅显示这一次，请当面交给本人）/ enrolment code (shown once, hand it over in person): ${enrolmentCode}\n`);
   return 0;
 }
 
@@ -258,10 +303,13 @@ async function cmdLedger(config: Config, argv: string[]): Promise<number> {
 const COMMANDS: Record<string, (config: Config, argv: string[], signal: AbortSignal) => Promise<number>> = {
   migrate: cmdMigrate,
   'create-admin': cmdCreateAdmin,
+  'reset-totp': cmdResetTotp,
   'seed-demo': cmdSeedDemo,
   ledger: cmdLedger,
   audit: (config, argv) =>
     runAuditCommand(argv, (fn) => withDatabase(config, { migrate: false }, fn), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }),
+  keys: (config, argv, signal) =>
+    runKeysCommand(config, argv, (fn) => withDatabase(config, { migrate: true }, fn), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }, signal),
 };
 
 /** Network errors, and PostgreSQL's refusals to let us in (auth failed, no such database, too many connections). */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Config, Db } from '../platform/index.js';
-import { createFieldCipher, platformError } from '../platform/index.js';
+import { fieldCipherFor, platformError } from '../platform/index.js';
 import { getNozzles, pricesInForce, registerTerminal } from '../stations/index.js';
 import { isoProductCode, keyCeremony } from '../pos-gateway/index.js';
 import { DEMO_CARD_PIN } from './seed-demo.js';
@@ -64,7 +64,7 @@ export async function seedDemoIso(deps: { db: Db; config: Config }, posTerminalI
     throw platformError('VALIDATION_FAILED', { stationId }, `演示油站没有 ${grade} 油枪或油价 / the demo station has no ${grade} nozzle or price in force`);
   }
 
-  const terminal = await registerTerminal(db, createFieldCipher(config.dataKeys), seedIsoActor, stationId);
+  const terminal = await registerTerminal(db, fieldCipherFor(config), seedIsoActor, stationId);
   const answer = await keyCeremony(deps, seedIsoActor, terminal.terminalId, { algorithm: 'tdes', macAlgorithm: 'retail-tdes-pad2', pinFormat: 0, framing: 'auto' });
   const tmk = answer.tmk!;
   const tak = answer.initialMacKey!;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Actor, Config, Db, Role, TerminalPrincipal, Trx } from '../platform/index.js';
-import { audit, businessDay, createFieldCipher, isAppError, pgErrorCode, PgCode } from '../platform/index.js';
+import { audit, businessDay, fieldCipherFor, isAppError, pgErrorCode, PgCode } from '../platform/index.js';
 import { createStaff } from '../staff/index.js';
 import { createGoods, createGoodsCategory, createStation, listStations, registerTerminal, seedDemoStock, setNozzles, setPrice, setPumps } from '../stations/index.js';
 import { createCustomer } from '../customers/index.js';
@@ -30,13 +30,23 @@ export const DEMO_LOGINS: Array<{ username: string; password: string; role: Role
   { username: 'demo.finance', password: 'finance-demo-pass', role: 'finance' },
   { username: 'demo.risk', password: 'risk-demo-pass', role: 'risk' },
   { username: 'demo.cashier', password: 'cashier-demo-pass', role: 'station_staff' },
+  // 三员分立: the people who manage accounts and read the audit log are not the administrator.
+  { username: 'demo.security', password: 'security-demo-pass', role: 'security_officer' },
+  { username: 'demo.auditor', password: 'auditor-demo-pass', role: 'auditor' },
+  // Bound to the demo fleet (the master card's customer): sees that enterprise's cards only.
+  { username: 'demo.fleet', password: 'fleet-demo-pass', role: 'enterprise_admin' },
 ];
 const DISPLAY_NAMES: Record<string, string> = {
   'demo.operator': '运营专员 王晓燕',
   'demo.finance': '财务 李静',
   'demo.risk': '风控 赵磊',
   'demo.cashier': '收银员 陈晨（北京朝阳北路站）',
+  'demo.security': '安全管理员 孙伟',
+  'demo.auditor': '审计管理员 周敏',
+  'demo.fleet': '车队管理员 吴刚',
 };
+/** The demo fleet's administrator is created once its customer exists. */
+const FLEET_LOGIN = 'demo.fleet';
 /** The station the demo cashier works at. */
 export const CASHIER_STATION = 'BJ001';
 /** Every demo card's PIN, so the POS simulator and curl examples can buy fuel with any of them. */
@@ -157,7 +167,7 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   const actor = opts.actor ?? seedActor;
   const progress: Progress = opts.quiet ? silentProgress : createProgress();
   const signal = opts.signal;
-  const deps = { db, config, cipher: createFieldCipher(config.dataKeys) };
+  const deps = { db, config, cipher: fieldCipherFor(config) };
 
   const found = await existingDemoData(db);
   if (found.length > 0) throw new DemoDataExistsError(found);
@@ -255,9 +265,10 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   progress.tick();
 
   // Demo staff, all or none.
-  progress.phase('演示员工 demo staff', DEMO_LOGINS.length);
+  progress.phase('演示员工 demo staff', DEMO_LOGINS.length - 1);
   await db.transaction().execute(async (trx) => {
     for (const login of DEMO_LOGINS) {
+      if (login.username === FLEET_LOGIN) continue;
       await createStaff(trx, actor, {
         username: login.username,
         password: login.password,
@@ -268,7 +279,7 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
       progress.tick();
     }
   });
-  summary.staff = DEMO_LOGINS.length;
+  summary.staff = DEMO_LOGINS.length - 1;
 
   // Customers and their cards.
   progress.phase('客户与发卡 customers & cards', plan.customers.length + plan.cards.length);
@@ -294,6 +305,18 @@ export async function seedDemo(db: Db, config: Config, opts: SeedOptions = {}): 
   };
   await issue(plan.masterIndex); // sub cards need their master first
   await runPool([...plan.cards.keys()].filter((i) => i !== plan.masterIndex), WORKERS, signal, issue);
+
+  // The fleet's enterprise administrator, bound to the master card's customer.
+  const fleet = DEMO_LOGINS.find((l) => l.username === FLEET_LOGIN)!;
+  const fleetCustomer = plan.cards[plan.masterIndex]!.customer;
+  await createStaff(db, actor, {
+    username: fleet.username,
+    password: fleet.password,
+    role: fleet.role,
+    displayName: DISPLAY_NAMES[fleet.username],
+    customerId: fleetCustomer === null ? null : customerIds[fleetCustomer]!,
+  });
+  summary.staff++;
 
   // Opening balances: counter recharges, then the fleet manager's first allocations.
   const balances: number[] = new Array(plan.cards.length).fill(0);

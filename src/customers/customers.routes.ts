@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import type { App } from '../platform/index.js';
-import { access, actorOf, FreeText, Id, StaffGroups } from '../platform/index.js';
+import { access, actorOf, customerScopeOf, FreeText, Id, inCustomerScope, StaffGroups } from '../platform/index.js';
 import { auditUnmaskedView } from '../privacy/index.js';
+import { customersError } from './customers.errors.js';
 import { createCustomer, findCustomers, getCustomer, ID_TYPES, setRealNameStatus, type CustomerDeps } from './customers.service.js';
 
 export const CustomerSchema = Type.Object({
@@ -86,7 +87,8 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
   app.get(
     '/api/v1/customers/:id',
     {
-      config: { access: access.roles(...StaffGroups.readers) },
+      // An enterprise administrator sees its own customer only; any other id is the same 404 as a missing one.
+      config: { access: access.roles(...StaffGroups.readers, 'enterprise_admin') },
       schema: {
         tags: ['customers'],
         summary: 'One customer (masked unless your role may see personal data) / 客户详情',
@@ -96,6 +98,7 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
       },
     },
     async (req) => {
+      if (!inCustomerScope(customerScopeOf(req.staff), req.params.id)) throw customersError('CUSTOMER_NOT_FOUND', { customerId: req.params.id });
       const customer = await getCustomer(deps, deps.db, req.params.id, req.staff?.role);
       if (!customer.masked) {
         await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'customer', targetId: customer.id, fields: UNMASKED_CUSTOMER_FIELDS, route: 'GET /api/v1/customers/:id' });
@@ -117,6 +120,13 @@ export function customersRoutes(app: App, deps: CustomerDeps): void {
         response: { 200: CustomerSchema },
       },
     },
-    async (req) => setRealNameStatus(deps, actorOf(req), req.params.id, req.body.status),
+    async (req) => {
+      const customer = await setRealNameStatus(deps, actorOf(req), req.params.id, req.body.status);
+      // The answer is the customer in clear for these roles: a view like GET /customers/:id.
+      if (!customer.masked) {
+        await auditUnmaskedView(deps.db, actorOf(req), { targetType: 'customer', targetId: customer.id, fields: UNMASKED_CUSTOMER_FIELDS, route: 'POST /api/v1/customers/:id/real-name' });
+      }
+      return customer;
+    },
   );
 }

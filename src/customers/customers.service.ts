@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Actor, Config, Db, Executor, FieldCipher, Role } from '../platform/index.js';
-import { audit, blindIndex, maskIdNumber, maskName, maskPhone, maySeePersonalData, pgErrorCode, PgCode, platformError } from '../platform/index.js';
+import { audit, blindIndexCandidates, configBlindIndex, configBlindIndexTag, maskIdNumber, maskName, maskPhone, maySeePersonalData, pgErrorCode, PgCode, platformError } from '../platform/index.js';
 import { customersError } from './customers.errors.js';
 
 export const ID_TYPES = ['resident_id', 'passport', 'hk_macau_permit', 'taiwan_permit', 'foreign_permanent', 'other'] as const;
@@ -58,7 +58,7 @@ export function normaliseName(name: string): string {
 }
 
 function nameIndex(deps: CustomerDeps, name: string): string {
-  return blindIndex(deps.config.blindIndexKey, 'name', normaliseName(name));
+  return configBlindIndex(deps.config, 'name', normaliseName(name));
 }
 
 export function normaliseIdNumber(idType: IdType, idNumber: string): string {
@@ -98,9 +98,9 @@ export async function createCustomer(
   const c = deps.cipher;
   try {
     return await deps.db.transaction().execute(async (trx) => {
-      const r = await sql<CustomerRow>`insert into customers (name_enc, name_bidx, phone_enc, phone_bidx, id_type, id_number_enc, id_number_bidx, key_id)
-        values (${c.encrypt(name)}, ${nameIndex(deps, name)}, ${c.encrypt(phone)}, ${blindIndex(deps.config.blindIndexKey, 'phone', phone)}, ${idType},
-                ${c.encrypt(idNumber)}, ${blindIndex(deps.config.blindIndexKey, 'id_number', idNumber)}, ${c.currentKeyId})
+      const r = await sql<CustomerRow>`insert into customers (name_enc, name_bidx, phone_enc, phone_bidx, id_type, id_number_enc, id_number_bidx, key_id, bidx_key)
+        values (${c.encrypt(name)}, ${nameIndex(deps, name)}, ${c.encrypt(phone)}, ${configBlindIndex(deps.config, 'phone', phone)}, ${idType},
+                ${c.encrypt(idNumber)}, ${configBlindIndex(deps.config, 'id_number', idNumber)}, ${c.currentKeyId}, ${configBlindIndexTag(deps.config)})
         returning *`.execute(trx);
       const row = r.rows[0]!;
       await audit(trx, actor, { action: 'customer.create', targetType: 'customer', targetId: row.id });
@@ -136,22 +136,23 @@ export interface CustomerQuery {
  * first either way, with the total for paging.
  */
 export async function findCustomers(deps: CustomerDeps, query: CustomerQuery, role: Role | undefined): Promise<{ items: Customer[]; total: number }> {
-  const key = deps.config.blindIndexKey;
-  let nameIdx: string | null = null;
+  // Every index the value may have while a blind-index rotation runs: found before and after the job.
+  const candidates = (domain: string, value: string) => blindIndexCandidates(deps.config, domain, value);
+  let nameIdx: string[] | null = null;
   if (query.name !== undefined) {
     if (normaliseName(query.name) === '') throw platformError('VALIDATION_FAILED', { field: 'querystring.name', reason: 'empty name' });
-    nameIdx = nameIndex(deps, query.name);
+    nameIdx = candidates('name', normaliseName(query.name));
   }
-  const phoneIdx = query.phone ? blindIndex(key, 'phone', normalisePhone(query.phone)) : null;
+  const phoneIdx = query.phone ? candidates('phone', normalisePhone(query.phone)) : null;
   // An ID number is a number of one document type (resident ID card unless another is named).
   const idType = query.idNumber ? (query.idType ?? 'resident_id') : null;
-  const idIdx = query.idNumber && idType ? blindIndex(key, 'id_number', normaliseIdNumber(idType, query.idNumber)) : null;
+  const idIdx = query.idNumber && idType ? candidates('id_number', normaliseIdNumber(idType, query.idNumber)) : null;
   const cardNo = query.cardNo ?? null;
   // cards depends on customers (a card names its customer), so importing cards here would be a
   // cycle: the card's holder is read straight from the card row, a read-only lookup by its key.
-  const where = sql`(${nameIdx}::text is null or name_bidx = ${nameIdx})
-      and (${phoneIdx}::text is null or phone_bidx = ${phoneIdx})
-      and (${idIdx}::text is null or (id_number_bidx = ${idIdx} and id_type = ${idType}))
+  const where = sql`(${nameIdx}::text[] is null or name_bidx = any(${nameIdx}::text[]))
+      and (${phoneIdx}::text[] is null or phone_bidx = any(${phoneIdx}::text[]))
+      and (${idIdx}::text[] is null or (id_number_bidx = any(${idIdx}::text[]) and id_type = ${idType}))
       and (${cardNo}::text is null or id = (
         select coalesce(c.customer_id, m.customer_id) from cards c left join cards m on m.id = c.master_card_id where c.card_no = ${cardNo}))`;
   const r = await sql<CustomerRow>`select * from customers where ${where}

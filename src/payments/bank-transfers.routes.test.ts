@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { expectError, expectLedgerVerified, getCard, issueCard, ok } from '../../test/support/cards-factory.js';
+import { maskCardNo } from '../platform/index.js';
 import { bankOrder, newBankTxnId, today } from './refunds.fixtures.js';
 
 // HTTP tests of the incoming bank transfer routes (bankTransfersRoutes), registered by src/server.ts.
@@ -22,7 +23,7 @@ describe('incoming bank transfer routes', () => {
     const key = randomUUID();
     const body = { bankTxnId: newBankTxnId(), amount: 12_300, payerName: '张三', payerAccount: '6222020200112233445', memo: `充值 ${o.payerCode}` };
     const t = ok(await enter(body, { key }), 201);
-    expect(t).toMatchObject({ status: 'matched', orderNo: o.orderNo, cardNo: c.cardNo, amount: 12_300, payerAccount: '6222****3445', valueDate: today() });
+    expect(t).toMatchObject({ status: 'matched', orderNo: o.orderNo, cardNo: maskCardNo(c.cardNo), amount: 12_300, payerAccount: '6222****3445', valueDate: today() });
     expect(ok(await enter(body, { key }), 201).id).toBe(t.id);
     expectError(await enter(body), 409, 'BANK_TRANSFER_DUPLICATE');
     expect((await getCard(server, c.cardNo)).balance).toBe(12_300);

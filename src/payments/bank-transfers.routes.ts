@@ -1,6 +1,9 @@
 import { Type } from 'typebox';
-import type { App } from '../platform/index.js';
-import { access, actorOf, checkIdempotencyKey, decodeCursor, FreeText, Id, Nullable, pageSize, runIdempotent } from '../platform/index.js';
+import type { FastifyRequest } from 'fastify';
+import type { App, Role } from '../platform/index.js';
+import { access, actorOf, checkIdempotencyKey, decodeCursor, FreeText, Id, maskCardNo, Nullable, pageSize, runIdempotent } from '../platform/index.js';
+import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import type { PaymentsDeps } from './orders.service.js';
 import {
   enterIncomingTransfer,
@@ -35,6 +38,33 @@ export const BankTransferSchema = Type.Object({
 });
 
 const bearer = [{ bearer: [] }];
+
+/** Finance matches transfers by amount, date and payer: it sees card numbers masked, as the cards module shows them to it. */
+export function presentTransfer(t: BankTransferIn, role: Role | undefined): BankTransferIn {
+  return t.cardNo && !maySeeCardNumbers(role) ? { ...t, cardNo: maskCardNo(t.cardNo) } : t;
+}
+
+/**
+ * Payer names (admin and finance) and full card numbers (admin) shown in clear are views of
+ * unmasked personal data (docs/privacy.md): one audit row per answer, naming what was in clear.
+ */
+async function auditTransfersShown(deps: PaymentsDeps, req: FastifyRequest, shown: readonly BankTransferIn[], route: string, list: boolean): Promise<void> {
+  const fullCards = maySeeCardNumbers(req.staff?.role);
+  const inClear = shown.filter((t) => t.payerName !== null || (fullCards && t.cardNo !== null));
+  if (inClear.length === 0) return;
+  const fields = [
+    ...(inClear.some((t) => t.payerName !== null) ? ['bank_transfers_in.payer_name'] : []),
+    ...(fullCards && inClear.some((t) => t.cardNo !== null) ? ['cards.card_no'] : []),
+  ];
+  await auditUnmaskedView(deps.db, actorOf(req), {
+    targetType: 'bank_transfer',
+    targetId: inClear.length === 1 ? inClear[0]!.id : null,
+    ...(list ? { targets: inClear.map((t) => t.id) } : {}),
+    fields,
+    route,
+  });
+}
+
 const NoteBody = Type.Object({ note: FreeText({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 
 export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
@@ -64,13 +94,16 @@ export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
     },
     async (req) => {
       const q = req.query;
-      return listIncomingTransfers(db, {
+      const page = await listIncomingTransfers(db, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.from ? { from: q.from } : {}),
         ...(q.to ? { to: q.to } : {}),
         limit: pageSize(q.limit, MAX_BANK_TRANSFER_PAGE),
         cursor: decodeCursor(q.cursor, 'bigint'),
       });
+      const items = page.items.map((t) => presentTransfer(t, req.staff?.role));
+      await auditTransfersShown(deps, req, items, 'GET /api/v1/bank-transfers', true);
+      return { ...page, items };
     },
   );
 
@@ -80,7 +113,11 @@ export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
       config: { access: access.roles(...MONEY) },
       schema: { tags: ['payments'], summary: 'One incoming transfer / 入账流水详情', security: bearer, params: Type.Object({ id: Id() }), response: { 200: BankTransferSchema } },
     },
-    async (req) => getIncomingTransfer(db, req.params.id),
+    async (req) => {
+      const t = presentTransfer(await getIncomingTransfer(db, req.params.id), req.staff?.role);
+      await auditTransfersShown(deps, req, [t], 'GET /api/v1/bank-transfers/:id', false);
+      return t;
+    },
   );
 
   app.post(
@@ -115,7 +152,8 @@ export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
         status: 201,
         body: await enterIncomingTransfer(trx, deps, actorOf(req), req.body),
       }));
-      return reply.status(201).send(out.body);
+      // The payer name is the one the caller typed; a matched card's number is masked for finance.
+      return reply.status(201).send(presentTransfer(out.body, req.staff?.role));
     },
   );
 
@@ -132,7 +170,8 @@ export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: BankTransferSchema },
       },
     },
-    async (req) => db.transaction().execute((trx) => matchIncomingTransfer(trx, deps, actorOf(req), req.params.id, req.body.orderNo)),
+    async (req) =>
+      presentTransfer(await db.transaction().execute((trx) => matchIncomingTransfer(trx, deps, actorOf(req), req.params.id, req.body.orderNo)), req.staff?.role),
   );
 
   for (const [action, to, summary] of [
@@ -145,7 +184,7 @@ export function bankTransfersRoutes(app: App, deps: PaymentsDeps): void {
         config: { access: access.roles(...MONEY) },
         schema: { tags: ['payments'], summary, security: bearer, params: Type.Object({ id: Id() }), body: NoteBody, response: { 200: BankTransferSchema } },
       },
-      async (req) => db.transaction().execute((trx) => settleUnmatchedTransfer(trx, actorOf(req), req.params.id, to, req.body.note)),
+      async (req) => presentTransfer(await db.transaction().execute((trx) => settleUnmatchedTransfer(trx, actorOf(req), req.params.id, to, req.body.note)), req.staff?.role),
     );
   }
 }

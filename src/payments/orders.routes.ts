@@ -1,7 +1,9 @@
 import { Type } from 'typebox';
+import type { FastifyRequest } from 'fastify';
 import type { App, Role } from '../platform/index.js';
 import { access, actorOf, checkIdempotencyKey, maskCardNo, Nullable, pageSize, parseTimeBound } from '../platform/index.js';
 import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { CHANNELS, METHODS } from './channel.js';
 import { ORDER_STATUSES } from './orders.state.js';
 import {
@@ -98,7 +100,38 @@ export function presentForStaff(view: OrderView, role: Role | undefined): Rechar
   return maySeeCardNumbers(role) ? o : { ...o, cardNo: maskCardNo(o.cardNo) };
 }
 
+/**
+ * A full card number shown is a view of unmasked personal data (docs/privacy.md): audited, one row
+ * per answer. Not when the caller typed the number itself (creating an order, a list filtered by
+ * card), as for GET /api/v1/cards/:cardNo.
+ */
+async function auditOrdersShown(
+  deps: PaymentsDeps,
+  req: FastifyRequest,
+  orders: readonly RechargeOrder[],
+  route: string,
+  opts: { list?: boolean; typedCardNo?: string } = {},
+): Promise<void> {
+  if (!maySeeCardNumbers(req.staff?.role)) return;
+  const shown = orders.filter((o) => o.cardNo !== opts.typedCardNo);
+  if (shown.length === 0) return;
+  await auditUnmaskedView(deps.db, actorOf(req), {
+    targetType: 'recharge_order',
+    targetId: shown.length === 1 ? shown[0]!.orderNo : null,
+    ...(opts.list ? { targets: shown.map((o) => o.orderNo) } : {}),
+    fields: ['cards.card_no'],
+    route,
+  });
+}
+
 export function ordersRoutes(app: App, deps: PaymentsDeps): void {
+  /** The order as it is now, for the staff member who acted on it by its order number. */
+  const shownOrder = async (req: FastifyRequest, orderNo: string, route: string): Promise<RechargeOrder> => {
+    const order = presentForStaff(await requireOrderView(deps.db, orderNo), req.staff!.role);
+    await auditOrdersShown(deps, req, [order], route);
+    return order;
+  };
+
   app.post(
     '/api/v1/recharge-orders',
     {
@@ -186,7 +219,9 @@ export function ordersRoutes(app: App, deps: PaymentsDeps): void {
         ...(q.cursor ? { cursor: q.cursor } : {}),
         limit: pageSize(q.limit, MAX_ORDER_PAGE),
       });
-      return { items: page.items.map((v) => presentForStaff(v, req.staff!.role)), nextCursor: page.nextCursor };
+      const items = page.items.map((v) => presentForStaff(v, req.staff!.role));
+      await auditOrdersShown(deps, req, items, 'GET /api/v1/recharge-orders', { list: true, ...(q.cardNo ? { typedCardNo: q.cardNo } : {}) });
+      return { items, nextCursor: page.nextCursor };
     },
   );
 
@@ -204,8 +239,10 @@ export function ordersRoutes(app: App, deps: PaymentsDeps): void {
     },
     async (req) => {
       const view = await requireOrderView(deps.db, req.params.orderNo);
+      const order = presentForStaff(view, req.staff!.role);
+      await auditOrdersShown(deps, req, [order], 'GET /api/v1/recharge-orders/:orderNo');
       return {
-        ...presentForStaff(view, req.staff!.role),
+        ...order,
         events: await orderEvents(deps.db, view.id),
         notifications: await orderNotifications(deps.db, view.order_no),
         refunds: await listRefundsOfOrder(deps.db, view.id),
@@ -229,7 +266,7 @@ export function ordersRoutes(app: App, deps: PaymentsDeps): void {
     async (req) => {
       const r = await queryOrder(deps, req.params.orderNo, 'staff', actorOf(req));
       if (r.outcome === 'rejected' && r.code) throw paymentsError(r.code, { orderNo: req.params.orderNo, ...(r.details ?? {}) });
-      return presentForStaff(await requireOrderView(deps.db, req.params.orderNo), req.staff!.role);
+      return shownOrder(req, req.params.orderNo, 'POST /api/v1/recharge-orders/:orderNo/query');
     },
   );
 
@@ -250,7 +287,7 @@ export function ordersRoutes(app: App, deps: PaymentsDeps): void {
       const view = await requireOrderView(deps.db, req.params.orderNo);
       if (view.status !== 'created' && view.status !== 'paying') throw paymentsError('PAYMENT_ORDER_STATE', { orderNo: view.order_no, status: view.status });
       await closeOpenOrder(deps, view.order_no, 'staff', 'staff', actorOf(req));
-      return presentForStaff(await requireOrderView(deps.db, view.order_no), req.staff!.role);
+      return shownOrder(req, view.order_no, 'POST /api/v1/recharge-orders/:orderNo/close');
     },
   );
 
@@ -269,7 +306,7 @@ export function ordersRoutes(app: App, deps: PaymentsDeps): void {
     },
     async (req) => {
       await creditPaidOrderByStaff(deps, actorOf(req), req.params.orderNo);
-      return presentForStaff(await requireOrderView(deps.db, req.params.orderNo), req.staff!.role);
+      return shownOrder(req, req.params.orderNo, 'POST /api/v1/recharge-orders/:orderNo/credit');
     },
   );
 }

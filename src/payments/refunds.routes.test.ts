@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { cardOp, expectError, expectLedgerVerified, getCard, issueCard, ok } from '../../test/support/cards-factory.js';
+import { maskCardNo } from '../platform/index.js';
 import { bankOrder, cashOrder, payBankOrder } from './refunds.fixtures.js';
 
 // HTTP tests of the refund routes (refundsRoutes), registered by src/server.ts.
@@ -22,7 +23,7 @@ describe('refund routes', () => {
     const o = await cashOrder(server, c.cardNo, 5_000);
     const key = randomUUID();
     const r = ok(await refundPost(o.orderNo, { amount: 2_000, reason: '多充' }, { key }), 201);
-    expect(r).toMatchObject({ kind: 'recharge', orderNo: o.orderNo, cardNo: c.cardNo, channel: 'cash', amount: 2_000, status: 'succeeded', payee: null });
+    expect(r).toMatchObject({ kind: 'recharge', orderNo: o.orderNo, cardNo: maskCardNo(c.cardNo), channel: 'cash', amount: 2_000, status: 'succeeded', payee: null });
     const again = ok(await refundPost(o.orderNo, { amount: 2_000, reason: '多充' }, { key }), 201);
     expect(again.refundNo).toBe(r.refundNo);
     expect((await getCard(server, c.cardNo)).balance).toBe(3_000);

@@ -1,6 +1,8 @@
 import { Type } from 'typebox';
-import type { App } from '../platform/index.js';
-import { access, actorOf, checkIdempotencyKey, decodeCursor, FreeText, Nullable, pageSize, parseTimeBound } from '../platform/index.js';
+import type { FastifyRequest } from 'fastify';
+import type { App, Role } from '../platform/index.js';
+import { access, actorOf, checkIdempotencyKey, decodeCursor, FreeText, maskCardNo, maskName, Nullable, pageSize, parseTimeBound } from '../platform/index.js';
+import { maySeeCardNumbers } from '../cards/index.js';
 import { auditUnmaskedView } from '../privacy/index.js';
 import { CHANNELS } from './channel.js';
 import type { PaymentsDeps } from './orders.service.js';
@@ -16,6 +18,8 @@ import {
   requestRechargeRefund,
   revealPayee,
   startCardClosePayout,
+  type CardRefundView,
+  type Refund,
 } from './refunds.service.js';
 
 export const MAX_REFUND_PAGE = 200;
@@ -81,6 +85,65 @@ const CardRefundSchema = Type.Object({
 
 const bearer = [{ bearer: [] }];
 
+/** Admin and finance pay refunds out, so they see the payee's name; the account is always masked here. */
+const maySeePayee = (role: Role | undefined): boolean => role === 'admin' || role === 'finance';
+
+/** Card numbers as the cards module shows them to the role; payee names only to those who pay out. */
+export function presentRefundFor<R extends Refund>(r: R, role: Role | undefined): R {
+  return {
+    ...r,
+    cardNo: maySeeCardNumbers(role) ? r.cardNo : maskCardNo(r.cardNo),
+    payee: r.payee && !maySeePayee(role) ? { ...r.payee, name: maskName(r.payee.name) } : r.payee,
+  };
+}
+
+export function presentCardRefundFor(cr: CardRefundView, role: Role | undefined): CardRefundView {
+  return { ...cr, cardNo: maySeeCardNumbers(role) ? cr.cardNo : maskCardNo(cr.cardNo), parts: cr.parts.map((p) => presentRefundFor(p, role)) };
+}
+
+/** What one refund shows in clear to the role: register fields. */
+function clearFields(r: Refund, role: Role | undefined, opts: { payout?: boolean } = {}): string[] {
+  return [
+    ...((r.payee && maySeePayee(role)) || opts.payout ? ['payment_refunds.payee'] : []),
+    ...(maySeeCardNumbers(role) ? ['cards.card_no'] : []),
+  ];
+}
+
+/**
+ * Full card numbers and payee names shown in clear are views of unmasked personal data
+ * (docs/privacy.md): one audit row per answer naming the fields and, for lists, the records shown.
+ * Not when every number shown is the one the caller typed (a list filtered by card number).
+ */
+async function auditShown(
+  deps: PaymentsDeps,
+  req: FastifyRequest,
+  view: { targetType: string; route: string; list: boolean; typedCardNo?: string | undefined },
+  shown: readonly { id: string; fields: readonly string[] }[],
+): Promise<void> {
+  const inClear = shown.filter((s) => s.fields.length > 0);
+  if (inClear.length === 0) return;
+  const fields = [...new Set(inClear.flatMap((s) => s.fields))].sort();
+  await auditUnmaskedView(deps.db, actorOf(req), {
+    targetType: view.targetType,
+    targetId: inClear.length === 1 ? inClear[0]!.id : null,
+    ...(view.list ? { targets: inClear.map((s) => s.id) } : {}),
+    fields,
+    route: view.route,
+  });
+}
+
+/** A typed card number shown back is not a view; other fields of the same refund still are. */
+const shownRefund = (r: Refund, role: Role | undefined, typedCardNo?: string) => ({
+  id: r.refundNo,
+  fields: clearFields(r, role).filter((f) => !(f === 'cards.card_no' && typedCardNo !== undefined && r.cardNo === typedCardNo)),
+});
+
+function shownCardRefund(cr: CardRefundView, role: Role | undefined): { id: string; fields: string[] } {
+  const fields = new Set<string>(maySeeCardNumbers(role) ? ['cards.card_no'] : []);
+  for (const p of cr.parts) for (const f of clearFields(p, role)) fields.add(f);
+  return { id: cr.id, fields: [...fields].sort() };
+}
+
 export function refundsRoutes(app: App, deps: PaymentsDeps): void {
   const { db } = deps;
 
@@ -111,7 +174,7 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
     async (req, reply) => {
       const key = checkIdempotencyKey(req.headers['idempotency-key']);
       const refund = await requestRechargeRefund(deps, actorOf(req), { orderNo: req.params.orderNo, ...req.body }, 'staff', key);
-      return reply.status(201).send(refund);
+      return reply.status(201).send(presentRefundFor(refund, req.staff?.role));
     },
   );
 
@@ -142,7 +205,8 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
     },
     async (req) => {
       const q = req.query;
-      return listRefunds(db, {
+      const role = req.staff?.role;
+      const page = await listRefunds(db, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.channel ? { channel: q.channel } : {}),
         ...(q.kind ? { kind: q.kind } : {}),
@@ -153,6 +217,9 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         limit: pageSize(q.limit, MAX_REFUND_PAGE),
         cursor: decodeCursor(q.cursor),
       });
+      const route = 'GET /api/v1/refunds';
+      await auditShown(deps, req, { targetType: 'refund', route, list: true }, page.items.map((r) => shownRefund(r, role, q.cardNo)));
+      return { ...page, items: page.items.map((r) => presentRefundFor(r, role)) };
     },
   );
 
@@ -172,12 +239,12 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
     async (req) => {
       const detail = await getRefundDetail(db, req.params.refundNo);
       const role = req.staff?.role;
-      if (role !== 'admin' && role !== 'finance') return detail;
-      const payout = revealPayee(deps.config, await getRefundRow(db, req.params.refundNo));
-      if (payout) {
-        await auditUnmaskedView(db, actorOf(req), { targetType: 'refund', targetId: req.params.refundNo, fields: ['payment_refunds.payee'], route: 'GET /api/v1/refunds/:refundNo' });
-      }
-      return { ...detail, payout };
+      const route = 'GET /api/v1/refunds/:refundNo';
+      const payout = maySeePayee(role) ? revealPayee(deps.config, await getRefundRow(db, req.params.refundNo)) : undefined;
+      // One row for the answer: the full payee account (payout), the payee name and the card number.
+      await auditShown(deps, req, { targetType: 'refund', route, list: false }, [{ id: detail.refundNo, fields: clearFields(detail, role, { payout: !!payout }) }]);
+      const shown = presentRefundFor(detail, role);
+      return payout === undefined ? shown : { ...shown, payout };
     },
   );
 
@@ -194,7 +261,7 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: RefundSchema },
       },
     },
-    async (req) => queryRefundNow(deps, req.params.refundNo, 'staff', actorOf(req)),
+    async (req) => presentRefundFor(await queryRefundNow(deps, req.params.refundNo, 'staff', actorOf(req)), req.staff?.role),
   );
 
   app.post(
@@ -214,7 +281,7 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: RefundSchema },
       },
     },
-    async (req) => confirmBankPayout(deps, actorOf(req), req.params.refundNo, req.body),
+    async (req) => presentRefundFor(await confirmBankPayout(deps, actorOf(req), req.params.refundNo, req.body), req.staff?.role),
   );
 
   app.post(
@@ -231,7 +298,7 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: RefundSchema },
       },
     },
-    async (req) => failBankPayout(deps, actorOf(req), req.params.refundNo, req.body.reason),
+    async (req) => presentRefundFor(await failBankPayout(deps, actorOf(req), req.params.refundNo, req.body.reason), req.staff?.role),
   );
 
   app.get(
@@ -253,8 +320,12 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: Type.Object({ items: Type.Array(CardRefundSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
-    async (req) =>
-      listCardRefunds(db, { ...(req.query.status ? { status: req.query.status } : {}), limit: pageSize(req.query.limit, MAX_REFUND_PAGE), cursor: decodeCursor(req.query.cursor) }),
+    async (req) => {
+      const role = req.staff?.role;
+      const page = await listCardRefunds(db, { ...(req.query.status ? { status: req.query.status } : {}), limit: pageSize(req.query.limit, MAX_REFUND_PAGE), cursor: decodeCursor(req.query.cursor) });
+      await auditShown(deps, req, { targetType: 'card_refund', route: 'GET /api/v1/card-refunds', list: true }, page.items.map((cr) => shownCardRefund(cr, role)));
+      return { ...page, items: page.items.map((cr) => presentCardRefundFor(cr, role)) };
+    },
   );
 
   app.get(
@@ -269,7 +340,12 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: CardRefundSchema },
       },
     },
-    async (req) => getCardRefund(db, req.params.id),
+    async (req) => {
+      const role = req.staff?.role;
+      const cr = await getCardRefund(db, req.params.id);
+      await auditShown(deps, req, { targetType: 'card_refund', route: 'GET /api/v1/card-refunds/:id', list: false }, [shownCardRefund(cr, role)]);
+      return presentCardRefundFor(cr, role);
+    },
   );
 
   app.post(
@@ -285,6 +361,6 @@ export function refundsRoutes(app: App, deps: PaymentsDeps): void {
         response: { 200: CardRefundSchema },
       },
     },
-    async (req) => startCardClosePayout(deps, actorOf(req), req.params.id.toLowerCase(), 'staff'),
+    async (req) => presentCardRefundFor(await startCardClosePayout(deps, actorOf(req), req.params.id.toLowerCase(), 'staff'), req.staff?.role),
   );
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Actor, Config, Executor, FieldCipher, Trx } from '../platform/index.js';
-import { audit, businessDay, createFieldCipher, CURSOR_TIME_FORMAT, encodeCursor, maskCardNo, runIdempotent, systemActor } from '../platform/index.js';
+import { audit, businessDay, createFieldCipher, CURSOR_TIME_FORMAT, encodeCursor, maskAccount, maskCardNo, runIdempotent, systemActor } from '../platform/index.js';
 import { lockAccounts, systemAccount, transfer, uuidFrom } from '../ledger/index.js';
 import type { ChannelCode, RefundRequest, RefundState } from './channel.js';
 import { ONLINE_CHANNELS } from './channel.js';
@@ -108,10 +108,8 @@ function cipherOf(config: Config): FieldCipher {
   return c;
 }
 
-export function maskAccountNo(account: string): string {
-  const a = account.replace(/\s+/g, '');
-  return a.length > 8 ? `${a.slice(0, 4)}****${a.slice(-4)}` : '****';
-}
+/** The platform's account mask; kept under this name for bank-transfers.service.ts, which imports it. */
+export const maskAccountNo = maskAccount;
 
 function storePayee(config: Config, p: PayeeInput): StoredPayee {
   const account = p.account.replace(/\s+/g, '');

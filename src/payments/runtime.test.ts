@@ -9,7 +9,7 @@ import { expectError, expectLedgerVerified, issueCard } from '../../test/support
  * production system (real keys) unless an operator says so for a staging system.
  */
 const key = () => randomBytes(32).toString('base64');
-const REAL_KEYS = { FUELCARD_DATA_KEYS: `k1:${key()}`, FUELCARD_BLIND_INDEX_KEY: key(), FUELCARD_PIN_KEY: key(), FUELCARD_MESSAGE_SENDER: 'dev' };
+const REAL_KEYS = { FUELCARD_DATA_KEYS: `k1:${key()}`, FUELCARD_BLIND_INDEX_KEY: key(), FUELCARD_PIN_KEY: key(), FUELCARD_MESSAGE_SENDER: 'dev', FUELCARD_ADMIN_TOTP: 'optional' };
 
 describe('payment sandboxes', () => {
   let server: TestServer | undefined;

@@ -69,17 +69,21 @@ describe('audit chain over real traffic', () => {
     expect(s.lastVerification).toMatchObject({ source: 'job', ok: true });
   });
 
-  it('shows the newest recorded verification to the console, for admin and risk only', async () => {
+  it('shows the newest recorded verification to the auditor and security officer, never to admin (三员分立)', async () => {
     await verifyAuditChain(server.db.db, { record: 'cli' });
-    const s = ok(await server.api('GET', '/api/v1/audit/chain', { role: 'risk' }), 200);
+    const s = ok(await server.api('GET', '/api/v1/audit/chain', { role: 'auditor' }), 200);
     expect(s.lastVerification.ok).toBe(true);
     expect(s.lastVerification.source).toBe('cli');
     expect(s.lastVerification.verifiedSeq).toBeGreaterThan(0);
     expect(s.head.seq).toBeGreaterThanOrEqual(s.lastVerification.verifiedSeq);
     expect((await server.api('GET', '/api/v1/audit/chain', { role: 'operator' })).status).toBe(403);
     expect((await server.api('POST', '/api/v1/audit/chain/verify', { role: 'operator' })).status).toBe(403);
+    for (const role of ['admin', 'risk'] as const) {
+      expect((await server.api('GET', '/api/v1/audit/chain', { role })).status, role).toBe(403);
+      expect((await server.api('POST', '/api/v1/audit/chain/verify', { role })).status, role).toBe(403);
+    }
 
-    const v = ok(await server.api('POST', '/api/v1/audit/chain/verify', { role: 'admin' }), 200);
+    const v = ok(await server.api('POST', '/api/v1/audit/chain/verify', { role: 'security_officer' }), 200);
     expect(v.ok).toBe(true);
     expect(v.brokenSeq).toBeNull();
     const after = await auditChainStatus(server.db.db);

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
+import { configBlindIndexTag } from './crypto.js';
 
 const key32 = Buffer.alloc(32, 7).toString('base64');
 const key16 = Buffer.alloc(16, 7).toString('base64');
@@ -149,12 +151,49 @@ describe('loadConfig', () => {
     ['FUELCARD_SHUTDOWN_TIMEOUT_MS', '10'],
     ['FUELCARD_TZ', 'Mars/Olympus_Mons'],
     ['FUELCARD_TZ', 'Beijing'],
+    // 等保 level 3: at most 10 failures, then at least 30 minutes.
+    ['FUELCARD_LOGIN_MAX_FAILURES', '11'],
+    ['FUELCARD_LOGIN_MAX_FAILURES', '0'],
+    ['FUELCARD_LOGIN_LOCK_MIN', '29'],
+    ['FUELCARD_LOGIN_LOCK_MIN', '1'],
+    ['FUELCARD_ADMIN_TOTP', 'off'],
   ];
   it.each(bad)('%s=%s is a ConfigError naming the variable', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.variable).toBe(name);
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toContain(name);
+  });
+
+  it('keeps staff logins within 10 failures and a lock of at least 30 minutes', () => {
+    expect(loadConfig({})).toMatchObject({ loginMaxFailures: 5, loginLockMs: 30 * 60_000 });
+    expect(loadConfig({ FUELCARD_LOGIN_MAX_FAILURES: '10', FUELCARD_LOGIN_LOCK_MIN: '30' })).toMatchObject({ loginMaxFailures: 10, loginLockMs: 30 * 60_000 });
+    expect(loadConfig({ FUELCARD_LOGIN_LOCK_MIN: '120' }).loginLockMs).toBe(120 * 60_000);
+  });
+
+  it('requires TOTP of administrators unless the system runs on generated development keys', () => {
+    const real = { FUELCARD_DATA_KEYS: `k1:${key32}`, FUELCARD_BLIND_INDEX_KEY: key32, FUELCARD_PIN_KEY: key32, FUELCARD_MESSAGE_SENDER: 'dev' };
+    expect(loadConfig({}).adminTotp).toBe('optional');
+    expect(loadConfig({ FUELCARD_ADMIN_TOTP: 'required' }).adminTotp).toBe('required');
+    expect(loadConfig(real).adminTotp).toBe('required');
+    expect(loadConfig({ ...real, FUELCARD_ADMIN_TOTP: 'optional' }).adminTotp).toBe('optional');
+    // A development system with one real key is still a development system.
+    const devWithPin = loadConfig({ FUELCARD_PIN_KEY: key32 });
+    expect(devWithPin).toMatchObject({ adminTotp: 'optional', generatedSecrets: true, paymentsSandbox: true });
+  });
+
+  it('refuses generated PIN or blind-index keys next to real data keys, naming the missing variable', () => {
+    const base = { FUELCARD_DATA_KEYS: `k1:${key32}`, FUELCARD_MESSAGE_SENDER: 'dev' };
+    const noPin = configError({ ...base, FUELCARD_BLIND_INDEX_KEY: key32 });
+    expect(noPin.variable).toBe('FUELCARD_PIN_KEY');
+    expect(noPin.message).toContain('FUELCARD_DATA_KEYS');
+    expect(configError({ ...base, FUELCARD_BLIND_INDEX_KEYS: `b1:${key32}` }).variable).toBe('FUELCARD_PIN_KEY');
+    expect(configError({ ...base, FUELCARD_PIN_KEY: key32 }).variable).toBe('FUELCARD_BLIND_INDEX_KEYS');
+    expect(configError({ ...base, FUELCARD_PIN_KEY: key32, FUELCARD_BLIND_INDEX_KEY: '' }).variable).toBe('FUELCARD_BLIND_INDEX_KEYS');
+    // Either blind-index spelling completes a production configuration, with TOTP required and no sandbox.
+    for (const blind of [{ FUELCARD_BLIND_INDEX_KEY: key32 }, { FUELCARD_BLIND_INDEX_KEYS: `b1:${key32}` }]) {
+      expect(loadConfig({ ...base, ...blind, FUELCARD_PIN_KEY: key32 })).toMatchObject({ generatedSecrets: false, adminTotp: 'required', paymentsSandbox: false });
+    }
   });
 
   it('reports the first bad variable even when others are fine', () => {
@@ -171,5 +210,40 @@ describe('loadConfig', () => {
     expect(configError({ FUELCARD_POS_TLS_KEY: '/etc/pos/key.pem' }).variable).toBe('FUELCARD_POS_TLS_CERT');
     expect(configError({ FUELCARD_POS_JOURNAL_DAYS: '0' }).variable).toBe('FUELCARD_POS_JOURNAL_DAYS');
     expect(configError({ FUELCARD_POS_KEY_ROLLOVER_S: '5' }).variable).toBe('FUELCARD_POS_KEY_ROLLOVER_S');
+  });
+
+  it('reads the key settings: provider, field cipher, blind-index keys and hash, re-encryption batch', () => {
+    const k = () => randomBytes(32).toString('base64');
+    const d = loadConfig({});
+    expect(d.keyProvider).toBe('env');
+    expect(d.fieldCipher).toBe('aes-256-gcm');
+    expect(d.blindIndexHash).toBe('sha256');
+    expect(d.blindIndexKeys.map((b) => b.id)).toEqual(['dev1']);
+    expect(d.reencryptBatch).toBe(200);
+    const single = loadConfig({ FUELCARD_BLIND_INDEX_KEY: k() });
+    expect(single.blindIndexKeys.map((b) => b.id)).toEqual(['b1']);
+    expect(single.blindIndexKey.equals(single.blindIndexKeys[0]!.key)).toBe(true);
+    const sm = loadConfig({ FUELCARD_FIELD_CIPHER: 'sm4', FUELCARD_BLIND_INDEX_KEYS: `b2:${k()},b1:${k()}`, FUELCARD_REENCRYPT_BATCH: '0' });
+    expect(sm.fieldCipher).toBe('sm4');
+    expect(sm.blindIndexHash).toBe('sha256');
+    expect(sm.blindIndexKeys.map((b) => b.id)).toEqual(['b2', 'b1']);
+    expect(sm.reencryptBatch).toBe(0);
+    // The tag a row records for its indexes names the hash and the current key (customers.bidx_key).
+    expect(configBlindIndexTag(sm)).toBe('sha256:b2');
+    expect(configBlindIndexTag(loadConfig({ FUELCARD_BLIND_INDEX_HASH: 'sm3' }))).toBe('sm3:dev1');
+    expect(loadConfig({ FUELCARD_FIELD_CIPHER: 'sm4', FUELCARD_BLIND_INDEX_HASH: 'sm3' }).blindIndexHash).toBe('sm3');
+
+    expect(configError({ FUELCARD_FIELD_CIPHER: 'sm4-gcm' }).message).toContain('aes-256-gcm, sm4');
+    expect(configError({ FUELCARD_BLIND_INDEX_HASH: 'md5' }).variable).toBe('FUELCARD_BLIND_INDEX_HASH');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'vault' }).variable).toBe('FUELCARD_KEY_PROVIDER');
+    expect(configError({ FUELCARD_KEY_FILE: '/etc/fuelcard/keys.json' }).variable).toBe('FUELCARD_KEY_PROVIDER');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'env', FUELCARD_KEY_FILE: '/etc/fuelcard/keys.json' }).variable).toBe('FUELCARD_KEY_FILE');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'file' }).variable).toBe('FUELCARD_KEY_FILE');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'file', FUELCARD_KEY_FILE: '/x', FUELCARD_DATA_KEYS: `k1:${k()}` }).variable).toBe('FUELCARD_DATA_KEYS');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'local-kms', FUELCARD_KEY_FILE: '/x' }).variable).toBe('FUELCARD_KMS_MASTER_KEY_FILE');
+    expect(configError({ FUELCARD_KEY_PROVIDER: 'file', FUELCARD_KEY_FILE: '/nonexistent/keys.json' }).message).toContain('ENOENT');
+    expect(configError({ FUELCARD_BLIND_INDEX_KEYS: `b1:${k()}`, FUELCARD_BLIND_INDEX_KEY: k() }).variable).toBe('FUELCARD_BLIND_INDEX_KEYS');
+    expect(configError({ FUELCARD_BLIND_INDEX_KEYS: 'b1' }).variable).toBe('FUELCARD_BLIND_INDEX_KEYS');
+    expect(configError({ FUELCARD_REENCRYPT_BATCH: '-1' }).variable).toBe('FUELCARD_REENCRYPT_BATCH');
   });
 });

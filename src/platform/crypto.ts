@@ -1,56 +1,41 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from './config.js';
+import { blindIndex, createFieldCipher, type BlindIndexHash, type BlindIndexKeys, type FieldCipher } from './keys/index.js';
+
+// Field encryption, blind indexes, key providers and rotation live in keys/ (docs/keys.md).
+export * from './keys/index.js';
+
+/** The field cipher the configuration asks for: its data keys and FUELCARD_FIELD_CIPHER. */
+export function fieldCipherFor(config: Pick<Config, 'dataKeys' | 'fieldCipher'>): FieldCipher {
+  return createFieldCipher(config.dataKeys, { algorithm: config.fieldCipher });
+}
+
+/** A blind index as the configuration computes new ones (current blind-index key and hash). */
+export function configBlindIndex(config: Pick<Config, 'blindIndexKey' | 'blindIndexHash'>, domain: string, value: string): string {
+  return blindIndex(config.blindIndexKey, domain, value, config.blindIndexHash);
+}
 
 /**
- * Field encryption for personal data: AES-256-GCM, a fresh 96-bit IV per
- * value, and the key id stored in the value itself ("v1.<keyId>.<iv>.<tag>.<ct>")
- * so keys can rotate: new writes use the first key, reads find theirs by id.
+ * Every index a value may have while a blind-index rotation runs (each configured key, under the
+ * configured hash and the other one): searches match any of them, so a customer is found before
+ * and after the job recomputes their row.
  */
-export interface FieldCipher {
-  encrypt(plain: string): string;
-  decrypt(stored: string): string;
-  /** Key id a stored value was written with (for re-encryption jobs). */
-  keyIdOf(stored: string): string;
-  readonly currentKeyId: string;
+export function blindIndexCandidates(config: Pick<Config, 'blindIndexKeys' | 'blindIndexHash'>, domain: string, value: string): string[] {
+  const hashes: BlindIndexHash[] = config.blindIndexHash === 'sm3' ? ['sm3', 'sha256'] : ['sha256', 'sm3'];
+  return config.blindIndexKeys.flatMap((k) => hashes.map((h) => blindIndex(k.key, domain, value, h)));
 }
 
-export function createFieldCipher(keys: ReadonlyArray<{ id: string; key: Buffer }>): FieldCipher {
-  const first = keys[0];
-  if (!first) throw new Error('at least one data key is required');
-  const byId = new Map(keys.map((k) => [k.id, k.key]));
-  return {
-    currentKeyId: first.id,
-    encrypt(plain) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', first.key, iv);
-      const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-      const tag = cipher.getAuthTag();
-      return ['v1', first.id, iv.toString('base64url'), tag.toString('base64url'), ct.toString('base64url')].join('.');
-    },
-    decrypt(stored) {
-      const [version, keyId, iv, tag, ct] = stored.split('.');
-      if (version !== 'v1' || !keyId || iv === undefined || tag === undefined || ct === undefined) {
-        throw new Error('not an encrypted field value');
-      }
-      const key = byId.get(keyId);
-      if (!key) throw new Error(`data key ${keyId} is not configured`);
-      const ivBuf = Buffer.from(iv, 'base64url');
-      const tagBuf = Buffer.from(tag, 'base64url');
-      // GCM would accept a shorter tag (down to 4 bytes), which weakens forgery protection:
-      // only the full 16-byte tag and the 12-byte IV we write are accepted.
-      if (ivBuf.length !== 12 || tagBuf.length !== 16) throw new Error('not an encrypted field value');
-      const decipher = createDecipheriv('aes-256-gcm', key, ivBuf, { authTagLength: 16 });
-      decipher.setAuthTag(tagBuf);
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
-    },
-    keyIdOf(stored) {
-      return stored.split('.')[1] ?? '';
-    },
-  };
+/**
+ * What a row records as the blind-index key of its indexes (customers.bidx_key): `<hash>:<keyId>`
+ * of the current key, the tag the rotation job compares (rows under another tag are recomputed).
+ */
+export function configBlindIndexTag(config: Pick<Config, 'blindIndexKeys' | 'blindIndexHash'>): string {
+  return `${config.blindIndexHash}:${config.blindIndexKeys[0]!.id}`;
 }
 
-/** Keyed blind index: equality search on an encrypted field without decrypting. */
-export function blindIndex(key: Buffer, domain: string, value: string): string {
-  return createHmac('sha256', key).update(`${domain}\u0000${value}`).digest('base64url');
+/** The blind-index keys and hash of the configuration, for the rotation job. */
+export function blindIndexKeysOf(config: Pick<Config, 'blindIndexKeys' | 'blindIndexHash'>): BlindIndexKeys {
+  return { keys: config.blindIndexKeys, hash: config.blindIndexHash };
 }
 
 export function sha256Hex(data: string | Buffer): string {

@@ -5,7 +5,9 @@ import { AppError, defineErrors, isAppError, platformError, type ErrorTable } fr
 import { ledgerError } from '../ledger/index.js';
 import { staffError } from '../staff/index.js';
 import { customersError } from '../customers/index.js';
-import { CARD_DECLINES, cardsError } from '../cards/index.js';
+import { CARD_DECLINES, cardsError, vehiclesError } from '../cards/index.js';
+import { keysError } from './keys/index.js';
+import { casesError } from '../cases/index.js';
 import { promotionsError, stationsError, stockError, whitelistError } from '../stations/index.js';
 import { paymentsError } from '../payments/index.js';
 import { reconError } from '../reconciliation/index.js';
@@ -15,15 +17,18 @@ import { OFFLINE_REJECTS, offlineError, reversalsError, SALE_DECLINES, salesErro
 
 const FACTORIES: ReadonlyArray<{ module: string; table: ErrorTable }> = [
   platformError,
+  keysError,
   ledgerError,
   staffError,
   customersError,
   cardsError,
+  vehiclesError,
   stationsError,
   paymentsError,
   reconError,
   privacyError,
   riskError,
+  casesError,
   salesError,
   reversalsError,
   offlineError,
@@ -59,7 +64,7 @@ describe('error catalogue', () => {
     // The nouns a module's codes may start with: a code says whose refusal it is.
     const prefixes: Record<string, string[]> = {
       ledger: ['LEDGER_'],
-      staff: ['STAFF_'],
+      staff: ['STAFF_', 'AUTH_'],
       cards: ['CARD'],
       customers: ['CUSTOMER'],
       sales: ['SALE_', 'GOODS_', 'PUMP_SALE_', 'NOZZLE_', 'AUTHORISATION_', 'COMPLETION_'],
@@ -72,6 +77,9 @@ describe('error catalogue', () => {
       reconciliation: ['RECON_'],
       privacy: ['PRIVACY_'],
       risk: ['RISK_'],
+      cases: ['CASES_'],
+      vehicles: ['VEHICLE_'],
+      keys: ['KEY_'],
     };
     for (const { module, code } of all) {
       const allowed = prefixes[module];

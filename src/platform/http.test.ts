@@ -91,7 +91,7 @@ describe('API description', () => {
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['bearer', 'terminal']);
     const sale = doc.paths['/api/v1/pos/sales'].post;
     expect(sale.security).toEqual([{ terminal: [] }]);
-    expect(Object.keys(sale.requestBody.content['application/json'].schema.properties).sort()).toEqual(['amount', 'cardNo', 'grade', 'items', 'nozzle', 'pin', 'pumpSaleId', 'unitPrice', 'volumeMl']);
+    expect(Object.keys(sale.requestBody.content['application/json'].schema.properties).sort()).toEqual(['amount', 'cardNo', 'grade', 'items', 'nozzle', 'pin', 'pumpSaleId', 'riskConfirmation', 'unitPrice', 'volumeMl']);
     expect(doc.paths['/api/v1/cards/{cardNo}'].get.parameters.some((p: { name: string; in: string }) => p.name === 'cardNo' && p.in === 'path')).toBe(true);
   });
 

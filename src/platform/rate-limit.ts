@@ -79,6 +79,8 @@ export function rateLimitsFromEnv(env: Record<string, string | undefined>): Rate
  */
 export const RATE_LIMITED_ROUTES: ReadonlyArray<readonly [method: string, url: string, cls: RateLimitClass]> = [
   ['POST', '/api/v1/auth/login', 'login'],
+  // The second step of a staff sign-in: the same bucket as the password step (a code is a login attempt).
+  ['POST', '/api/v1/auth/login/totp', 'login'],
   ['POST', '/api/v1/portal/auth/login', 'login'],
   ['POST', '/api/v1/portal/auth/code', 'code'],
   ['POST', '/api/v1/portal/auth/password', 'code'],

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor, CardholderPrincipal, Config, Db, Executor, FieldCipher, Trx } from '../platform/index.js';
-import { audit, blindIndex, hashPassword, randomToken, safeEqual, sha256Hex, verifyPassword } from '../platform/index.js';
+import { audit, configBlindIndex, hashPassword, randomToken, safeEqual, sha256Hex, verifyPassword } from '../platform/index.js';
 import { getCustomer, normalisePhone } from '../customers/index.js';
 import { enqueueMessage, kickMessageDispatcher } from '../messaging/index.js';
 import { portalError } from './portal.errors.js';
@@ -55,12 +55,12 @@ export interface PortalSignIn {
 
 /** The phone's blind index: the same value as customers.phone_bidx, so it finds them directly. */
 export function phoneKey(config: Config, phone: string): string {
-  return blindIndex(config.blindIndexKey, 'phone', phone);
+  return configBlindIndex(config, 'phone', phone);
 }
 
 /** Codes are kept only as a keyed MAC bound to the phone: six digits are too few for a plain hash. */
 function codeMac(config: Config, key: string, code: string): string {
-  return blindIndex(config.blindIndexKey, 'portal_code', `${key}:${code}`);
+  return configBlindIndex(config, 'portal_code', `${key}:${code}`);
 }
 
 function cardholderActor(customerId: number, ip: string | null, requestId: string | null): Actor {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Actor, Config, Db, Executor, FieldCipher } from '../platform/index.js';
-import { audit, createFieldCipher, systemActor } from '../platform/index.js';
+import { audit, fieldCipherFor, systemActor } from '../platform/index.js';
 import { privacyError } from './privacy.errors.js';
 
 // The privacy module reads the customers, cards, sales and messages tables directly (read-only,
@@ -26,13 +26,29 @@ export const VIEW_UNMASKED = 'privacy.view_unmasked';
 export async function auditUnmaskedView(
   db: Executor,
   actor: Actor,
-  view: { targetType: string; targetId: string | number | null; fields: readonly string[]; route?: string; targets?: readonly (string | number)[] },
+  view: {
+    targetType: string;
+    targetId: string | number | null;
+    fields: readonly string[];
+    route?: string;
+    /** A list: the records shown in clear. */
+    targets?: readonly (string | number)[];
+    /** An export: too many rows to name, so the filters that chose them and how many there were. */
+    filters?: Record<string, unknown>;
+    rows?: number;
+  },
 ): Promise<void> {
   await audit(db, actor, {
     action: VIEW_UNMASKED,
     targetType: view.targetType,
     targetId: view.targetId,
-    details: { fields: view.fields, ...(view.route ? { route: view.route } : {}), ...(view.targets ? { targets: view.targets } : {}) },
+    details: {
+      fields: view.fields,
+      ...(view.route ? { route: view.route } : {}),
+      ...(view.targets ? { targets: view.targets } : {}),
+      ...(view.filters ? { filters: view.filters } : {}),
+      ...(view.rows !== undefined ? { rows: view.rows } : {}),
+    },
   });
 }
 
@@ -160,6 +176,8 @@ export interface PersonalDataExport {
     byStation: Array<{ stationId: number; stationName: string; count: number; amount: number; last: string }>;
   };
   recharges: { count: number; amount: number; first: string | null; last: string | null };
+  /** Fleet vehicles registered to the person, retired ones too (the plate is personal data). */
+  vehicles: Array<{ plate: string; tankCapacityMl: number; grades: string[]; status: string; createdAt: string; retiredAt: string | null }>;
   consents: ConsentRecord[];
   messages: Array<{ template: string; status: string; to: string; text: string; createdAt: string; sentAt: string | null }>;
   portal: { hasAccount: boolean; passwordSetAt: string | null };
@@ -211,6 +229,8 @@ export async function exportPersonalData(deps: PrivacyDeps, actor: Actor, custom
   const rech = await sql<{ n: number; amount: string | null; first: Date | null; last: Date | null }>`
     select count(*)::int n, sum(amount) amount, min(created_at) first, max(created_at) last
     from recharges where card_id = any(${cardIds}::bigint[])`.execute(db);
+  const vehicles = await sql<{ plate: string; tank_capacity_ml: string; grades: string[]; status: string; created_at: Date; retired_at: Date | null }>`
+    select plate, tank_capacity_ml, grades, status, created_at, retired_at from vehicles where customer_id = ${customerId} order by id`.execute(db);
   const portal = await sql<{ password_set_at: Date }>`select password_set_at from portal_accounts where phone_bidx = ${row.phone_bidx}`.execute(db);
 
   // Messages carry no customer id: match the decrypted recipient. Messages are short-lived, so the scan is bounded.
@@ -269,6 +289,14 @@ export async function exportPersonalData(deps: PrivacyDeps, actor: Actor, custom
       byStation: byStation.rows.map((s) => ({ stationId: Number(s.station_id), stationName: s.name, count: s.n, amount: Number(s.amount), last: s.last.toISOString() })),
     },
     recharges: { count: r.n, amount: Number(r.amount ?? 0), first: r.first?.toISOString() ?? null, last: r.last?.toISOString() ?? null },
+    vehicles: vehicles.rows.map((v) => ({
+      plate: v.plate,
+      tankCapacityMl: Number(v.tank_capacity_ml),
+      grades: v.grades,
+      status: v.status,
+      createdAt: v.created_at.toISOString(),
+      retiredAt: v.retired_at?.toISOString() ?? null,
+    })),
     consents: (await listConsents(db, customerId)).history,
     messages,
     portal: { hasAccount: portal.rows.length > 0, passwordSetAt: portal.rows[0]?.password_set_at.toISOString() ?? null },
@@ -277,7 +305,7 @@ export async function exportPersonalData(deps: PrivacyDeps, actor: Actor, custom
     action: 'privacy.export',
     targetType: 'customer',
     targetId: customerId,
-    details: { fields: ['customers.name_enc', 'customers.phone_enc', 'customers.id_number_enc', 'cards.card_no', 'messages.to_enc', 'messages.text_enc'], cards: cards.rows.length, messages: messages.length },
+    details: { fields: ['customers.name_enc', 'customers.phone_enc', 'customers.id_number_enc', 'cards.card_no', 'messages.to_enc', 'messages.text_enc', 'vehicles.plate'], cards: cards.rows.length, messages: messages.length },
   });
   return out;
 }
@@ -286,6 +314,7 @@ export async function exportPersonalData(deps: PrivacyDeps, actor: Actor, custom
 
 export const DEFAULT_RETENTION_DAYS = 1095;
 export const ANONYMISED_NAME = '已匿名';
+export const ANONYMISED_PLATE = '已匿名****';
 
 /** FUELCARD_PRIVACY_RETENTION_DAYS: days after the last card closed before the person is anonymised (1-36500, default 1095). */
 export function privacyRetentionDays(env: Record<string, string | undefined> = process.env): number {
@@ -348,6 +377,10 @@ export async function anonymiseDueCustomers(
         }
         // Alerts already sent are a record of delivery; the phone index on them is the only personal part.
         await sql`update portal_alerts_sent set phone_bidx = ${`anonymised:${id}`} where phone_bidx = ${cu.phone_bidx}`.execute(trx);
+        // Every card is closed by now, so no vehicle is in service: retired, the plate replaced
+        // (the column holds 7 or 8 characters; retired plates need not be unique).
+        await sql`update vehicles set plate = ${ANONYMISED_PLATE}, status = 'retired', retired_at = coalesce(retired_at, now()), updated_at = now()
+          where customer_id = ${id}`.execute(trx);
         await audit(trx, systemActor, { action: 'privacy.anonymise', targetType: 'customer', targetId: id, details: { retentionDays: days } });
       }
       return r.rows.length;
@@ -362,7 +395,7 @@ export function startPrivacyJobs(
   input: { db: Db; config: Config; logger: Logger; cipher?: FieldCipher },
   opts: { everyMs?: number; retentionDays?: number } = {},
 ): () => void {
-  const deps = { ...input, cipher: input.cipher ?? createFieldCipher(input.config.dataKeys) };
+  const deps = { ...input, cipher: input.cipher ?? fieldCipherFor(input.config) };
   const retentionDays = opts.retentionDays ?? privacyRetentionDays();
   let running = false;
   let stopped = false;

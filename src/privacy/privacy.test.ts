@@ -225,6 +225,7 @@ describe('export of a person’s data', () => {
     await signIn(server, me.phone);
     const someoneElse = await issueCard(server, { funds: 1_000 });
     await expectApproved(server, terminal, someoneElse.cardNo, 500);
+    await sql`insert into vehicles (customer_id, plate, tank_capacity_ml, grades) values (${me.id}, '沪A66666', 55000, ${['92#', '95#']}), (${someoneElse.customerId}, '沪A77777', 55000, ${['92#']})`.execute(server.db.db);
 
     const x = ok(await papi('GET', `/api/v1/customers/${me.id}/personal-data`, { role: 'operator' }), 200);
     expect(x.format).toBe('fuelcard.personal-data/v1');
@@ -239,6 +240,7 @@ describe('export of a person’s data', () => {
     expect(x.messages.every((m: { to: string }) => m.to === me.phone)).toBe(true);
     expect(x.messages.some((m: { template: string }) => m.template === 'portal.code')).toBe(true);
     expect(x.portal.hasAccount).toBe(true);
+    expect(x.vehicles).toEqual([{ plate: '沪A66666', tankCapacityMl: 55000, grades: ['92#', '95#'], status: 'active', createdAt: expect.any(String), retiredAt: null }]);
 
     const rows = await auditRows('privacy.export', 'customer', me.id);
     expect(rows).toHaveLength(1);
@@ -281,6 +283,9 @@ describe('anonymisation after closure', () => {
     ok(await papi('POST', `/api/v1/customers/${closed[0]!.id}/consents`, { role: 'admin', body: { purpose: 'terms', version: '1', granted: true, channel: 'counter' } }), 201);
     const open = await issueCard(server, { funds: 1_000 });
     const ids = [...closed.map((c) => c.id), open.customerId];
+    await sql`insert into vehicles (customer_id, plate, tank_capacity_ml, grades) values (${closed[0]!.id}, '沪A12345', 60000, ${['92#']}), (${open.customerId}, '沪B54321', 60000, ${['92#']})`.execute(server.db.db);
+    const plates = async () =>
+      (await sql<{ plate: string; status: string }>`select plate, status from vehicles where customer_id = any(${ids}::bigint[]) order by customer_id`.execute(server.db.db)).rows;
 
     const financial = async () =>
       (
@@ -303,6 +308,7 @@ describe('anonymisation after closure', () => {
     const later = new Date(Date.now() + 1096 * 86_400_000);
     await anonymiseDueCustomers(server.deps, { retentionDays: 1095, now: later, batchSize: 1 });
     expect(await state()).toEqual([true, true, false]);
+    expect(await plates()).toEqual([{ plate: '已匿名****', status: 'retired' }, { plate: '沪B54321', status: 'active' }]);
 
     const shown = ok(await server.api('GET', `/api/v1/customers/${closed[0]!.id}`, { role: 'admin' }), 200);
     expect(shown).toMatchObject({ name: '已匿名', phone: '', idNumber: '', idType: 'other' });

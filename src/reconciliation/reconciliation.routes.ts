@@ -1,8 +1,10 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Logger } from 'pino';
 import type { App, Config, Db, FieldCipher } from '../platform/index.js';
-import { access, actorOf, audit, FreeText, Id, Nullable, pageSize } from '../platform/index.js';
+import { access, actorOf, audit, FreeText, Id, maskCardNo, Nullable, pageSize } from '../platform/index.js';
+import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { paymentsError, STATEMENT_CHANNELS, type PaymentsRuntime, type StatementChannel } from '../payments/index.js';
 import { ITEM_CODES } from './matcher.js';
 import { reconError } from './reconciliation.errors.js';
@@ -161,6 +163,18 @@ function sendFile(reply: FastifyReply, contentType: string, fileName: string, by
 export function reconciliationRoutes(app: App, deps: { db: Db; config: Config; cipher?: FieldCipher; logger: Logger; payments: PaymentsRuntime }): void {
   const rdeps: ReconDeps = { db: deps.db, config: deps.config, payments: deps.payments, logger: deps.logger };
   const { db } = deps;
+
+  /**
+   * The discrepancy as its reader may see it: the order's card number masked unless the role sees
+   * card numbers (finance does not), and audited when it is shown in clear (docs/privacy.md).
+   */
+  const shownItem = async (req: FastifyRequest, id: number, route: string) => {
+    const detail = await itemDetail(db, id);
+    if (!detail.order) return detail;
+    if (!maySeeCardNumbers(req.staff?.role)) return { ...detail, order: { ...detail.order, cardNo: maskCardNo(detail.order.cardNo) } };
+    await auditUnmaskedView(db, actorOf(req), { targetType: 'reconciliation_item', targetId: id, fields: ['cards.card_no'], route });
+    return detail;
+  };
 
   app.post(
     '/api/v1/reconciliation/statements',
@@ -342,7 +356,7 @@ export function reconciliationRoutes(app: App, deps: { db: Db; config: Config; c
       config: { access: readers },
       schema: { tags, summary: 'A discrepancy with its line, order or refund, and its trail / 差错详情', security: bearer, params: IdParam, response: { 200: ItemDetailSchema } },
     },
-    async (req) => itemDetail(db, Number(req.params.id)),
+    async (req) => shownItem(req, Number(req.params.id), 'GET /api/v1/reconciliation/items/:id'),
   );
 
   app.post(
@@ -396,7 +410,7 @@ export function reconciliationRoutes(app: App, deps: { db: Db; config: Config; c
     },
     async (req) => {
       await addItemNote(db, actorOf(req), Number(req.params.id), req.body.note);
-      return itemDetail(db, Number(req.params.id));
+      return shownItem(req, Number(req.params.id), 'POST /api/v1/reconciliation/items/:id/notes');
     },
   );
 

@@ -5,6 +5,8 @@ import { access, actorOf, audit, auditChainStatus, FreeText, GradeCode, Id, mask
 import { DECLINE_CODES, listSales, SALE_FLOWS, SALE_STATUSES, salesExport } from './reports.sales.js';
 import { listRecharges, rechargesExport } from './reports.recharges.js';
 import { auditExport, listAudit } from './reports.audit.js';
+import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { todayDashboard } from './reports.dashboard.js';
 import { parsePeriod } from './reports.query.js';
 import { buildXlsx, exportFileName, XLSX_CONTENT_TYPE, type ExportColumn, type ExportSource } from './reports.export.js';
@@ -12,8 +14,11 @@ import { buildXlsx, exportFileName, XLSX_CONTENT_TYPE, type ExportColumn, type E
 export const MAX_REPORT_PAGE = 200;
 
 const bearer = [{ bearer: [] }];
-/** Audit is for administrators and risk control: it names staff, addresses and every change. */
-const AUDIT_READERS = ['admin', 'risk'] as const;
+/**
+ * Under 等保 level 3's three-role split (三员分立) the auditor (and the security officer) read the
+ * audit log and its chain, never the administrator it audits. It names staff, addresses and every change.
+ */
+const AUDIT_READERS = StaffGroups.auditReaders;
 
 const Period = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'inclusive, ISO 8601' })),
@@ -155,6 +160,32 @@ function auditedFilters(q: Record<string, unknown>): Record<string, unknown> {
   return typeof q.cardNo === 'string' ? { ...q, cardNo: maskCardNo(q.cardNo) } : { ...q };
 }
 
+/**
+ * A page of a report that shows full card numbers is a view of unmasked personal data: one audit
+ * row naming the records shown. A number the caller typed as the filter is not counted (as for
+ * GET /api/v1/cards/:cardNo), but the cards it replaced, which the filter also finds, are.
+ * Sales of unknown card numbers only ever kept a mask.
+ */
+async function auditCardNumbersShown(
+  db: Db,
+  req: FastifyRequest,
+  items: readonly { cardNo: string; id: string }[],
+  kind: 'sale' | 'recharge',
+  route: string,
+  typedCardNo: string | undefined,
+): Promise<void> {
+  if (!maySeeCardNumbers(req.staff?.role)) return;
+  const shown = items.filter((i) => !i.cardNo.includes('*') && i.cardNo !== typedCardNo);
+  if (shown.length === 0) return;
+  await auditUnmaskedView(db, actorOf(req), {
+    targetType: kind,
+    targetId: shown.length === 1 ? shown[0]!.id : null,
+    targets: shown.map((i) => i.id),
+    fields: ['cards.card_no'],
+    route,
+  });
+}
+
 function period(q: { from?: string; to?: string }): { from?: Date; to?: Date } {
   const { from, to } = parsePeriod(q);
   return { ...(from ? { from: from.at } : {}), ...(to ? { to: to.at } : {}) };
@@ -171,6 +202,16 @@ async function sendXlsx<R>(
   const q = req.query as Record<string, unknown> & { from?: string; to?: string };
   const { bytes, rows } = await buildXlsx(sheet, report.columns, report.source);
   await audit(deps.db, actorOf(req), { action: 'report.export', targetType: 'report', targetId: kind, details: { filters: auditedFilters(q), rows } });
+  if (kind !== 'audit' && rows > 0 && maySeeCardNumbers(req.staff?.role)) {
+    await auditUnmaskedView(deps.db, actorOf(req), {
+      targetType: 'report',
+      targetId: kind,
+      fields: ['cards.card_no'],
+      route: `GET /api/v1/${kind}/export`,
+      filters: auditedFilters(q),
+      rows,
+    });
+  }
   return reply
     .header('content-type', XLSX_CONTENT_TYPE)
     .header('content-disposition', `attachment; filename="${exportFileName(kind, period(q), deps.config.timeZone)}"`)
@@ -209,7 +250,10 @@ export function reportsRoutes(app: App, deps: { db: Db; config: Config }): void 
     },
     async (req) => {
       const { limit, cursor, ...filters } = req.query;
-      return listSales(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+      const found = await listSales(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+      const shown = found.items.map((s) => ({ cardNo: s.cardNo, id: s.saleId }));
+      await auditCardNumbersShown(deps.db, req, shown, 'sale', 'GET /api/v1/sales', filters.cardNo);
+      return found;
     },
   );
 
@@ -242,7 +286,10 @@ export function reportsRoutes(app: App, deps: { db: Db; config: Config }): void 
     },
     async (req) => {
       const { limit, cursor, ...filters } = req.query;
-      return listRecharges(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+      const found = await listRecharges(deps.db, tz, filters, { limit: pageSize(limit, MAX_REPORT_PAGE), cursor }, req.staff?.role);
+      const shown = found.items.map((r) => ({ cardNo: r.cardNo, id: r.rechargeId }));
+      await auditCardNumbersShown(deps.db, req, shown, 'recharge', 'GET /api/v1/recharges', filters.cardNo);
+      return found;
     },
   );
 

@@ -24,3 +24,14 @@ export {
 } from './risk.store.js';
 export { backtest, type BacktestOptions, type BacktestReport, type RuleBacktest } from './risk.backtest.js';
 export { riskRoutes, BACKTEST_MAX_DAYS, BACKTEST_MAX_SALES, type RiskRouteDeps } from './risk.routes.js';
+export { openRiskCase, casePriority, CASE_SLA_MS, type CaseOutcome, type OpenCaseInput, type OpenedCase } from './risk.cases.js';
+export {
+  refreshRiskProfiles,
+  startRiskProfileJobs,
+  storeRiskProfiles,
+  readRiskProfile,
+  PROFILE_MAX_LAG_MS,
+  PROFILE_REFRESH_AGE_MS,
+  PROFILE_JOB_EVERY_MS,
+  type RefreshRiskProfilesOptions,
+} from './risk.profile.js';

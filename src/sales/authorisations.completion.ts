@@ -10,6 +10,7 @@ import { salesError } from './sales.errors.js';
 import { priceGoods, type SaleAnswer } from './sales.service.js';
 import { declineInfo, expectedFuelAmount, fuelAmountMatches, inArrears, insertSale, openHeldAmount, planSpend, postDebits, spendable, stationFor, type NewSale, type SaleTransfer } from './sale-parts.js';
 import { releaseExpired } from './authorisations.jobs.js';
+import { assessRisk, type RiskGateDeps } from './sale-risk.js';
 import type { AuthorisationHold } from './authorisations.service.js';
 
 export interface CompletionRequest {
@@ -29,10 +30,12 @@ interface AuthorisationRow {
   card_no_masked: string;
   held_amount: number;
   holds: AuthorisationHold[];
-  status: 'held' | 'completed' | 'reversed' | 'expired' | 'forced';
+  status: 'held' | 'review' | 'completed' | 'reversed' | 'expired' | 'forced' | 'declined';
   approval_code: string;
   sale_id: string | null;
   due: boolean;
+  /** The pump was released (approved, or released by a reviewer): false for one that only ever was in review. */
+  released: boolean;
 }
 
 const STATUS_DECLINE: Record<string, string> = { pending: 'CARD_NOT_ACTIVE', frozen: 'CARD_FROZEN', lost: 'CARD_LOST', replaced: 'CARD_REPLACED', closed: 'CARD_CLOSED' };
@@ -83,7 +86,7 @@ async function answerOfSale(trx: Trx, saleId: string): Promise<SaleAnswer> {
  */
 export async function completeAuthorisation(
   trx: Trx,
-  deps: { db: Db; config: Config },
+  deps: { db: Db; config: Config; logger?: RiskGateDeps['logger'] },
   terminal: TerminalPrincipal,
   authorisationId: string,
   req: CompletionRequest,
@@ -108,10 +111,17 @@ export async function completeAuthorisation(
   const { reversed } = await claimTerminalRef(trx, terminal.id, terminalRef);
 
   const r = await sql<AuthorisationRow>`select id, station_id, nozzle, grade, card_id, card_no_masked, held_amount, holds, status, approval_code, sale_id,
-      expires_at <= clock_timestamp() as due
+      expires_at <= clock_timestamp() as due, released_at is not null as released
     from pump_authorisations where id = ${authorisationId} for update`.execute(trx);
   const auth = r.rows[0];
   if (!auth || auth.station_id !== terminal.stationId) throw salesError('AUTHORISATION_NOT_FOUND', { authorisationId });
+  // Refused before the card's lock is asked for: a reviewer's answer locks card → case → authorisation,
+  // so waiting for the card here while holding this row would deadlock with it. In review the pump was
+  // never released; refused, nothing is held; expired or reversed while in review, it never was either
+  // (no fuel can have come out, so there is no late completion to post).
+  if (auth.status === 'review' || auth.status === 'declined' || (auth.status === 'expired' && !auth.released)) {
+    throw salesError('AUTHORISATION_IN_REVIEW', { authorisationId, status: auth.status });
+  }
 
   let goods: { lines: StoreLine[]; total: number };
   let goodsDropped = false;
@@ -252,7 +262,25 @@ export async function completeAuthorisation(
   // The fuel was authorised within the limits (its hold); goods added now are new spending and must fit them.
   // An advice's fuel is counted even past a limit (it was delivered; an overrun is flagged).
   const use = { amount: req.amount + goods.total, volumeMl: req.volumeMl };
-  const check = { newAmount: goods.total, pendingAmount: await openHeldAmount(trx, card.id, auth.id) };
+  const pendingAmount = await openHeldAmount(trx, card.id, auth.id);
+  // The second look, with the real volume: the fuel is in the tank, so it can only flag, open a case
+  // and freeze the card for what comes next; the completion itself is never refused for it. Before
+  // recordCardUse: the period rules add this amount to the usage, which must not hold it yet.
+  const risk = await assessRisk(trx, deps, {
+    card,
+    channel: 'completion',
+    amount: req.amount + goods.total,
+    volumeMl: req.volumeMl,
+    grade: auth.grade,
+    stationId: terminal.stationId,
+    terminalId: terminal.id,
+    at: sale.at,
+    pendingAmount,
+    saleId,
+    authorisationId: auth.id,
+  });
+  sale.risk = risk.decisionId || risk.degraded ? { decisionId: risk.decisionId, outcome: risk.outcome } : null;
+  const check = { newAmount: goods.total, pendingAmount };
   let overLimit = await recordCardUse(trx, card.id, use, sale.businessDay, sale.at, check);
   if (overLimit && advice) {
     // recordCardUse counts nothing when it refuses: count the fuel alone.
@@ -271,12 +299,13 @@ export async function completeAuthorisation(
     for (const p of planSpend(left, goods.total)) goodsTransfers.push({ ...p, transferId: uuidFrom(`sale:${saleId}:${p.accountId}:goods`) });
   }
 
+
   const total = req.amount + goods.total;
   const released = late ? 0 : auth.held_amount - fromHoldsAmount;
   const balance = free + released - goods.total - beyondHolds;
   // Posted past what was authorised (after expiry, or past the holds): a forced sale, alerted as one.
   const forced = late || overrun > 0;
-  const flags: string[] = [...(late ? ['completed_after_expiry'] : []), ...adviceFlags];
+  const flags: string[] = [...(late ? ['completed_after_expiry'] : []), ...adviceFlags, ...(risk.outcome !== 'approve' ? ['risk_flagged'] : [])];
   const recorded = [...transfers, ...beyond, ...goodsTransfers].map(({ transferId, accountId, amount }) => ({ transferId, accountId, amount }));
   await insertSale(trx, sale, { status: 'approved', approvalCode: auth.approval_code, transfers: recorded, balance, forced, flags });
   await sql`update pump_authorisations set status = ${late ? 'forced' : 'completed'}, sale_id = ${saleId}, resolved_at = coalesce(resolved_at, clock_timestamp())

@@ -32,12 +32,12 @@ export async function releaseExpired(trx: Trx, auth: { id: string; holds: Author
 }
 
 /**
- * Expire held authorisations past expires_at, each in its own transaction. A row a completion (or a
+ * Expire held authorisations (and ones in risk review nobody decided) past expires_at, each in its own transaction. A row a completion (or a
  * reversal) holds locked is skipped: that request resolves it, and if it does not, the next run
  * takes it. Returns how many expired. Safe to run from several processes at once.
  */
 export async function expireAuthorisations(db: Db, limit = BATCH, logger?: Pick<Logger, 'error'>): Promise<number> {
-  const due = await sql<{ id: string }>`select id from pump_authorisations where status = 'held' and expires_at <= clock_timestamp()
+  const due = await sql<{ id: string }>`select id from pump_authorisations where status in ('held','review') and expires_at <= clock_timestamp()
     order by expires_at limit ${limit}`.execute(db);
   let expired = 0;
   for (const { id } of due.rows) {
@@ -45,7 +45,7 @@ export async function expireAuthorisations(db: Db, limit = BATCH, logger?: Pick<
     try {
       const done = await db.transaction().execute(async (trx) => {
         const r = await sql<{ id: string; holds: AuthorisationHold[] }>`select id, holds from pump_authorisations
-          where id = ${id} and status = 'held' and expires_at <= clock_timestamp() for update skip locked`.execute(trx);
+          where id = ${id} and status in ('held','review') and expires_at <= clock_timestamp() for update skip locked`.execute(trx);
         const auth = r.rows[0];
         if (!auth) return false;
         await releaseExpired(trx, auth);

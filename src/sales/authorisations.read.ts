@@ -4,7 +4,7 @@ import { CURSOR_TIME_FORMAT, decodeCursor, encodeCursor } from '../platform/inde
 import { salesError } from './sales.errors.js';
 import type { AuthorisationHold } from './authorisations.service.js';
 
-export const AUTHORISATION_STATUSES = ['held', 'completed', 'reversed', 'expired', 'forced'] as const;
+export const AUTHORISATION_STATUSES = ['held', 'review', 'completed', 'reversed', 'expired', 'forced', 'declined'] as const;
 export type AuthorisationStatus = (typeof AUTHORISATION_STATUSES)[number];
 
 export interface AuthorisationRecord {
@@ -28,6 +28,8 @@ export interface AuthorisationRecord {
   shiftId: number | null;
   createdAt: string;
   resolvedAt: string | null;
+  /** When the pump was released (approval, or a reviewer's release); null: never released, no approval code to show. */
+  releasedAt: string | null;
 }
 
 type Row = {
@@ -51,12 +53,13 @@ type Row = {
   shift_id: number | null;
   created_at: Date;
   resolved_at: Date | null;
+  released_at: Date | null;
   cursor_at: string;
 };
 
 const COLUMNS = sql`a.id, a.station_id, a.terminal_id, a.terminal_ref, a.pump, a.nozzle, a.grade, a.card_no_masked, a.mode, a.requested_amount,
   a.held_amount, a.holds, a.status, a.approval_code, a.expires_at, a.sale_id, to_char(a.business_day, 'YYYY-MM-DD') as business_day,
-  a.shift_id, a.created_at, a.resolved_at, to_char(a.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at`;
+  a.shift_id, a.created_at, a.resolved_at, a.released_at, to_char(a.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as cursor_at`;
 
 function toRecord(r: Row): AuthorisationRecord {
   return {
@@ -80,6 +83,7 @@ function toRecord(r: Row): AuthorisationRecord {
     shiftId: r.shift_id,
     createdAt: r.created_at.toISOString(),
     resolvedAt: r.resolved_at ? r.resolved_at.toISOString() : null,
+    releasedAt: r.released_at ? r.released_at.toISOString() : null,
   };
 }
 

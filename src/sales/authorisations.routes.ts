@@ -17,7 +17,9 @@ const Mode = Type.Union([Type.Literal('preauth'), Type.Literal('prepay')]);
 
 const AnswerSchema = Type.Object({
   authorisationId: Nullable(Type.String({ description: 'null when declined (nothing is held)' })),
-  status: Type.Union([Type.Literal('approved'), Type.Literal('declined')]),
+  status: Type.Union([Type.Literal('approved'), Type.Literal('declined'), Type.Literal('review')], {
+    description: 'review: held for a risk reviewer, pump NOT released; poll GET …/authorisations/:id until held (release) or declined',
+  }),
   approvalCode: Type.Optional(Type.String()),
   declineCode: Type.Optional(Type.String()),
   actionCode: Type.String({ description: 'ISO 8583:1993 action code (DE 39): 000, 002 = partial approval' }),
@@ -45,7 +47,7 @@ const RecordSchema = Type.Object({
   requestedAmount: Type.Integer(),
   heldAmount: Type.Integer(),
   holds: Type.Array(HoldSchema),
-  status: Type.String({ description: 'held | completed | reversed | expired | forced' }),
+  status: Type.String({ description: 'held | review | completed | reversed | expired | forced | declined' }),
   approvalCode: Type.String(),
   expiresAt: Type.String(),
   saleId: Nullable(Type.String()),
@@ -74,7 +76,8 @@ export function authorisationRoutes(app: App, deps: { db: Db; config: Config; ci
         description:
           'Idempotency-Key required; it is the authorisation\'s terminal reference (a reversal names it). preauth holds amount (default ' +
           'FUELCARD_PREAUTH_DEFAULT_FEN) or less (partial approval, actionCode 002); prepay holds exactly the preset or declines. ' +
-          'Declines: card declines, INSUFFICIENT_FUNDS, CARD_IN_ARREARS, ALREADY_REVERSED, NOZZLE_BUSY.',
+          'Declines: card declines, INSUFFICIENT_FUNDS, CARD_IN_ARREARS, ALREADY_REVERSED, NOZZLE_BUSY, RISK_STEP_UP, RISK_DECLINED, RISK_FROZEN. ' +
+          'status review (actionCode 923): held for a risk reviewer, the pump is not released (docs/risk-sale-path.md).',
         security: [{ terminal: [] }],
         headers: KeyHeader,
         body: Type.Object(
@@ -84,6 +87,9 @@ export function authorisationRoutes(app: App, deps: { db: Db; config: Config; ci
             nozzle: Type.Integer({ minimum: 1, maximum: 99 }),
             mode: Mode,
             amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'fen: prepay preset (required) or pre-auth request' })),
+            riskConfirmation: Type.Optional(
+              Type.Union([Type.Literal('pin'), Type.Literal('staff')], { description: 'after a RISK_STEP_UP answer: the PIN re-entered (pin) or the holder checked by the cashier (staff)' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -153,6 +159,39 @@ export function authorisationRoutes(app: App, deps: { db: Db; config: Config; ci
       );
       if (!out.replayed) saleOutcomes.inc({ status: out.body.status, code: out.body.declineCode ?? 'APPROVED' });
       return out.body;
+    },
+  );
+
+  app.get(
+    '/api/v1/pos/authorisations/:authorisationId',
+    {
+      config: { access: access.terminal },
+      schema: {
+        tags: ['pos'],
+        summary: 'One pump authorisation of this station: a terminal polls one in risk review until it is held or declined (signed) / 查询本站预授权（待审核轮询）',
+        description:
+          'status review: held for a risk reviewer, the pump must not start; held: released (the approvalCode is shown then); declined: refused, ' +
+          'nothing held; expired: nobody decided in time. Another station’s authorisation is 404 AUTHORISATION_NOT_FOUND.',
+        security: [{ terminal: [] }],
+        params: Type.Object({ authorisationId: Type.String({ format: 'uuid' }) }),
+        response: {
+          200: Type.Object({
+            authorisationId: Type.String(),
+            status: Type.String({ description: 'held | review | completed | reversed | expired | forced | declined' }),
+            nozzle: Type.Integer(),
+            heldAmount: Type.Integer(),
+            approvalCode: Nullable(Type.String({ description: 'null while in review or once refused' })),
+            expiresAt: Type.String(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const a = await getAuthorisation(deps.db, req.params.authorisationId);
+      if (a.stationId !== req.terminal!.stationId) throw salesError('AUTHORISATION_NOT_FOUND', { authorisationId: req.params.authorisationId });
+      // Never released (in review, refused, or expired / reversed while in review): no code that could start a pump.
+      const released = a.releasedAt !== null;
+      return { authorisationId: a.authorisationId, status: a.status, nozzle: a.nozzle, heldAmount: a.heldAmount, approvalCode: released ? a.approvalCode : null, expiresAt: a.expiresAt };
     },
   );
 

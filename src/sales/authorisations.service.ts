@@ -6,6 +6,7 @@ import { getAccounts, hold, lockAccounts, uuidFrom } from '../ledger/index.js';
 import { authoriseCardUse, type PinEntry } from '../cards/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
+import { assessRisk, forgetAuthorisation, type RiskConfirmation, type RiskGateDeps } from './sale-risk.js';
 import { declineInfo, inArrears, newApprovalCode, openHeldAmount, planSpend, spendable, stationFor } from './sale-parts.js';
 
 export type AuthorisationMode = 'preauth' | 'prepay';
@@ -17,12 +18,19 @@ export interface AuthorisationRequest {
   mode: AuthorisationMode;
   /** fen; prepay: the preset (required); preauth: defaults to config.preauthDefaultAmount. */
   amount?: number;
+  /** A step-up done for this attempt after a RISK_STEP_UP answer (docs/risk-sale-path.md). */
+  riskConfirmation?: RiskConfirmation;
 }
 
 export interface AuthorisationAnswer {
   /** null when declined: a declined authorisation holds nothing and is not kept as an authorisation. */
   authorisationId: string | null;
-  status: 'approved' | 'declined';
+  /**
+   * 'review': the risk engine asked for a person. The money is held, the pump is NOT released; the
+   * terminal polls GET /api/v1/pos/authorisations/:id until it is 'held' (released: fuel) or
+   * 'declined' (refused, holds voided) or 'expired' (nobody decided in time).
+   */
+  status: 'approved' | 'declined' | 'review';
   approvalCode?: string;
   declineCode?: string;
   /** ISO 8583 action code: 000 approved, 002 approved for a partial amount (pre-auth), else the decline's. */
@@ -52,6 +60,16 @@ export const MIN_PARTIAL_HOLD = 100;
  * backs it up if that job is not running.
  */
 export const LEDGER_HOLD_MARGIN_MS = 15 * 60_000;
+/** The terminal's action code for an authorisation in review: request in progress, ask again. */
+export const REVIEW_ACTION_CODE = '923';
+
+/**
+ * The ledger's timeout of a hold under review: the review window and, after a release, a fresh
+ * expiry (releaseAuthorisationReview) must both fit before the ledger sweeps it.
+ */
+export function reviewLedgerTimeoutMs(config: Pick<Config, 'holdExpiryMs'>): number {
+  return 2 * config.holdExpiryMs + LEDGER_HOLD_MARGIN_MS;
+}
 
 /** The nozzle's grade and pump, or 404 NOZZLE_UNKNOWN. */
 export async function nozzleOf(trx: Trx, stationId: number, nozzle: number): Promise<{ grade: string; pump: number | null }> {
@@ -59,6 +77,14 @@ export async function nozzleOf(trx: Trx, stationId: number, nozzle: number): Pro
   const row = r.rows[0];
   if (!row) throw salesError('NOZZLE_UNKNOWN', { field: 'body.nozzle', nozzle });
   return row;
+}
+
+export interface AuthorisePumpOptions {
+  /**
+   * False for a channel that cannot poll an authorisation in review nor send a step-up answer (ISO
+   * 8583): the risk engine's `delay` is then a plain RISK_REVIEW decline that holds nothing.
+   */
+  reviewable?: boolean;
 }
 
 /**
@@ -71,10 +97,11 @@ export async function nozzleOf(trx: Trx, stationId: number, nozzle: number): Pro
  */
 export async function authorisePump(
   trx: Trx,
-  deps: { db: Db; config: Config },
+  deps: { db: Db; config: Config; logger?: RiskGateDeps['logger'] },
   terminal: TerminalPrincipal,
   req: AuthorisationRequest,
   terminalRef: string,
+  opts: AuthorisePumpOptions = {},
 ): Promise<{ answer: AuthorisationAnswer; last?: (trx: Trx) => Promise<void> }> {
   const { config } = deps;
   if (req.mode === 'prepay' && req.amount === undefined) {
@@ -100,7 +127,7 @@ export async function authorisePump(
 
   // One open authorisation per nozzle: the lock makes "is it free?" and the insert one step.
   await sql`select pg_advisory_xact_lock(7403, hashtext(${`${terminal.stationId}:${req.nozzle}`}))`.execute(trx);
-  const open = await sql<{ id: string }>`select id from pump_authorisations where station_id = ${terminal.stationId} and nozzle = ${req.nozzle} and status = 'held'`.execute(trx);
+  const open = await sql<{ id: string }>`select id from pump_authorisations where station_id = ${terminal.stationId} and nozzle = ${req.nozzle} and status in ('held','review')`.execute(trx);
   if (open.rows.length > 0) return decline('NOZZLE_BUSY', null);
 
   const partial = req.mode === 'preauth';
@@ -123,30 +150,59 @@ export async function authorisePump(
     return decline(decision.declineCode, balance);
   }
 
+  // The risk engine after the card's own checks, on the amount the limits allow (docs/risk-sale-path.md).
+  const id = randomUUID();
+  const shiftId = await openShiftFor(trx, terminal);
+  const pending = await openHeldAmount(trx, decision.card.id);
+  const risk = await assessRisk(trx, deps, {
+    card: decision.card,
+    channel: 'preauth',
+    amount: decision.amount,
+    volumeMl: null,
+    grade: nozzle.grade,
+    stationId: terminal.stationId,
+    terminalId: terminal.id,
+    at: decision.at,
+    pendingAmount: pending,
+    authorisationId: id,
+    shiftId,
+    ...(req.riskConfirmation ? { confirmation: req.riskConfirmation } : {}),
+    ...(opts.reviewable === false ? { reviewable: false } : {}),
+  });
+  if (risk.action === 'decline') {
+    return decline(risk.declineCode ?? 'RISK_DECLINED', spendable(await getAccounts(trx, decision.card.account_ids)));
+  }
+  const review = risk.action === 'review';
+
+  // Accounts after the gate (lock order card → risk → accounts): a decline here creates no
+  // authorisation, so the decision and its case item are detached from the id it would have had.
   const accounts = await lockAccounts(trx, decision.accountIds);
   const total = spendable(accounts);
-  if (inArrears(accounts)) return decline('CARD_IN_ARREARS', total);
   const held = partial ? Math.min(decision.amount, total) : requested;
-  if (total < held || held < Math.min(MIN_PARTIAL_HOLD, requested)) return decline('INSUFFICIENT_FUNDS', total);
+  const fundsDecline = inArrears(accounts) ? 'CARD_IN_ARREARS' : total < held || held < Math.min(MIN_PARTIAL_HOLD, requested) ? 'INSUFFICIENT_FUNDS' : null;
+  if (fundsDecline) {
+    await forgetAuthorisation(trx, risk.decisionId, id);
+    return decline(fundsDecline, total);
+  }
 
-  const id = randomUUID();
   const holds: AuthorisationHold[] = planSpend(accounts, held).map((p) => ({ ...p, transferId: uuidFrom(`auth:${id}:${p.accountId}`) }));
   const approvalCode = newApprovalCode();
-  const shiftId = await openShiftFor(trx, terminal);
   const row = await sql<{ expires_at: Date }>`insert into pump_authorisations (id, terminal_id, terminal_ref, station_id, pump, nozzle, grade, card_id,
-      card_no_masked, mode, requested_amount, held_amount, holds, status, approval_code, expires_at, business_day, shift_id, created_at)
+      card_no_masked, mode, requested_amount, held_amount, holds, status, approval_code, expires_at, business_day, shift_id, created_at, risk_decision_id, released_at)
     values (${id}, ${terminal.id}, ${terminalRef}, ${terminal.stationId}, ${nozzle.pump}, ${req.nozzle}, ${nozzle.grade}, ${decision.card.id},
       ${maskCardNo(decision.card.card_no)},
-      ${req.mode}, ${requested}, ${held}, ${JSON.stringify(holds)}::jsonb, 'held', ${approvalCode},
-      ${decision.at}::timestamptz + ${config.holdExpiryMs} * interval '1 millisecond', ${decision.businessDay}::date, ${shiftId}, ${decision.at})
+      ${req.mode}, ${requested}, ${held}, ${JSON.stringify(holds)}::jsonb, ${review ? 'review' : 'held'}, ${approvalCode},
+      ${decision.at}::timestamptz + ${config.holdExpiryMs} * interval '1 millisecond', ${decision.businessDay}::date, ${shiftId}, ${decision.at},
+      ${risk.decisionId}, ${review ? null : decision.at})
     returning expires_at`.execute(trx);
   const expiresAt = row.rows[0]!.expires_at;
+  const info = review ? declineInfo('RISK_REVIEW') : null;
   return {
     answer: {
       authorisationId: id,
-      status: 'approved',
-      approvalCode,
-      actionCode: held < requested ? '002' : '000',
+      status: review ? 'review' : 'approved',
+      // In review the pump is not released: no approval code until a reviewer releases it (GET shows it then).
+      ...(review ? { actionCode: REVIEW_ACTION_CODE, declineCode: 'RISK_REVIEW', message: `${info!.zh} / ${info!.en}` } : { approvalCode, actionCode: held < requested ? '002' : '000' }),
       ...base,
       heldAmount: held,
       expiresAt: expiresAt.toISOString(),
@@ -160,7 +216,7 @@ export async function authorisePump(
           creditAccountId: station.settlementAccountId,
           amount: h.amount,
           code: req.mode,
-          timeoutMs: config.holdExpiryMs + LEDGER_HOLD_MARGIN_MS,
+          timeoutMs: review ? reviewLedgerTimeoutMs(config) : config.holdExpiryMs + LEDGER_HOLD_MARGIN_MS,
           metadata: { authorisationId: id, terminalId: terminal.id, nozzle: req.nozzle },
         });
         // The accounts are locked and were checked: a refusal is a broken invariant, not a decline.

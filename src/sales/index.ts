@@ -23,3 +23,6 @@ export { completeAuthorisation } from './authorisations.completion.js';
 export { reverseByRef, type ReversalAnswer } from './reversals.service.js';
 export { uploadOfflineBatch, type OfflineBatchAnswer } from './offline-batch.service.js';
 export { compareTotals, checkDeclared } from './shifts.service.js';
+// ── the risk engine in the sale path (issue 7 §1–§2) ──
+export { releaseAuthorisationReview, refuseAuthorisationReview } from './sale-risk-review.js';
+export { assessRisk, configureRiskGate, actionFor, RISK_CONTEXT_TIMEOUT_MS, RISK_DECLINE_CODES, type RiskConfirmation, type RiskVerdict, type RiskGateOptions } from './sale-risk.js';

@@ -8,7 +8,7 @@ import { auditUnmaskedView } from '../privacy/index.js';
 import { MAX_OFFLINE_BATCH_SALES, uploadOfflineBatch } from './offline-batch.service.js';
 import { getOfflineBatch, listOfflineBatches } from './offline-batch.queries.js';
 
-const Flags = Type.Array(Type.Union([Type.Literal('offline_overdraft'), Type.Literal('offline_hot_card'), Type.Literal('offline_card_not_usable'), Type.Literal('offline_over_floor')]));
+const Flags = Type.Array(Type.Union([Type.Literal('offline_overdraft'), Type.Literal('offline_hot_card'), Type.Literal('offline_card_not_usable'), Type.Literal('offline_over_floor'), Type.Literal('risk_flagged')]));
 const Liability = Type.Union([Type.Literal('programme'), Type.Literal('station')]);
 const Summary = Type.Object({
   received: Type.Integer(),

@@ -7,6 +7,8 @@ import { findCardByNo, recordCardUse, type CardRow } from '../cards/index.js';
 import { openShiftFor } from './forecourt-locks.js';
 import { offlineError, type OfflineReject } from './offline-batch.errors.js';
 import { listsHeld } from './offline-batch.lists.js';
+import { openHeldAmount } from './sale-parts.js';
+import { assessRisk, type RiskGateDeps } from './sale-risk.js';
 
 /**
  * Offline sales (脱机交易) uploaded by a terminal after it approved them alone. The terminal
@@ -37,7 +39,7 @@ export interface OfflineBatchInput {
   sales: OfflineSaleInput[];
 }
 
-export type OfflineFlag = 'offline_overdraft' | 'offline_hot_card' | 'offline_card_not_usable' | 'offline_over_floor';
+export type OfflineFlag = 'offline_overdraft' | 'offline_hot_card' | 'offline_card_not_usable' | 'offline_over_floor' | 'risk_flagged';
 
 export interface OfflineResult {
   seq: number;
@@ -122,7 +124,7 @@ function usableNow(card: CardRow, now: Date): boolean {
  */
 export async function uploadOfflineBatch(
   trx: Trx,
-  deps: { config: Config },
+  deps: { config: Config } & Omit<RiskGateDeps, 'config'>,
   terminal: TerminalPrincipal,
   body: OfflineBatchInput,
 ): Promise<OfflineBatchAnswer> {
@@ -245,7 +247,7 @@ export async function uploadOfflineBatch(
         .reduce((sum, x) => sum + x.amount, 0);
       const overFloor = s.amount > floors.sale || spentBefore + s.amount > floors.day;
       const hot = judged.hotAt(card.id, at.getTime());
-      const posted = await postOfflineSale(trx, deps.config, { terminal, shiftId, settlement, saleId, sale: s, at, now, card, accounts, planned, hot, overFloor });
+      const posted = await postOfflineSale(trx, deps, { terminal, shiftId, settlement, saleId, sale: s, at, now, card, accounts, planned, hot, overFloor });
       judged.spent.push({ cardId: card.id, day, at: at.getTime(), amount: s.amount, inBatch: true });
       postedHere.set(s.seq, { saleId, sale: s });
       summary.posted++;
@@ -284,7 +286,7 @@ export async function uploadOfflineBatch(
  */
 async function postOfflineSale(
   trx: Trx,
-  config: Config,
+  deps: { config: Config } & Omit<RiskGateDeps, 'config'>,
   x: {
     terminal: TerminalPrincipal;
     shiftId: number;
@@ -301,8 +303,24 @@ async function postOfflineSale(
   },
 ): Promise<{ forced: boolean; liability: 'programme' | 'station'; flags: OfflineFlag[] }> {
   const { sale: s, card, saleId } = x;
+  const config = deps.config;
   const day = businessDay(x.at, config.timeZone);
   const flags: OfflineFlag[] = [];
+  // The sale happened at the terminal's time and is posted whatever the engine says: a decline or a
+  // freeze becomes a flag on the sale and a case (and the card frozen for what comes next).
+  const risk = await assessRisk(trx, deps, {
+    card,
+    channel: 'offline',
+    amount: s.amount,
+    volumeMl: s.volumeMl,
+    grade: s.grade,
+    stationId: x.terminal.stationId,
+    terminalId: x.terminal.id,
+    at: x.at,
+    pendingAmount: await openHeldAmount(trx, card.id),
+    saleId,
+  });
+  if (risk.outcome !== 'approve') flags.push('risk_flagged');
   const transfers: Array<{ transferId: string; accountId: number; amount: number }> = [];
   let forced = false;
   let balance: number | null = null;
@@ -350,10 +368,12 @@ async function postOfflineSale(
   }
 
   const insert = sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount,
-      status, approval_code, transfers, balance_after, business_day, flow, terminal_ref, forced, flags, liability, shift_id, offline_at)
+      status, approval_code, transfers, balance_after, business_day, flow, terminal_ref, forced, flags, liability, shift_id, offline_at,
+      risk_decision_id, risk_outcome)
     values (${saleId}, ${card.id}, ${maskCardNo(s.cardNo)}, ${x.terminal.stationId}, ${x.terminal.id}, ${s.nozzle}, ${s.grade}, ${s.volumeMl},
       ${s.unitPrice}, ${s.amount}, 'approved', ${s.approvalCode}, ${JSON.stringify(transfers)}::jsonb, ${balance}, ${day}::date, 'offline',
-      ${refOf(s.seq)}, ${forced}, ${flags}::text[], ${liability}, ${x.shiftId}, ${x.at})`;
+      ${refOf(s.seq)}, ${forced}, ${flags}::text[], ${liability}, ${x.shiftId}, ${x.at},
+      ${risk.decisionId}, ${risk.decisionId || risk.degraded ? risk.outcome : null})`;
   await publishWith(trx, insert, 'sale.approved', saleId, {
     saleId,
     cardId: card.id,

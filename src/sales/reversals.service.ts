@@ -113,7 +113,7 @@ export async function reverseByRef(trx: Trx, terminal: TerminalPrincipal, req: {
 
   const auth = await lockAuthorisationByRef(trx, terminal.id, req.originalRef);
   if (auth) {
-    if (auth.status === 'held') return answerOf(await record('authorisation', null, auth.id, await releaseHolds(trx, auth), true));
+    if (auth.status === 'held' || auth.status === 'review') return answerOf(await record('authorisation', null, auth.id, await releaseHolds(trx, auth), true));
     if ((auth.status === 'completed' || auth.status === 'forced') && auth.sale_id) {
       const sale = await lockSale(trx, auth.sale_id);
       if (sale?.status === 'approved') {

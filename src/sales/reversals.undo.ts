@@ -92,7 +92,7 @@ export async function giveBack(trx: Trx, sale: SaleToUndo, to: 'reversed' | 'voi
 
 export interface AuthorisationToUndo {
   id: string;
-  status: 'held' | 'completed' | 'reversed' | 'expired' | 'forced';
+  status: 'held' | 'review' | 'completed' | 'reversed' | 'expired' | 'forced' | 'declined';
   sale_id: string | null;
   holds: Array<{ transferId: string; accountId: number; amount: number }>;
 }

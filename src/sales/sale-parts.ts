@@ -67,7 +67,7 @@ export function inArrears(accounts: ReadonlyArray<Account>): boolean {
  */
 export async function openHeldAmount(trx: Trx, cardId: number, except: string | null = null): Promise<number> {
   const r = await sql<{ held: number | string }>`select coalesce(sum(held_amount), 0) as held from pump_authorisations
-    where card_id = ${cardId} and status = 'held' and (${except}::uuid is null or id <> ${except}::uuid)`.execute(trx);
+    where card_id = ${cardId} and status in ('held','review') and (${except}::uuid is null or id <> ${except}::uuid)`.execute(trx);
   return Number(r.rows[0]!.held);
 }
 
@@ -142,6 +142,8 @@ export interface NewSale {
   pumpSaleId: string | null;
   businessDay: string;
   at: Date;
+  /** The risk decision the sale was taken under (none when the engine was not asked: a decline before it). */
+  risk?: { decisionId: string | null; outcome: string } | null;
 }
 
 export type SaleOutcome =
@@ -153,13 +155,14 @@ export async function insertSale(trx: Trx, s: NewSale, outcome: SaleOutcome): Pr
   const approved = outcome.status === 'approved';
   const insert = sql`insert into sales (id, card_id, card_no_masked, station_id, terminal_id, nozzle, grade, volume_ml, unit_price, amount, status,
       approval_code, decline_code, transfers, balance_after, business_day, created_at,
-      flow, terminal_ref, authorisation_id, pump_sale_id, items, goods_amount, forced, flags, shift_id)
+      flow, terminal_ref, authorisation_id, pump_sale_id, items, goods_amount, forced, flags, shift_id, risk_decision_id, risk_outcome)
     values (${s.saleId}, ${s.cardId}, ${s.cardNoMasked}, ${s.stationId}, ${s.terminalId}, ${s.fuel?.nozzle ?? null}, ${s.fuel?.grade ?? null},
       ${s.fuel?.volumeMl ?? null}, ${s.fuel?.unitPrice ?? null}, ${s.amount}, ${outcome.status},
       ${approved ? outcome.approvalCode : null}, ${approved ? null : outcome.code},
       ${JSON.stringify(approved ? outcome.transfers : [])}::jsonb, ${outcome.balance}, ${s.businessDay}::date, ${s.at},
       ${s.flow}, ${s.terminalRef}, ${s.authorisationId}, ${s.pumpSaleId}, ${JSON.stringify(s.items)}::jsonb, ${s.goodsAmount},
-      ${approved ? (outcome.forced ?? false) : false}, ${approved ? (outcome.flags ?? []) : []}::text[], ${s.shiftId})`;
+      ${approved ? (outcome.forced ?? false) : false}, ${approved ? (outcome.flags ?? []) : []}::text[], ${s.shiftId},
+      ${s.risk?.decisionId ?? null}, ${s.risk?.outcome ?? null})`;
   await publishWith(trx, insert, `sale.${outcome.status}`, s.saleId, {
     saleId: s.saleId,
     cardId: s.cardId,
@@ -171,6 +174,7 @@ export async function insertSale(trx: Trx, s: NewSale, outcome: SaleOutcome): Pr
     goodsAmount: s.goodsAmount,
     flow: s.flow,
     ...(outcome.status === 'declined' ? { declineCode: outcome.code } : {}),
+    ...(s.risk && s.risk.outcome !== 'approve' ? { riskOutcome: s.risk.outcome, riskDecisionId: s.risk.decisionId } : {}),
     // Forced or flagged (an overrun, a price not in force, goods not posted): review and alerts see it on the event.
     ...(approved && (outcome.forced || (outcome.flags ?? []).length > 0) ? { forced: outcome.forced ?? false, flags: outcome.flags ?? [] } : {}),
   });

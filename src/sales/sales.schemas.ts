@@ -75,6 +75,11 @@ export const SaleBodySchema = Type.Object(
     nozzle: Type.Optional(Type.Integer({ minimum: 1, maximum: 99 })),
     items: Type.Optional(StoreItemsSchema),
     pumpSaleId: Type.Optional(Type.String({ format: 'uuid', description: 'pay this unpaid pump sale (post-pay); leave the fuel fields out' })),
+    riskConfirmation: Type.Optional(
+      Type.Union([Type.Literal('pin'), Type.Literal('staff')], {
+        description: 'after a RISK_STEP_UP answer: pin = the holder re-entered the PIN for this attempt; staff = the cashier of the open shift checked the holder’s ID',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

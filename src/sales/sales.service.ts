@@ -7,6 +7,7 @@ import { authoriseCardUse, recordCardUse, type PinEntry } from '../cards/index.j
 import { checkSalePrice, MAX_STORE_LINES, priceStoreItems, type StoreLine } from '../stations/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
+import { assessRisk, type RiskConfirmation, type RiskGateDeps } from './sale-risk.js';
 import {
   declineInfo,
   expectedFuelAmount,
@@ -38,6 +39,8 @@ export interface SaleRequest {
   items?: Array<{ sku: string; quantity: number }>;
   /** Pays an unpaid pump sale of this station (indoor post-pay): the fuel part comes from it. */
   pumpSaleId?: string;
+  /** A step-up done for this attempt after a RISK_STEP_UP answer (docs/risk-sale-path.md). */
+  riskConfirmation?: RiskConfirmation;
 }
 
 export interface SaleAnswer {
@@ -140,7 +143,7 @@ async function databaseNow(trx: Trx): Promise<Date> {
  */
 export async function decideSale(
   trx: Trx,
-  deps: { db: Db; config: Config },
+  deps: { db: Db; config: Config; logger?: RiskGateDeps['logger'] },
   terminal: TerminalPrincipal,
   req: SaleRequest,
   at?: Date,
@@ -225,6 +228,27 @@ export async function decideSale(
     // The balance is shown only to someone who knew the PIN.
     const balance = decision.pinVerified && decision.card ? spendable(await getAccounts(trx, decision.card.account_ids)) : null;
     return decline(decision.declineCode, balance);
+  }
+
+  // The risk engine after the card's own checks, under the card's lock (docs/risk-sale-path.md).
+  const risk = await assessRisk(trx, deps, {
+    card: decision.card,
+    channel: pumpSale ? 'postpay' : 'online',
+    amount: req.amount,
+    volumeMl: fuel?.volumeMl ?? null,
+    grade: fuel?.grade ?? null,
+    stationId: terminal.stationId,
+    terminalId: terminal.id,
+    at: decision.at,
+    pendingAmount: await openHeldAmount(trx, decision.card.id),
+    saleId,
+    shiftId: sale.shiftId,
+    ...(req.riskConfirmation ? { confirmation: req.riskConfirmation } : {}),
+  });
+  sale.risk = risk.decisionId || risk.degraded ? { decisionId: risk.decisionId, outcome: risk.outcome } : null;
+  if (risk.action !== 'approve') {
+    const balance = spendable(await getAccounts(trx, decision.card.account_ids));
+    return decline(risk.declineCode ?? 'RISK_DECLINED', balance);
   }
 
   // The price after the card's own checks, so a wrong PIN is still counted and answered as such.

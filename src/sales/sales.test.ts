@@ -20,6 +20,7 @@ import {
 } from '../../test/support/fuel.js';
 import { CARD_DECLINES, luhnCheckDigit } from '../cards/index.js';
 import { SALE_DECLINES } from './sales.errors.js';
+import { silenceRisk } from './sale-risk.testkit.js';
 
 /**
  * Sale authorisation end to end: signed terminal requests over HTTP against a real
@@ -272,6 +273,9 @@ describe('declines move no money', () => {
     expect((await sell(server, terminal, saleBody(cardNo, 1_000))).body.declineCode).toBe('PIN_TRIES_EXCEEDED');
     expect(await balanceOf(server, cardNo)).toBe(5_000);
     expect((await server.api('POST', `/api/v1/cards/${cardNo}/pin/reset`, { body: { newPin: '246810' } })).status).toBe(204);
+    // Four PIN declines in a minute are card testing to the risk engine (freeze): the staff who reset
+    // the PIN after checking the holder silences it, as a reviewer would (docs/risk-sale-path.md).
+    await silenceRisk(server, cardNo, ['card_testing', 'velocity_declines'], 'PIN reset at the counter after an ID check');
     expect((await sell(server, terminal, saleBody(cardNo, 1_000, { pin: '246810' }))).body).toMatchObject({ status: 'approved', balance: 4_000 });
   });
 
@@ -553,6 +557,8 @@ describe('idempotent retries', () => {
 describe('concurrency', () => {
   it('50 parallel sales of 1,000 on a card holding 20,500: exactly 20 approved, balance 500', async () => {
     const cardNo = await newCard(server, { funds: 20_500 });
+    // 50 sales of one card in a second are what the velocity rule exists for; this test is about money.
+    await silenceRisk(server, cardNo);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => sell(server, terminal, saleBody(cardNo, 1_000), { idempotencyKey: `conc-${cardNo}-${i}` })),
     );
@@ -573,6 +579,7 @@ describe('concurrency', () => {
     // More concurrent sales than the pool has connections (16), all missing the station cache at once.
     const fresh = await newStation(server);
     const cards = [await newCard(server, { funds: 100_000 }), await newCard(server, { funds: 100_000 })];
+    for (const c of cards) await silenceRisk(server, c);
     const burst = Promise.all(Array.from({ length: 40 }, (_, i) => sell(server, fresh.terminal, saleBody(cards[i % 2]!, 100))));
     const timeout = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 20_000).unref());
     const results = await Promise.race([burst, timeout]);
@@ -584,6 +591,7 @@ describe('concurrency', () => {
   it('two sub cards sharing one reserve never overspend it together', async () => {
     const master = await newCard(server, { kind: 'master', funds: 10_000 });
     const subs = [await newCard(server, { kind: 'sub', masterCardNo: master, sharedBalance: true }), await newCard(server, { kind: 'sub', masterCardNo: master, sharedBalance: true })];
+    for (const c of subs) await silenceRisk(server, c);
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => sell(server, terminal, saleBody(subs[i % 2]!, 500))));
     expect(results.filter((r) => r.body.status === 'approved')).toHaveLength(20);
     expect(results.filter((r) => r.body.declineCode === 'INSUFFICIENT_FUNDS')).toHaveLength(20);

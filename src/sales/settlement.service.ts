@@ -102,7 +102,7 @@ export async function settlementStatement(db: Executor, stationId: number, day: 
           select 1 from sales s where s.shift_id = t.id and s.business_day = ${day}::date)))
         order by t.terminal_id, t.shift_no`.execute(db),
     sql<{ auths: number; unpaid: number }>`select
-        (select count(*)::int from pump_authorisations where station_id = ${stationId} and status = 'held' and business_day = ${day}::date) as auths,
+        (select count(*)::int from pump_authorisations where station_id = ${stationId} and status in ('held','review') and business_day = ${day}::date) as auths,
         (select count(*)::int from pump_sales where station_id = ${stationId} and status = 'unpaid'
            and (created_at at time zone ${timeZone})::date = ${day}::date) as unpaid`.execute(db),
     sql<{ now: Date }>`select clock_timestamp() as now`.execute(db),

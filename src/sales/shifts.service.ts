@@ -109,7 +109,7 @@ export interface ShiftView {
 
 async function openItems(db: Executor, terminalId: string, stationId: number): Promise<{ openAuthorisations: number; unpaidPumpSales: number }> {
   const r = await sql<{ auths: number; unpaid: number }>`select
-      (select count(*)::int from pump_authorisations where terminal_id = ${terminalId} and status = 'held') as auths,
+      (select count(*)::int from pump_authorisations where terminal_id = ${terminalId} and status in ('held','review')) as auths,
       (select count(*)::int from pump_sales where station_id = ${stationId} and status = 'unpaid') as unpaid`.execute(db);
   return { openAuthorisations: r.rows[0]!.auths, unpaidPumpSales: r.rows[0]!.unpaid };
 }

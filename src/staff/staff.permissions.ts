@@ -1,18 +1,22 @@
 import { Type } from 'typebox';
 import type { App, Role, RouteInfo } from '../platform/index.js';
-import { access, ROLES } from '../platform/index.js';
+import { access } from '../platform/index.js';
 
 export interface PermittedRoute {
   method: string;
   url: string;
 }
 
-/** The staff routes a role may call, by URL then method: the same rule the access check applies. */
-export function permittedRoutes(routes: readonly RouteInfo[], role: Role): PermittedRoute[] {
+/**
+ * The staff routes a role may call, by URL then method: the same rule the access check applies
+ * (and, for a session restricted to TOTP enrolment, the same restriction).
+ */
+export function permittedRoutes(routes: readonly RouteInfo[], role: Role, scope: 'full' | 'totp_enrolment' = 'full'): PermittedRoute[] {
   const seen = new Set<string>();
   const out: PermittedRoute[] = [];
   for (const r of routes) {
     if (r.access?.kind !== 'staff' || !r.access.roles.includes(role)) continue;
+    if (scope === 'totp_enrolment' && !r.access.duringTotpEnrolment) continue;
     const key = `${r.method} ${r.url}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -31,7 +35,7 @@ export function permissionsRoute(app: App, routes: RouteInfo[]): void {
   app.get(
     '/api/v1/auth/permissions',
     {
-      config: { access: access.roles(...ROLES) },
+      config: { access: access.anyStaffDuringEnrolment() },
       schema: {
         tags: ['auth'],
         summary: 'Routes my role may call / 当前角色可调用的接口',
@@ -45,6 +49,6 @@ export function permissionsRoute(app: App, routes: RouteInfo[]): void {
         },
       },
     },
-    async (req) => ({ role: req.staff!.role, routes: permittedRoutes(routes, req.staff!.role) }),
+    async (req) => ({ role: req.staff!.role, routes: permittedRoutes(routes, req.staff!.role, req.staff!.sessionScope ?? 'full') }),
   );
 }

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
-import type { App, Db } from '../platform/index.js';
-import { access, Id, Nullable, parseTimeFilter, StaffGroups } from '../platform/index.js';
+import type { App, Db, StaffPrincipal } from '../platform/index.js';
+import { access, customerScopeOf, Id, inCustomerScope, maskCardNo, Nullable, parseTimeFilter, StaffGroups } from '../platform/index.js';
 import { accountEntries, getAccount } from '../ledger/index.js';
+import { cardsError, findCardByNo } from '../cards/index.js';
 import { cardStatement } from './statements.service.js';
 
 const bearer = [{ bearer: [] }];
@@ -48,11 +49,25 @@ const EntrySchema = Type.Object({
 /** Parsed before anything is looked up, so a bad time is a 400 whether or not the card exists. */
 const period = (q: { from?: string; to?: string }) => ({ from: parseTimeFilter(q.from, 'querystring.from'), to: parseTimeFilter(q.to, 'querystring.to') });
 
+/**
+ * An enterprise administrator reads statements of its customer's cards (and of sub-cards of its
+ * master cards) only; any other card is the same CARD_NOT_FOUND as a number that does not exist.
+ */
+async function assertCardInScope(db: Db, cardNo: string, staff: StaffPrincipal | undefined): Promise<void> {
+  const scope = customerScopeOf(staff);
+  if (scope === undefined) return;
+  const card = await findCardByNo(db, cardNo);
+  const master = card?.master_card_no ? await findCardByNo(db, card.master_card_no) : undefined;
+  if (!card || !(inCustomerScope(scope, card.customer_id) || (master !== undefined && inCustomerScope(scope, master.customer_id)))) {
+    throw cardsError('CARD_NOT_FOUND', { cardNo: maskCardNo(cardNo) });
+  }
+}
+
 export function statementsRoutes(app: App, deps: { db: Db }): void {
   app.get(
     '/api/v1/cards/:cardNo/statement',
     {
-      config: { access: access.roles(...StaffGroups.readers) },
+      config: { access: access.roles(...StaffGroups.readers, 'enterprise_admin') },
       schema: {
         tags: ['statements'],
         summary: "A card's sales, recharges and refunds, newest first / 卡交易明细",
@@ -66,7 +81,11 @@ export function statementsRoutes(app: App, deps: { db: Db }): void {
         response: { 200: Type.Object({ items: Type.Array(StatementLineSchema), nextCursor: Nullable(Type.String()) }) },
       },
     },
-    async (req) => cardStatement(deps.db, req.params.cardNo, { ...req.query, ...period(req.query) }),
+    async (req) => {
+      const q = { ...req.query, ...period(req.query) };
+      await assertCardInScope(deps.db, req.params.cardNo, req.staff);
+      return cardStatement(deps.db, req.params.cardNo, q);
+    },
   );
 
   app.get(

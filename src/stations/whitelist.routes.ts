@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import type { App, Config, Db, FieldCipher } from '../platform/index.js';
-import { access, actorOf, pageSize } from '../platform/index.js';
+import { access, actorOf, maskCardNo, pageSize } from '../platform/index.js';
+import { maySeeCardNumbers } from '../cards/index.js';
+import { auditUnmaskedView } from '../privacy/index.js';
 import { listWhitelist, recordListDownload, removeWhitelistEntry, setWhitelistEntry, whitelistDownload } from './whitelist.service.js';
 
 const CardNo = Type.String({ pattern: '^[0-9]{19}$', description: '19-digit card number' });
@@ -71,7 +73,23 @@ export function whitelistRoutes(app: App, deps: { db: Db; config: Config; cipher
         response: { 200: Type.Object({ items: Type.Array(Entry), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
       },
     },
-    async (req) => listWhitelist(deps.db, { cardNo: req.query.cardNo, cursor: req.query.cursor, limit: pageSize(req.query.limit, 200) }),
+    async (req) => {
+      const page = await listWhitelist(deps.db, { cardNo: req.query.cardNo, cursor: req.query.cursor, limit: pageSize(req.query.limit, 200) });
+      if (!maySeeCardNumbers(req.staff?.role)) return { ...page, items: page.items.map((e) => ({ ...e, cardNo: maskCardNo(e.cardNo) })) };
+      // A staff member reading full card numbers is a view of unmasked data (docs/privacy.md); the
+      // number they typed to filter is not. Terminals download the list on /api/v1/pos/whitelist.
+      const shown = page.items.filter((e) => e.cardNo !== req.query.cardNo);
+      if (shown.length > 0) {
+        await auditUnmaskedView(deps.db, actorOf(req), {
+          targetType: 'offline_whitelist',
+          targetId: shown.length === 1 ? maskCardNo(shown[0]!.cardNo) : null,
+          targets: shown.map((e) => maskCardNo(e.cardNo)),
+          fields: ['offline_whitelist.card_no'],
+          route: 'GET /api/v1/offline/whitelist',
+        });
+      }
+      return page;
+    },
   );
 
   app.put(

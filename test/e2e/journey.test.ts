@@ -21,7 +21,7 @@ import {
  * The journey of issue 3, by clicking in the three front ends, in Chinese: the admin registers a
  * terminal, a cashier opens a customer and a card and takes ¥500 in cash, the POS sells fuel on
  * the card, the cardholder signs in on a phone, sees the sale and reports the card lost, the POS
- * is declined, and the admin finds it all in the audit log. Each person is a separate browser
+ * is declined, and the auditor finds it all in the audit log (三员分立: never the admin it audits). Each person is a separate browser
  * context (own storage, as on a separate device).
  */
 
@@ -45,7 +45,7 @@ describe('the journey in the browser', () => {
     await server?.close();
   });
 
-  it('admin registers a terminal, a cashier issues and recharges a card, the POS sells, the cardholder reports it lost, the POS is declined, the admin audits', async () => {
+  it('admin registers a terminal, a cashier issues and recharges a card, the POS sells, the cardholder reports it lost, the POS is declined, the auditor audits', async () => {
     const baseURL = server.baseUrl;
     onTestFailed(async () => {
       console.error('pictures of the open pages:', await failureShots(opened));
@@ -245,19 +245,23 @@ describe('the journey in the browser', () => {
     await expectText(pp.getByTestId('pos-decline-code'), 'CARD_LOST');
     await shot(pp, 'pos-decline');
 
-    // g. The admin finds the loss report (by the cardholder), the recharge and the issue in the audit log.
-    const ap = admin.page;
-    await openMenu(ap, 'audit');
-    await ap.getByTestId('audit-filter-target-id').fill(maskedCardNo(cardNo));
-    await ap.getByTestId('audit-search').click();
-    const auditRow = (action: string) => ap.locator(`[data-testid="audit-row"][data-action="${action}"][data-target-id="${maskedCardNo(cardNo)}"]`);
+    // g. The auditor (审计管理员), not the admin, finds the loss report (by the cardholder), the
+    // recharge and the issue in the audit log.
+    const auditor = (opened.auditor = await openPage(browser, { baseURL }));
+    const aup = auditor.page;
+    await consoleSignIn(aup, 't_auditor', STAFF_PASSWORD);
+    await openMenu(aup, 'audit');
+    await aup.getByTestId('audit-filter-target-id').fill(maskedCardNo(cardNo));
+    await aup.getByTestId('audit-search').click();
+    const auditRow = (action: string) => aup.locator(`[data-testid="audit-row"][data-action="${action}"][data-target-id="${maskedCardNo(cardNo)}"]`);
     await expectContains(auditRow('card.report-loss'), `customer:${customerId}`);
     await expectContains(auditRow('recharge.counter'), 't_station_staff');
     await expectContains(auditRow('card.issue'), 't_station_staff');
     await auditRow('card.report-loss').locator('.ant-table-row-expand-icon').click();
-    await expectContains(ap.getByTestId('audit-details'), 'lost');
-    await shot(ap, 'console-audit');
+    await expectContains(aup.getByTestId('audit-details'), 'lost');
+    await shot(aup, 'console-audit');
 
+    const ap = admin.page;
     await openMenu(ap, 'cards');
     await ap.getByTestId('card-find-input').fill(cardNo);
     await ap.getByTestId('card-find-submit').click();

@@ -10,6 +10,8 @@ import { pagesB } from './pages-b';
 import { pagesForecourt } from './pages-forecourt';
 import { pagesPayments } from './pages-payments';
 import { pagesRecon } from './pages-recon';
+import { pagesRisk } from './pages-risk';
+import { pagesSecurity } from './pages-security';
 import { pagesTerminalHost } from './pages-terminal-host';
 import { ROLE_NAMES, SHELL, label } from './i18n';
 import { markSigningOut } from './shell-state';
@@ -18,7 +20,7 @@ import { LocalResult, MAIN_ID } from './ui';
 /** The console's brand colour (a fuel-station green), also used by the login page. */
 export const BRAND_COLOR = '#0f6e5f';
 
-const ALL_PAGES: AdminPage[] = [...pagesA, ...pagesB, ...pagesPayments, ...pagesForecourt, ...pagesRecon, ...pagesTerminalHost];
+const ALL_PAGES: AdminPage[] = [...pagesA, ...pagesB, ...pagesPayments, ...pagesForecourt, ...pagesRecon, ...pagesTerminalHost, ...pagesRisk, ...pagesSecurity];
 
 /** The language switch: shows the other language's name, as people look for their own. */
 export function LangSwitch() {
@@ -64,7 +66,7 @@ export function Shell() {
       icon: m.icon,
       label: (
         <Link to={`/${p.path}`} data-testid={`menu-${m.key}`}>
-          {lang === 'en' ? m.en : m.zh}
+          {lang === 'en' ? m.en : m.zh}{m.badge}
         </Link>
       ),
     };

@@ -31,6 +31,8 @@ export const SHELL: Dict = {
 
 export const ROLE_NAMES: Dict = {
   admin: { zh: '系统管理员', en: 'Administrator' },
+  security_officer: { zh: '安全管理员', en: 'Security officer' },
+  auditor: { zh: '审计管理员', en: 'Auditor' },
   operator: { zh: '运营', en: 'Operator' },
   finance: { zh: '财务', en: 'Finance' },
   risk: { zh: '风控', en: 'Risk' },

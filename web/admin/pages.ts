@@ -9,7 +9,7 @@ export interface AdminPage {
   /** Path under /admin, e.g. "sales" or "stations/:id" (no leading slash). */
   path: string;
   /** Menu entry (omit for detail screens reached by links). */
-  menu?: { key: string; zh: string; en: string; icon?: ReactNode; order: number };
+  menu?: { key: string; zh: string; en: string; icon?: ReactNode; order: number; /** Shown after the label, e.g. a count of open alerts. */ badge?: ReactNode };
   requires: { method: string; url: string };
   element: ReactNode;
 }

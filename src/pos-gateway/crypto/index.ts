@@ -3,3 +3,4 @@ export * from './mac.js';
 export * from './pin.js';
 export * from './keystore.js';
 export * from './dukpt.js';
+export * from './keystore-reseal.js';

@@ -322,6 +322,30 @@ export class SoftwareKeyStore implements KeyStore {
     if (opts.state) this.#load(opts.state);
   }
 
+  /**
+   * The same state sealed under another KEK (data key rotation, docs/keys.md): every version is
+   * unsealed with `fromKek` (proving it first) and sealed again under `toKek` with a fresh IV and the
+   * same additional data, so versions, times and KCVs are unchanged.
+   */
+  static resealState(state: KeyStoreState, fromKek: Buffer, toKek: Buffer): KeyStoreState {
+    const from = new SoftwareKeyStore({ kek: fromKek, state });
+    const to = new SoftwareKeyStore({ kek: toKek });
+    return {
+      format: 'fuelcard-keystore-v1',
+      entries: [...from.#entries.values()].map((e) => {
+        const again = (s: SealedKey): SealedKey => {
+          const clear = from.#unseal(e, s);
+          try {
+            return to.#seal(e.ref, e, s.version, clear, s.since, s.supersededAt);
+          } finally {
+            clear.fill(0);
+          }
+        };
+        return { ref: e.ref, algorithm: e.algorithm, usage: e.usage, current: again(e.current), previous: e.previous ? again(e.previous) : null };
+      }),
+    };
+  }
+
   exportState(): KeyStoreState {
     return {
       format: 'fuelcard-keystore-v1',

@@ -114,11 +114,15 @@ async function run(deps: BusinessDeps, req: InboundRequest, ctx: InboundContext,
     case 'authorisation': {
       const pin = pinVerifier(ctx, req, m.pin, m.input.cardNo);
       const out = await runTerminalRequest<AuthorisationAnswer>(db, terminal, 'pos-authorisation', key, { iso: m.input }, { requireKey: true }, async (trx) => {
-        const decided = await authorisePump(trx, deps, terminal, { ...m.input, pin }, key);
+        // ISO 8583 has no way to poll an authorisation in review nor to send a step-up answer: the
+        // engine's delay is a plain RISK_REVIEW decline holding nothing (docs/risk-sale-path.md).
+        const decided = await authorisePump(trx, deps, terminal, { ...m.input, pin }, key, { reviewable: false });
         return { status: 200, body: decided.answer, last: decided.last };
       });
       if (!out.replayed) saleOutcomes.inc({ status: out.body.status, code: out.body.declineCode ?? 'APPROVED' });
-      return authorisationResponse({ ...out.body, grade: isoProductCode(out.body.grade) });
+      // Not reviewable here, so never 'review'; an answer stored before that was a decline too (no hold fields).
+      const status = out.body.status === 'review' ? 'declined' : out.body.status;
+      return authorisationResponse({ ...out.body, status, grade: isoProductCode(out.body.grade) });
     }
     case 'sale': {
       const pin = pinVerifier(ctx, req, m.pin, m.input.cardNo);

@@ -4,11 +4,12 @@
  * database. The KEK is derived from the platform's first data key with HKDF and a fixed label, so
  * a development install (generated data keys) keeps working keys across restarts.
  */
-import { hkdfSync } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../../platform/index.js';
 import {
   dukptFreshness,
+  keyStoreKekOf,
+  posKeysSealedStore,
   ksnDeviceKey,
   PosCryptoError,
   SoftwareKeyStore,
@@ -27,11 +28,9 @@ import {
   type WrapMethod,
 } from '../crypto/index.js';
 
-const KEK_LABEL = 'fuelcard/pos-gateway/keystore-kek/v1';
-
 /** The key store's KEK: HKDF-SHA-256 of the data key, domain-separated from every other use of it. */
 export function deriveKeyStoreKek(dataKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), KEK_LABEL, 32));
+  return keyStoreKekOf(dataKey);
 }
 
 type Entry = KeyStoreState['entries'][number];
@@ -181,7 +180,12 @@ export function posKeyStoreFor(db: Db, dataKeys: ReadonlyArray<{ id: string; key
   if (!p) {
     const first = dataKeys[0];
     if (!first) throw new PosCryptoError('KEYSTORE_STATE_INVALID', 'no data key configured');
-    p = PersistentKeyStore.open(db, first, pinVerifyKey);
+    // A new data key made current: re-seal pos_keys under it first, so the gateway starts without waiting for the job.
+    p = (async () => {
+      const sealed = posKeysSealedStore(dataKeys);
+      while ((await sealed.reseal(db, 500)).resealed > 0);
+      return PersistentKeyStore.open(db, first, pinVerifyKey);
+    })();
     // A failed open is not cached: the next call tries again.
     p.catch(() => stores.delete(db));
     stores.set(db, p);

@@ -164,6 +164,9 @@ export const dict: Dict = {
   usernameInvalid: { zh: '3–32 位小写字母、数字或 _ . -', en: '3–32 lowercase letters, digits or _ . -' },
   stationNeeded: { zh: '油站员工必须指定所属油站', en: 'Station staff need a station' },
   noStation: { zh: '不限油站', en: 'No station' },
+  staffCustomer: { zh: '所属企业客户 ID', en: 'Enterprise customer ID' },
+  staffCustomerHint: { zh: '企业/部门管理员只能看到此企业客户的数据', en: "Enterprise and department admins see only this customer's data" },
+  customerNeeded: { zh: '企业/部门管理员必须指定所属企业客户', en: 'Enterprise and department admins need a customer' },
   newStaff: { zh: '新增员工', en: 'New staff user' },
   editStaff: { zh: '编辑员工 {name}', en: 'Edit {name}' },
   edit: { zh: '编辑', en: 'Edit' },
@@ -236,13 +239,15 @@ export const dict: Dict = {
 
 /** Staff roles: name and what each may do (docs/api.md, "Roles"). */
 export const ROLE_INFO: Record<string, { zh: string; en: string; descZh: string; descEn: string }> = {
-  admin: { zh: '系统管理员', en: 'Administrator', descZh: '全部功能，包括员工账号、审计日志和账务核对', descEn: 'Everything, including staff users, the audit log and ledger verify' },
+  admin: { zh: '系统管理员', en: 'Administrator', descZh: '运行系统：油站、终端、油价、资金业务、账务核对与业务员工账号；不能查看审计日志', descEn: 'Runs the system: stations, terminals, prices, money, ledger verify and operational staff users; not the audit log' },
+  security_officer: { zh: '安全管理员', en: 'Security officer', descZh: '员工账号、角色、密码与双因素认证的管理；查看审计日志', descEn: 'Staff users, roles, passwords and second factors; reads the audit log' },
+  auditor: { zh: '审计管理员', en: 'Auditor', descZh: '只查看与导出审计日志、核验审计链', descEn: 'Only reads and exports the audit log and verifies its chain' },
   operator: { zh: '运营', en: 'Operator', descZh: '客户、卡片、限额、关联账户、油站与终端、油价', descEn: 'Customers, cards, limits, linked accounts, stations, terminals and prices' },
   finance: { zh: '财务', en: 'Finance', descZh: '查询；受理充值', descEn: 'Reads; takes recharges' },
-  risk: { zh: '风控', en: 'Risk', descZh: '查询；冻结与解冻卡片；查看审计日志', descEn: 'Reads; freezes and unfreezes cards; reads the audit log' },
+  risk: { zh: '风控', en: 'Risk', descZh: '查询；冻结与解冻卡片', descEn: 'Reads; freezes and unfreezes cards' },
   station_staff: { zh: '油站员工', en: 'Station staff', descZh: '柜台业务：客户、开卡、卡片服务、充值', descEn: 'Counter work: customers, cards, card services, recharges' },
-  enterprise_admin: { zh: '企业管理员', en: 'Enterprise admin', descZh: '预留给企业门户（目前仅能登录）', descEn: 'Reserved for the enterprise portal (login only for now)' },
-  department_admin: { zh: '部门管理员', en: 'Department admin', descZh: '预留给企业门户（目前仅能登录）', descEn: 'Reserved for the enterprise portal (login only for now)' },
+  enterprise_admin: { zh: '企业管理员', en: 'Enterprise admin', descZh: '查看所属企业客户的卡片、账单与客户资料（须绑定客户）', descEn: "Reads its own enterprise customer's cards, statements and record (bound to a customer)" },
+  department_admin: { zh: '部门管理员', en: 'Department admin', descZh: '绑定到企业客户；部门尚未建模，暂无可用功能', descEn: 'Bound to an enterprise customer; departments are not modelled yet, so nothing to use' },
   cardholder: { zh: '持卡人', en: 'Cardholder', descZh: '预留给自助服务（目前仅能登录）', descEn: 'Reserved for self-service (login only for now)' },
 };
 export const ROLES = Object.keys(ROLE_INFO);

@@ -1,14 +1,30 @@
 import { useMemo, useState, type HTMLAttributes } from 'react';
-import { App, Button, Card, Form, Input, Modal, Select, Space, Table, Tag, Tooltip, Typography, message, type ButtonProps } from 'antd';
+import { App, Button, Card, Form, Input, InputNumber, Modal, Select, Space, Table, Tag, Tooltip, Typography, message, type ButtonProps } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { PlusOutlined } from '@ant-design/icons';
 import { errorText } from '../../shared/api';
 import { dateTime } from '../../shared/format';
-import { useLang, useT, type Lang } from '../../shared/i18n';
+import { useLang, useT, type Dict, type Lang } from '../../shared/i18n';
 import { useLoad } from '../../shared/ui';
 import { useSession } from '../session';
 import { EmptyText, ListError, PageHeader, SubmitError, markFieldError, mono, useIdempotencyKey, useStations, type Station } from './common';
 import { ACTOR_KINDS, ROLES, ROLE_INFO, dict } from './i18n';
+
+/** The second-factor reset's words; kept here, next to the one place that uses them. */
+const TOTP_T: Dict = {
+  resetTotp: { zh: '重置二次验证', en: 'Reset second factor' },
+  confirmResetTotp: { zh: '重置 {name} 的二次验证？', en: 'Reset the second factor of {name}?' },
+  confirmResetTotpHint: {
+    zh: '其动态口令和恢复码将被删除，登录会话立即结束。之后会显示一个一次性启用码，须当面交给本人，凭此码才能重新绑定。',
+    en: 'Their authenticator key and recovery codes are removed and their sessions end at once. A one-time enrolment code follows: hand it to them in person; enrolling again needs it.',
+  },
+  enrolmentCodeTitle: { zh: '{name} 的启用码（只显示这一次）', en: 'Enrolment code for {name} (shown this once only)' },
+  enrolmentCodeHint: {
+    zh: '请当面将此启用码交给本人（当面念出或抄写），不要通过电话、短信或即时通讯发送。本人用密码登录后，输入此码即可重新绑定动态口令。关闭后将无法再次查看。',
+    en: 'Hand this code to the holder in person (read it aloud or write it down); never send it by phone, text or chat. After signing in with their password they enter it to enrol a new authenticator. It cannot be shown again once closed.',
+  },
+  enrolmentCodeDone: { zh: '我已当面交付，关闭', en: 'Handed over — close' },
+};
 
 interface StaffUser {
   id: number;
@@ -16,6 +32,8 @@ interface StaffUser {
   displayName: string;
   role: string;
   stationId: number | null;
+  /** The enterprise customer an enterprise or department admin acts for. */
+  customerId?: number | null;
   status: 'active' | 'disabled' | string;
   createdAt: string;
 }
@@ -31,6 +49,10 @@ function roleOptions(lang: Lang) {
     label: `${roleName(r, lang)} (${r})`,
   }));
 }
+
+/** Roles bound to one enterprise customer (CUSTOMER_ROLES in src/staff/staff.policy.ts). */
+const CUSTOMER_ROLES = ['enterprise_admin', 'department_admin'];
+const needsCustomer = (role: string | undefined) => role !== undefined && CUSTOMER_ROLES.includes(role);
 
 function stationOptions(stations: Station[] | undefined) {
   return (stations ?? []).map((s) => ({ value: s.id, label: `${s.code} ${s.name}` }));
@@ -50,6 +72,29 @@ export function StaffPage() {
   const { modal } = App.useApp();
   const mayPatch = can('PATCH', '/api/v1/staff/:id');
   const mayPassword = can('POST', '/api/v1/staff/:id/password');
+  const mayResetTotp = can('POST', '/api/v1/staff/:id/totp/reset');
+  const tt = useT(TOTP_T);
+  const [enrolmentCode, setEnrolmentCode] = useState<{ name: string; code: string } | null>(null);
+
+  const resetTotp = async (u: StaffUser) => {
+    try {
+      const r = await api.request<{ enrolmentCode: string }>('POST', `/api/v1/staff/${u.id}/totp/reset`);
+      setEnrolmentCode({ name: u.displayName, code: r.enrolmentCode });
+    } catch (err) {
+      msg.error(errorText(err, lang));
+    }
+  };
+
+  const askResetTotp = (u: StaffUser) => {
+    modal.confirm({
+      title: tt('confirmResetTotp', { name: u.displayName }),
+      content: tt('confirmResetTotpHint'),
+      okText: t('confirm'),
+      cancelText: t('cancel'),
+      okButtonProps: { danger: true, 'data-testid': 'staff-totp-reset-confirm' } as ButtonProps,
+      onOk: () => resetTotp(u),
+    });
+  };
 
   const stationName = (id: number | null) => (id === null ? '—' : (stations.data?.find((s) => s.id === id)?.name ?? `#${id}`));
 
@@ -135,12 +180,17 @@ export function StaffPage() {
                   {t('resetPassword')}
                 </Button>
               )}
+              {mayResetTotp && !self && (
+                <Button size="small" onClick={() => askResetTotp(u)} data-testid="staff-totp-reset">
+                  {tt('resetTotp')}
+                </Button>
+              )}
             </Space>
           );
         },
       },
     ],
-    [t, lang, user?.id, mayPatch, mayPassword, toggling, stations.data, askToggle],
+    [t, tt, lang, user?.id, mayPatch, mayPassword, mayResetTotp, toggling, stations.data, askToggle, askResetTotp],
   );
 
   return (
@@ -189,6 +239,7 @@ export function StaffPage() {
         }}
       />
       <PasswordModal staff={resetting} onClose={() => setResetting(null)} onSaved={(u) => msg.success(t('passwordReset', { name: u.displayName }))} />
+      <EnrolmentCodeModal shown={enrolmentCode} onClose={() => setEnrolmentCode(null)} />
     </div>
   );
 }
@@ -243,11 +294,29 @@ function stationRule(t: (k: string) => string) {
   });
 }
 
+function customerRule(t: (k: string) => string) {
+  return ({ getFieldValue }: { getFieldValue: (n: string) => unknown }) => ({
+    validator: (_r: unknown, v: number | undefined) => (needsCustomer(getFieldValue('role') as string) && !v ? Promise.reject(new Error(t('customerNeeded'))) : Promise.resolve()),
+  });
+}
+
+/** Shown only for the roles that act for one enterprise customer; otherwise unmounted, so not sent. */
+function CustomerField({ role, testId }: { role: string | undefined; testId: string }) {
+  const t = useT(dict);
+  if (!needsCustomer(role)) return null;
+  return (
+    <Form.Item name="customerId" label={t('staffCustomer')} extra={t('staffCustomerHint')} dependencies={['role']} rules={[customerRule(t)]}>
+      <InputNumber min={1} precision={0} style={{ width: '100%' }} data-testid={testId} />
+    </Form.Item>
+  );
+}
+
 interface CreateValues {
   username: string;
   displayName?: string;
   role: string;
   stationId?: number;
+  customerId?: number;
   password: string;
   confirm: string;
 }
@@ -274,6 +343,7 @@ function CreateStaffModal({ open, stations, onClose, onSaved }: { open: boolean;
           role: v.role,
           ...(v.displayName?.trim() ? { displayName: v.displayName.trim() } : {}),
           ...(v.stationId ? { stationId: v.stationId } : {}),
+          ...(needsCustomer(v.role) && v.customerId ? { customerId: v.customerId } : {}),
         },
         idempotencyKey: idem.get(),
       });
@@ -283,7 +353,7 @@ function CreateStaffModal({ open, stations, onClose, onSaved }: { open: boolean;
       onClose();
     } catch (err) {
       setError(err);
-      markFieldError(form, err, lang, ['username', 'displayName', 'role', 'stationId', 'password']);
+      markFieldError(form, err, lang, ['username', 'displayName', 'role', 'stationId', 'customerId', 'password']);
     } finally {
       setBusy(false);
     }
@@ -317,6 +387,7 @@ function CreateStaffModal({ open, stations, onClose, onSaved }: { open: boolean;
         <Form.Item name="stationId" label={t('station')} dependencies={['role']} rules={[stationRule(t)]}>
           <Select allowClear showSearch={{ optionFilterProp: 'label' }} placeholder={t('noStation')} options={stationOptions(stations)} data-testid="staff-form-station" />
         </Form.Item>
+        <CustomerField role={role} testId="staff-form-customer" />
         <Form.Item name="password" label={t('password')} rules={pw.password}>
           <Input.Password data-testid="staff-form-password" autoComplete="new-password" />
         </Form.Item>
@@ -333,6 +404,7 @@ interface EditValues {
   displayName: string;
   role: string;
   stationId?: number | null;
+  customerId?: number | null;
 }
 
 function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: StaffUser | null; self: boolean; stations?: Station[]; onClose: () => void; onSaved: () => void }) {
@@ -353,6 +425,9 @@ function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: St
     if (v.role !== staff.role) body.role = v.role;
     const station = v.stationId ?? null;
     if (station !== staff.stationId) body.stationId = station;
+    // A role not bound to a customer carries none (the field is unmounted, so it reads as null).
+    const customer = needsCustomer(v.role) ? (v.customerId ?? null) : null;
+    if (customer !== (staff.customerId ?? null)) body.customerId = customer;
     if (Object.keys(body).length === 0) {
       setError(undefined);
       onClose();
@@ -367,7 +442,7 @@ function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: St
       onClose();
     } catch (err) {
       setError(err);
-      markFieldError(form, err, lang, ['displayName', 'role', 'stationId']);
+      markFieldError(form, err, lang, ['displayName', 'role', 'stationId', 'customerId']);
     } finally {
       setBusy(false);
     }
@@ -392,7 +467,7 @@ function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: St
           layout="vertical"
           onFinish={submit}
           onValuesChange={() => idem.renew()}
-          initialValues={{ displayName: staff.displayName, role: staff.role, stationId: staff.stationId ?? undefined }}
+          initialValues={{ displayName: staff.displayName, role: staff.role, stationId: staff.stationId ?? undefined, customerId: staff.customerId ?? undefined }}
           data-testid="staff-edit-form"
           preserve={false}
         >
@@ -407,6 +482,7 @@ function EditStaffModal({ staff, self, stations, onClose, onSaved }: { staff: St
           <Form.Item name="stationId" label={t('station')} dependencies={['role']} rules={[stationRule(t)]}>
             <Select allowClear showSearch={{ optionFilterProp: 'label' }} placeholder={t('noStation')} options={stationOptions(stations)} data-testid="staff-edit-station" />
           </Form.Item>
+          <CustomerField role={role} testId="staff-edit-customer" />
           <button type="submit" hidden aria-hidden tabIndex={-1} />
         </Form>
       )}
@@ -465,6 +541,37 @@ function PasswordModal({ staff, onClose, onSaved }: { staff: StaffUser | null; o
         </Form.Item>
         <button type="submit" hidden aria-hidden tabIndex={-1} />
       </Form>
+    </Modal>
+  );
+}
+
+/**
+ * The enrolment code a second-factor reset answers, shown once. Closing needs the button (not a
+ * click outside), so the code is not lost by accident before it has been handed over.
+ */
+function EnrolmentCodeModal({ shown, onClose }: { shown: { name: string; code: string } | null; onClose: () => void }) {
+  const tt = useT(TOTP_T);
+  return (
+    <Modal
+      open={!!shown}
+      title={shown ? tt('enrolmentCodeTitle', { name: shown.name }) : ''}
+      closable={false}
+      maskClosable={false}
+      keyboard={false}
+      destroyOnHidden
+      footer={
+        <Button type="primary" onClick={onClose} data-testid="staff-enrolment-code-done">
+          {tt('enrolmentCodeDone')}
+        </Button>
+      }
+    >
+      <Typography.Paragraph type="warning">{tt('enrolmentCodeHint')}</Typography.Paragraph>
+      {shown && (
+        <Typography.Paragraph copyable={{ text: shown.code }} style={{ fontFamily: 'monospace', fontSize: 22, letterSpacing: 1 }} data-testid="staff-enrolment-code">
+          {/* Groups of four, spaced, to read aloud; the copy button copies it as the server wrote it. */}
+          {shown.code.split('-').join('  ')}
+        </Typography.Paragraph>
+      )}
     </Modal>
   );
 }
