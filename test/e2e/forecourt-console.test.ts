@@ -24,10 +24,17 @@ const TODAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year
 async function pick(page: Page, testId: string, option: string): Promise<void> {
   const select = page.getByTestId(testId);
   for (let attempt = 0; attempt < 3; attempt++) {
-    await select.click();
+    // Open it unless a lost click left it open (a second click would close it again).
+    if (!(await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().isVisible())) await select.click();
     const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
-    await item.waitFor();
-    await item.click();
+    if (!(await item.waitFor({ timeout: 5_000 }).then(() => true, () => false))) {
+      // Another select's dropdown was still closing: open this one and look again.
+      await select.click();
+      continue;
+    }
+    // A click that lands while the dropdown animates can be lost, or the dropdown may close under it:
+    // give up on this click quickly and let the loop open the select again.
+    await item.click({ timeout: 3_000 }).catch(() => undefined);
     // Done when the choice shows (looked for on the page: the Select re-renders as its options load)
     // or when the Select is gone (a choice that navigates, like the settlement station picker).
     const done = await Promise.any([
