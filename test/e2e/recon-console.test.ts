@@ -114,7 +114,14 @@ describe('reconciliation screens of the console', { timeout: 180_000 }, () => {
     expect(has('POST', '/api/v1/reconciliation/statements'), 'the reconciliation routes are on the server').toBe(true);
     await consoleSignIn(page, 't_finance', STAFF_PASSWORD);
     await openMenu(page, 'recon-statements');
-    await page.getByTestId('statement-upload').click();
+    // On a loaded machine the first click can land before the screen has wired its button: wait for
+    // the upload form, and click again if it did not open.
+    for (let attempt = 0; ; attempt++) {
+      await page.getByTestId('statement-upload').click();
+      const opened = await page.getByTestId('statement-upload-channel').waitFor({ timeout: 5_000 }).then(() => true, () => false);
+      if (opened) break;
+      if (attempt === 3) throw new Error('the statement upload form did not open');
+    }
     await pick(page, 'statement-upload-channel', '银行转账');
     await pickDay(page, 'statement-upload-day', BILL_DATE);
     const file = path.join(os.tmpdir(), `bank-${BILL_DATE}-${txnId}.csv`);
