@@ -7,7 +7,7 @@ import { authoriseCardUse, type PinEntry } from '../cards/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
 import { assessRisk, forgetAuthorisation, type RiskConfirmation, type RiskGateDeps } from './sale-risk.js';
-import { declineInfo, inArrears, newApprovalCode, openHeldAmount, planSpend, spendable, stationFor } from './sale-parts.js';
+import { declineInfo, heldAmountOnce, inArrears, newApprovalCode, planSpend, spendable, stationFor } from './sale-parts.js';
 
 export type AuthorisationMode = 'preauth' | 'prepay';
 
@@ -131,6 +131,7 @@ export async function authorisePump(
   if (open.rows.length > 0) return decline('NOZZLE_BUSY', null);
 
   const partial = req.mode === 'preauth';
+  const heldOf = heldAmountOnce(trx);
   const decision = await authoriseCardUse(
     trx,
     config,
@@ -141,7 +142,7 @@ export async function authorisePump(
       volumeMl: 0,
       amount: requested,
       // The card's other open holds count as spent: parallel holds on two nozzles cannot together pass a day limit.
-      pendingAmount: (cardId) => openHeldAmount(trx, cardId),
+      pendingAmount: heldOf,
       ...(partial ? { reduceAmountTo: MIN_PARTIAL_HOLD } : {}),
     },
   );
@@ -153,7 +154,7 @@ export async function authorisePump(
   // The risk engine after the card's own checks, on the amount the limits allow (docs/risk-sale-path.md).
   const id = randomUUID();
   const shiftId = await openShiftFor(trx, terminal);
-  const pending = await openHeldAmount(trx, decision.card.id);
+  const pending = await heldOf(decision.card.id);
   const risk = await assessRisk(trx, deps, {
     card: decision.card,
     channel: 'preauth',

@@ -71,6 +71,15 @@ export async function openHeldAmount(trx: Trx, cardId: number, except: string | 
   return Number(r.rows[0]!.held);
 }
 
+/**
+ * openHeldAmount read at most once per sale: the card's limit check and the risk gate both need it,
+ * under the same card lock, so the second read could only repeat the first.
+ */
+export function heldAmountOnce(trx: Trx): (cardId: number) => Promise<number> {
+  let held: Promise<number> | undefined;
+  return (cardId) => (held ??= openHeldAmount(trx, cardId));
+}
+
 /** One debit of a sale, as sales.transfers records it (a reversal gives back exactly these). */
 export interface SaleTransfer {
   transferId: string;

@@ -15,7 +15,7 @@ import {
   inArrears,
   insertSale,
   newApprovalCode,
-  openHeldAmount,
+  heldAmountOnce,
   planSpend,
   postDebits,
   spendable,
@@ -206,6 +206,7 @@ export async function decideSale(
   }
   sale.shiftId = await openShiftFor(trx, terminal);
 
+  const heldOf = heldAmountOnce(trx);
   const decision = await authoriseCardUse(
     trx,
     deps.config,
@@ -216,7 +217,7 @@ export async function decideSale(
       volumeMl: fuel?.volumeMl ?? 0,
       amount: req.amount,
       goods: goods.lines.length > 0,
-      pendingAmount: (cardId) => openHeldAmount(trx, cardId),
+      pendingAmount: heldOf,
     },
     at,
   );
@@ -240,7 +241,7 @@ export async function decideSale(
     stationId: terminal.stationId,
     terminalId: terminal.id,
     at: decision.at,
-    pendingAmount: await openHeldAmount(trx, decision.card.id),
+    pendingAmount: await heldOf(decision.card.id),
     saleId,
     shiftId: sale.shiftId,
     ...(req.riskConfirmation ? { confirmation: req.riskConfirmation } : {}),
