@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/db.js';
 import type { Db } from '../platform/index.js';
@@ -146,5 +147,38 @@ describe('concurrency on a real PostgreSQL', () => {
     expect(results.filter((r) => r.ok)).toHaveLength(10);
     for (const r of results) if (!r.ok) expect(r.code).toBe('LEDGER_INSUFFICIENT_FUNDS');
     expect(await getAccount(db, cust.id)).toMatchObject({ available: 0 });
+  });
+
+  it('one lock order: a void that locked nothing first waits for the card\'s account, so a sale holding it gets the settlement account (no deadlock)', async () => {
+    // The station's settlement account is older than the card's account, as on a real server.
+    const st = await systemAccount(db, 'station_settlement', `order-${newId().slice(0, 8)}`, 'Station opened first');
+    const cust = await fundedCustomer(db, 5000);
+    expect(st.id).toBeLessThan(cust.id);
+    const held = expectOk(await tx(db, (trx) => hold(trx, { id: newId(), debitAccountId: cust.id, creditAccountId: st.id, amount: 1000, code: 'preauth', timeoutMs: 60_000 })));
+
+    // The sale: the card's accounts locked first, the debit to the settlement account last.
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    let locked = false;
+    const sale = tx(db, async (trx) => {
+      await lockAccounts(trx, [cust.id]);
+      locked = true;
+      await gate;
+      return transfer(trx, { id: newId(), debitAccountId: cust.id, creditAccountId: st.id, amount: 500, code: 'sale' });
+    });
+    while (!locked) await sleep(5);
+    // The reversal: voids the hold without locking anything first. It must queue behind the card's
+    // account before it takes the settlement account the sale is about to ask for.
+    const reversal = tx(db, (trx) => voidHold(trx, { id: newId(), pendingId: held.transferId, code: 'reversal' }));
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`select count(*)::int n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db)).rows[0]!.n);
+    for (let i = 0; i < 400 && (await waiting()) === 0; i++) await sleep(5);
+    expect(await waiting()).toBe(1);
+    go();
+    // With the accounts locked in plain id order, one of the two was chosen as a deadlock victim (40P01).
+    const [s, r] = await Promise.all([sale, reversal]);
+    expectOk(s);
+    expectOk(r);
+    expect(await getAccount(db, cust.id)).toMatchObject({ balance: 4500, debitsPending: 0 });
   });
 });

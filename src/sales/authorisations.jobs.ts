@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sql } from 'kysely';
 import type { Config, Db, Trx } from '../platform/index.js';
-import { uuidFrom, voidHold } from '../ledger/index.js';
+import { lockAccounts, uuidFrom, voidHold } from '../ledger/index.js';
 import type { AuthorisationHold } from './authorisations.service.js';
 
 /** How often the job looks for held authorisations past their expiry, and how many it takes per run. */
@@ -18,16 +18,32 @@ export function alreadyReleased(code: string): boolean {
 }
 
 /**
+ * Void every hold of an authorisation; returns what was released (a hold the ledger had already
+ * released counts as nothing). The holds' customer accounts are locked first, all of them, in id
+ * order: every money movement locks customer accounts before the station's settlement account
+ * (ledger_apply does so within one transfer, migration 038), and voiding hold after hold without
+ * that would take the settlement account before the next hold's customer account. That order
+ * deadlocked a reversal against a pre-auth on the same card under load.
+ */
+export async function voidAuthorisationHolds(trx: Trx, auth: { id: string; holds: AuthorisationHold[] }, how: { idPrefix: string; code: string }): Promise<number> {
+  await lockAccounts(trx, [...new Set(auth.holds.map((h) => h.accountId))]);
+  let released = 0;
+  for (const h of auth.holds) {
+    const res = await voidHold(trx, { id: uuidFrom(`${how.idPrefix}:${auth.id}:${h.transferId}`), pendingId: h.transferId, code: how.code, metadata: { authorisationId: auth.id } });
+    if (res.ok) released += res.amount;
+    // Posted is impossible under the authorisation's row lock (only a completion posts, and it sets the status).
+    else if (!alreadyReleased(res.code)) throw new Error(`ledger refused to void hold ${h.transferId} of authorisation ${auth.id} (${how.code}): ${res.code}`);
+  }
+  return released;
+}
+
+/**
  * Release an authorisation whose time ran out: its holds voided, status 'expired'. The caller has
  * the row locked and has seen it 'held' and due. Void ids derive from the hold, so whoever runs
  * this (the job, or a late completion) voids each hold once.
  */
 export async function releaseExpired(trx: Trx, auth: { id: string; holds: AuthorisationHold[] }): Promise<void> {
-  for (const h of auth.holds) {
-    const res = await voidHold(trx, { id: uuidFrom(`auth-expire:${auth.id}:${h.transferId}`), pendingId: h.transferId, code: 'preauth_expiry', metadata: { authorisationId: auth.id } });
-    // Posted is impossible under this row lock (only a completion posts, and it sets the status).
-    if (!res.ok && !alreadyReleased(res.code)) throw new Error(`ledger refused to void an expired authorisation's hold: ${res.code}`);
-  }
+  await voidAuthorisationHolds(trx, auth, { idPrefix: 'auth-expire', code: 'preauth_expiry' });
   await sql`update pump_authorisations set status = 'expired', resolved_at = clock_timestamp() where id = ${auth.id}`.execute(trx);
 }
 

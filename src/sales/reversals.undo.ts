@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import type { Trx } from '../platform/index.js';
 import { publish } from '../platform/index.js';
-import { lockAccounts, transfer, uuidFrom, voidHold } from '../ledger/index.js';
+import { lockAccounts, transfer, uuidFrom } from '../ledger/index.js';
 import { releaseCardUse } from '../cards/index.js';
 import { reversalsError } from './reversals.errors.js';
+import { voidAuthorisationHolds } from './authorisations.jobs.js';
 
 /** What undoing a sale needs of it, read under its row lock. */
 export interface SaleToUndo {
@@ -109,19 +110,7 @@ export async function lockAuthorisationByRef(trx: Trx, terminalId: string, ref: 
  * Returns the amount released. The caller holds the authorisation's row lock.
  */
 export async function releaseHolds(trx: Trx, auth: AuthorisationToUndo): Promise<number> {
-  let released = 0;
-  for (const h of auth.holds) {
-    const res = await voidHold(trx, {
-      id: uuidFrom(`authorisation-reversal:${auth.id}:${h.transferId}`),
-      pendingId: h.transferId,
-      code: 'authorisation_reversal',
-      metadata: { authorisationId: auth.id },
-    });
-    if (res.ok) released += res.amount;
-    else if (res.code !== 'LEDGER_PENDING_ALREADY_EXPIRED' && res.code !== 'LEDGER_PENDING_ALREADY_VOIDED') {
-      throw new Error(`ledger refused to release hold ${h.transferId} of authorisation ${auth.id}: ${res.code}`);
-    }
-  }
+  const released = await voidAuthorisationHolds(trx, auth, { idPrefix: 'authorisation-reversal', code: 'authorisation_reversal' });
   await sql`update pump_authorisations set status = 'reversed', resolved_at = clock_timestamp() where id = ${auth.id}`.execute(trx);
   await publish(trx, 'authorisation.reversed', auth.id, { authorisationId: auth.id, released });
   return released;
