@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
 import type { Actor, Config, Db, Trx } from '../platform/index.js';
 import { audit, publish } from '../platform/index.js';
-import { uuidFrom, voidHold } from '../ledger/index.js';
 import { requireLockedCard, type CardRow } from '../cards/index.js';
 import { salesError } from './sales.errors.js';
-import { alreadyReleased } from './authorisations.jobs.js';
+import { voidAuthorisationHolds } from './authorisations.jobs.js';
 import { getAuthorisation, type AuthorisationRecord } from './authorisations.read.js';
 import type { AuthorisationHold } from './authorisations.service.js';
 
@@ -40,6 +39,7 @@ function cardBlock(card: CardRow): string | null {
 /**
  * Release: review → held with a fresh expiry, so the pump can start. Releasing a released one is
  * a no-op; a review already past its expiry is not released (the expiry job voids its holds).
+ * Only a release that has something to release locks the card (see below).
  *
  * The card is locked first (the sale path's order: card, then the authorisation), and a card that
  * was reported lost, frozen or closed meanwhile is not released: 409
@@ -48,9 +48,17 @@ function cardBlock(card: CardRow): string | null {
  * transaction rolls back with the error.
  */
 export async function releaseAuthorisationReview(trx: Trx, deps: { db: Db; config: Config }, actor: Actor, authorisationId: string): Promise<AuthorisationRecord> {
-  const cardNo = (await sql<{ card_no: string }>`select c.card_no from pump_authorisations a join cards c on c.id = a.card_id where a.id = ${authorisationId}`.execute(trx)).rows[0]?.card_no;
-  if (!cardNo) throw salesError('AUTHORISATION_NOT_FOUND', { authorisationId });
-  const card = await requireLockedCard(trx, cardNo);
+  const head = (await sql<{ card_no: string; status: string }>`select c.card_no, a.status from pump_authorisations a join cards c on c.id = a.card_id where a.id = ${authorisationId}`.execute(trx)).rows[0];
+  if (!head) throw salesError('AUTHORISATION_NOT_FOUND', { authorisationId });
+  if (head.status !== 'review') {
+    // Nothing to release (no status leads back to review), so the card is not locked: a released
+    // pump may be completing, and a completion locks the authorisation before the card. Taking the
+    // card first here deadlocked a repeated release against that completion.
+    const row = await lockForReview(trx, authorisationId);
+    if (row.status === 'held') return getAuthorisation(trx, authorisationId);
+    throw salesError('AUTHORISATION_NOT_IN_REVIEW', { authorisationId, status: row.status });
+  }
+  const card = await requireLockedCard(trx, head.card_no);
   const row = await lockForReview(trx, authorisationId);
   if (row.status === 'held') return getAuthorisation(trx, authorisationId);
   if (row.status !== 'review' || row.due) throw salesError('AUTHORISATION_NOT_IN_REVIEW', { authorisationId, status: row.due && row.status === 'review' ? 'expired' : row.status });
@@ -76,12 +84,7 @@ export async function refuseAuthorisationReview(
   const row = await lockForReview(trx, authorisationId);
   if (row.status === 'declined') return getAuthorisation(trx, authorisationId);
   if (row.status !== 'review') throw salesError('AUTHORISATION_NOT_IN_REVIEW', { authorisationId, status: row.status });
-  let released = 0;
-  for (const h of row.holds) {
-    const res = await voidHold(trx, { id: uuidFrom(`auth-review-refuse:${row.id}:${h.transferId}`), pendingId: h.transferId, code: 'risk_review_refused', metadata: { authorisationId } });
-    if (res.ok) released += res.amount;
-    else if (!alreadyReleased(res.code)) throw new Error(`ledger refused to void a refused authorisation's hold: ${res.code}`);
-  }
+  const released = await voidAuthorisationHolds(trx, row, { idPrefix: 'auth-review-refuse', code: 'risk_review_refused' });
   await sql`update pump_authorisations set status = 'declined', resolved_at = clock_timestamp(), review_note = ${reason} where id = ${authorisationId}`.execute(trx);
   await audit(trx, actor, { action: 'authorisation.review_refuse', targetType: 'pump_authorisation', targetId: authorisationId, details: { cardId: row.card_id, reason, released } });
   await publish(trx, 'authorisation.review_refused', authorisationId, { authorisationId, cardId: row.card_id, released });

@@ -203,6 +203,27 @@ describe('pump authorisation (pre-auth) and completion', () => {
     expect(polled.body.approvalCode).toMatch(/^[0-9]{6}$/);
     // Releasing again is a no-op.
     expect((await withTx((trx) => releaseAuthorisationReview(trx, server.deps, reviewer, id))).status).toBe('held');
+
+    // A reviewer releasing again while the terminal completes: the completion holds the
+    // authorisation and then asks for the card; the repeated release must not hold the card meanwhile.
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    let locked = false;
+    const completing = server.db.db.transaction().execute(async (trx) => {
+      await sql`select id from pump_authorisations where id = ${id} for update`.execute(trx);
+      locked = true;
+      await gate;
+      await sql`select id from cards where id = ${cardId} for update`.execute(trx);
+    });
+    while (!locked) await new Promise((r) => setTimeout(r, 5));
+    const again = withTx((trx) => releaseAuthorisationReview(trx, server.deps, reviewer, id));
+    const waiting = async () => Number((await sql<{ n: number }>`select count(*)::int n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(server.db.db)).rows[0]!.n);
+    for (let i = 0; i < 400 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(await waiting()).toBe(1);
+    go();
+    await completing;
+    expect((await again).status).toBe('held');
+
     const done = await complete(server, fc.terminal, id, fuel(8_000));
     expect(done.body).toMatchObject({ status: 'approved', amount: 8_000 });
     expect(await balanceOf(server, cardNo)).toBe(42_000);
