@@ -62,6 +62,29 @@ async function pick(page: Page, testId: string, option: string): Promise<void> {
   throw new Error(`could not choose ${option} in ${testId}`);
 }
 
+/**
+ * Opens the statement upload form and chooses the channel. On a loaded CI machine the form has
+ * been slow to open and has once closed again before the channel was chosen: wait for the form,
+ * click the button again only when no dialog is on screen, and start over when choosing failed.
+ */
+async function openUploadFormWithChannel(page: Page, channel: string): Promise<void> {
+  const form = page.getByTestId('statement-upload-form');
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (!(await form.isVisible())) {
+      if ((await page.locator('.ant-modal-wrap:visible').count()) === 0) await page.getByTestId('statement-upload').click();
+      if (!(await form.waitFor({ timeout: 15_000 }).then(() => true, () => false))) continue;
+    }
+    try {
+      await pick(page, 'statement-upload-channel', channel);
+      return;
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`the statement upload form did not open with ${channel} chosen: ${String(last)}`);
+}
+
 /** Types a day into an antd DatePicker and checks it took. */
 async function pickDay(page: Page, testId: string, day: string): Promise<void> {
   const host = page.getByTestId(testId);
@@ -114,15 +137,7 @@ describe('reconciliation screens of the console', { timeout: 180_000 }, () => {
     expect(has('POST', '/api/v1/reconciliation/statements'), 'the reconciliation routes are on the server').toBe(true);
     await consoleSignIn(page, 't_finance', STAFF_PASSWORD);
     await openMenu(page, 'recon-statements');
-    // On a loaded machine the first click can land before the screen has wired its button: wait for
-    // the upload form, and click again if it did not open.
-    for (let attempt = 0; ; attempt++) {
-      await page.getByTestId('statement-upload').click();
-      const opened = await page.getByTestId('statement-upload-channel').waitFor({ timeout: 5_000 }).then(() => true, () => false);
-      if (opened) break;
-      if (attempt === 3) throw new Error('the statement upload form did not open');
-    }
-    await pick(page, 'statement-upload-channel', '银行转账');
+    await openUploadFormWithChannel(page, '银行转账');
     await pickDay(page, 'statement-upload-day', BILL_DATE);
     const file = path.join(os.tmpdir(), `bank-${BILL_DATE}-${txnId}.csv`);
     writeFileSync(file, bankStatement([{ txnId, income: amount, payer: '未知付款人', account: '6222020200112233445', memo: '货款' }]));

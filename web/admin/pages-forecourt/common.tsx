@@ -250,10 +250,11 @@ export function useSending() {
 }
 
 /** The console's form dialog: submits its form on OK, spins while busy, and forgets its fields when closed. */
+/** A form in a dialog. A click beside it does not close it: a half-filled form is not thrown away by a stray click. */
 export function FormModal({ title, onCancel, onOk, busy, submitTestId, okText, width, children }: { title: ReactNode; onCancel: () => void; onOk: () => void; busy: boolean; submitTestId: string; okText?: string; width?: number; children: ReactNode }) {
   const t = useT(fc);
   return (
-    <Modal open {...(width ? { width } : {})} title={title} onCancel={onCancel} onOk={onOk} okText={okText ?? t('save')} cancelText={t('cancel')} confirmLoading={busy} destroyOnHidden okButtonProps={{ 'data-testid': submitTestId } as any}>
+    <Modal open {...(width ? { width } : {})} title={title} onCancel={onCancel} onOk={onOk} okText={okText ?? t('save')} cancelText={t('cancel')} confirmLoading={busy} destroyOnHidden maskClosable={false} okButtonProps={{ 'data-testid': submitTestId } as any}>
       {children}
     </Modal>
   );
