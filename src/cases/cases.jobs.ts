@@ -103,9 +103,12 @@ export async function runCaseJobsOnce(db: Db, deps: CaseJobDeps, now: Date = new
 
   // Held sales: one notice each, and only for a pump authorisation really held for review (an item
   // may name one that was declined, e.g. for funds, and never held). A freeze: one notice per case
-  // (later items of a frozen card add nothing new).
+  // (later items of a frozen card add nothing new), and only while the card is frozen: a freeze item
+  // on a card the engine could not freeze (lost, closed) or that a reviewer has unfrozen since would
+  // tell the holder something untrue.
   const owed = sql`i.outcome in ('freeze','delay')
-    and (i.outcome = 'freeze' or exists (select 1 from pump_authorisations p where p.id = i.authorisation_id and p.status = 'review'))
+    and ((i.outcome = 'freeze' and exists (select 1 from cards k where k.id = c.card_id and k.status = 'frozen'))
+      or exists (select 1 from pump_authorisations p where p.id = i.authorisation_id and p.status = 'review'))
     and not exists (select 1 from risk_case_events e where e.case_id = i.case_id and e.kind = 'holder_notified'
       and ((i.outcome = 'delay' and e.body->>'itemId' = i.id::text) or (i.outcome = 'freeze' and e.body->>'reason' = 'frozen')))`;
   const notices = await sql<{ item_id: number; case_id: number }>`

@@ -465,6 +465,9 @@ describe('the case job', () => {
     await openCase(held, 'delay', { authorisationId: randomUUID() });
     const quiet = await newTestCard();
     const q = await openCase(quiet, 'approve_flag');
+    // A freeze item on a card that is not frozen (the engine could not freeze it, or a reviewer unfroze it): no "frozen" text.
+    const unfrozen = await newTestCard();
+    const u = await openCase(unfrozen, 'freeze');
 
     const deps = { cipher: server.deps.cipher, riskDeskPhone: DESK };
     const first = await runCaseJobsOnce(server.db.db, deps, new Date());
@@ -492,6 +495,7 @@ describe('the case job', () => {
       ['staff_alerted', 'sla_breached'],
     ]);
     expect(await kinds(q.caseId)).toEqual([['staff_alerted', 'new_case']]);
+    expect(await kinds(u.caseId)).toEqual([['staff_alerted', 'new_case']]);
 
     const queue = ok(await get(`/api/v1/cases?cardId=${held.id}`), 200);
     expect(queue.items[0].sla.breached).toBe(true);
@@ -502,6 +506,7 @@ describe('the case job', () => {
     expect(messages.filter((m) => m.to === frozen.phone && m.template === 'cases.holder_frozen')).toHaveLength(1);
     expect(messages.filter((m) => m.to === held.phone)).toHaveLength(0);
     expect(messages.filter((m) => m.to === quiet.phone)).toHaveLength(0);
+    expect(messages.filter((m) => m.to === unfrozen.phone)).toHaveLength(0);
     expect(messages.filter((m) => m.to === DESK && m.template === 'cases.staff_alert').length).toBeGreaterThanOrEqual(2);
 
     const feed = ok(await get('/api/v1/cases/alerts?limit=100'), 200);
