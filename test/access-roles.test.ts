@@ -27,6 +27,19 @@ describe('who may manage whom', () => {
     }
   });
 
+  it('the staff list tells the caller which accounts it may manage (the console hides the other actions)', async () => {
+    for (const as of ['admin', 'security_officer'] as const) {
+      const r = await server.api('GET', '/api/v1/staff', { role: as });
+      expect(r.status).toBe(200);
+      const items = r.body.items as { role: Role; mayManage: boolean }[];
+      for (const role of ['admin', 'security_officer', 'auditor', 'operator'] as const) {
+        const rows = items.filter((u) => u.role === role);
+        expect(rows.length, `${as} sees a ${role}`).toBeGreaterThan(0);
+        for (const u of rows) expect(u.mayManage, `${as} → ${role}`).toBe(mayManageRole(as, role));
+      }
+    }
+  });
+
   it('the administrator may not create a security officer or an auditor', async () => {
     for (const role of ['security_officer', 'auditor'] as const) {
       const r = await create('admin', role);

@@ -3,7 +3,7 @@ import type { App, Config, Db, FieldCipher } from '../platform/index.js';
 import { access, actorOf, FreeText, Id, ROLES, sha256Hex, StaffGroups } from '../platform/index.js';
 import { createStaff, listStaff, loginWithTotp, logout, passwordLogin } from './staff.service.js';
 import { resetStaffPassword, updateStaff } from './staff.manage.js';
-import { adminTotpPolicy } from './staff.policy.js';
+import { adminTotpPolicy, mayManageRole } from './staff.policy.js';
 import { staffError } from './staff.errors.js';
 import { confirmTotp, enrolTotp, resetTotp, totpStatus } from './staff.totp.js';
 
@@ -208,9 +208,20 @@ export function staffRoutes(app: App, deps: { db: Db; config: Config; cipher: Fi
     '/api/v1/staff',
     {
       config: { access: access.roles(...StaffGroups.staffManagers) },
-      schema: { tags: ['staff'], summary: 'List staff users / 员工列表', security: [{ bearer: [] }], response: { 200: Type.Object({ items: Type.Array(StaffUserSchema) }) } },
+      schema: {
+        tags: ['staff'],
+        summary: 'List staff users / 员工列表',
+        description:
+          'mayManage: whether the caller may change, disable, reset or grant this account under the three-role split; the console hides ' +
+          'the actions it may not take (the server refuses them with 403 STAFF_ROLE_SEPARATION all the same).',
+        security: [{ bearer: [] }],
+        response: { 200: Type.Object({ items: Type.Array(Type.Intersect([StaffUserSchema, Type.Object({ mayManage: Type.Boolean() })])) }) },
+      },
     },
-    async () => ({ items: await listStaff(deps.db) }),
+    async (req) => {
+      const actor = actorOf(req);
+      return { items: (await listStaff(deps.db)).map((u) => ({ ...u, mayManage: mayManageRole(actor.role, u.role) })) };
+    },
   );
 
   app.post(

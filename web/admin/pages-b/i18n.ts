@@ -186,6 +186,7 @@ export const dict: Dict = {
   staffStatus_disabled: { zh: '停用', en: 'Disabled' },
   you: { zh: '（我）', en: ' (you)' },
   selfChange: { zh: '不能停用自己的账号或修改自己的角色', en: 'You cannot disable yourself or change your own role' },
+  outOfReach: { zh: '三员分立：该账号不由您的角色管理', en: 'Three-role split: your role does not manage this account' },
   rolesTitle: { zh: '角色说明', en: 'Roles' },
   roleCode: { zh: '角色代码', en: 'Role code' },
   roleDesc: { zh: '可以做什么', en: 'May do' },

@@ -36,6 +36,8 @@ interface StaffUser {
   customerId?: number | null;
   status: 'active' | 'disabled' | string;
   createdAt: string;
+  /** Whether the caller may manage this account (the three-role split); the list says so, other answers do not. */
+  mayManage?: boolean;
 }
 
 export function roleName(role: string, lang: Lang): string {
@@ -156,6 +158,16 @@ export function StaffPage() {
         render: (_: unknown, u) => {
           const self = u.id === user?.id;
           const disabling = u.status === 'active';
+          // An account the three-role split puts out of the caller's reach shows no actions (the server would refuse them).
+          if (u.mayManage === false) {
+            return (
+              <Tooltip title={t('outOfReach')}>
+                <Typography.Text type="secondary" data-testid="staff-out-of-reach">
+                  —
+                </Typography.Text>
+              </Tooltip>
+            );
+          }
           return (
             <Space size={4}>
               {mayPatch && (
