@@ -95,6 +95,7 @@ describe('loadConfig', () => {
       FUELCARD_ANON_REPORTABLE_LOST: '0',
       FUELCARD_LOSS_WAIT_HOURS: '0',
       FUELCARD_TERMINAL_SKEW_S: '60',
+      FUELCARD_RISK_CONTEXT_TIMEOUT_MS: '500',
       FUELCARD_TZ: 'Asia/Urumqi',
     });
     expect(c).toMatchObject({
@@ -109,6 +110,7 @@ describe('loadConfig', () => {
       anonymousCardsReportableLost: false,
       lossTransferWaitMs: 0,
       terminalClockSkewMs: 60_000,
+      riskContextTimeoutMs: 500,
       timeZone: 'Asia/Urumqi',
       generatedSecrets: false,
     });
@@ -149,6 +151,8 @@ describe('loadConfig', () => {
     ['FUELCARD_DB_POOL', '0'],
     ['FUELCARD_DB_POOL', '201'],
     ['FUELCARD_SHUTDOWN_TIMEOUT_MS', '10'],
+    ['FUELCARD_RISK_CONTEXT_TIMEOUT_MS', '10'],
+    ['FUELCARD_RISK_CONTEXT_TIMEOUT_MS', '6000'],
     ['FUELCARD_TZ', 'Mars/Olympus_Mons'],
     ['FUELCARD_TZ', 'Beijing'],
     // 等保 level 3: at most 10 failures, then at least 30 minutes.

@@ -52,6 +52,11 @@ export interface Config {
   readonly offlineFloorDay: number;
   /** How long a pump authorisation (pre-auth or prepay) holds its money before the expiry job releases it. */
   readonly holdExpiryMs: number;
+  /**
+   * The risk gate's budget for loading a sale's context (ms): past it the sale goes on under the
+   * hard limits alone, recorded approve_flag with the note context_timeout (docs/risk-sale-path.md).
+   */
+  readonly riskContextTimeoutMs: number;
   /** A pre-auth without a requested amount holds this much (fen); no pre-auth holds more than preauthMaxAmount. */
   readonly preauthDefaultAmount: number;
   readonly preauthMaxAmount: number;
@@ -380,6 +385,7 @@ export function loadConfig(env: Env = process.env): Config {
     offlineFloorSale: int(env, 'FUELCARD_OFFLINE_FLOOR_SALE', 20_000, 0, 10_000_000),
     offlineFloorDay: int(env, 'FUELCARD_OFFLINE_FLOOR_DAY', 50_000, 0, 100_000_000),
     holdExpiryMs: int(env, 'FUELCARD_HOLD_EXPIRY_MIN', 30, 1, 7 * 24 * 60) * 60_000,
+    riskContextTimeoutMs: int(env, 'FUELCARD_RISK_CONTEXT_TIMEOUT_MS', 200, 20, 5_000),
     preauthDefaultAmount: int(env, 'FUELCARD_PREAUTH_DEFAULT_FEN', 80_000, 100, 10_000_000),
     preauthMaxAmount: int(env, 'FUELCARD_PREAUTH_MAX_FEN', 300_000, 100, 100_000_000),
     stockVarianceBp: int(env, 'FUELCARD_STOCK_VARIANCE_BP', 50, 0, 10_000),

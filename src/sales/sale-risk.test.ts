@@ -153,8 +153,9 @@ describe('online sale (POST /pos/sales)', () => {
 
   it('a slow context load hits the budget guard: the sale is approved on hard limits and the fact recorded', async () => {
     const { cardNo, cardId } = await fleetCard('decline');
+    // The budget is the configured one (FUELCARD_RISK_CONTEXT_TIMEOUT_MS, 200 ms by default).
+    expect(server.deps.config.riskContextTimeoutMs).toBe(200);
     const restore = configureRiskGate({
-      contextTimeoutMs: 50,
       loadContext: async (trx, input) => {
         await sql`select pg_sleep(1)`.execute(trx);
         return loadRiskContext(trx, input);

@@ -27,18 +27,19 @@ import {
  * is slow or broken the sale goes on under the hard limits alone, and the fact is recorded.
  */
 
-/** How long the context load may take (ms) before the gate gives up on it (proposed env RISK_CONTEXT_TIMEOUT_MS). */
+/** How long the context load may take (ms) before the gate gives up on it: the default of FUELCARD_RISK_CONTEXT_TIMEOUT_MS. */
 export const RISK_CONTEXT_TIMEOUT_MS = 200;
 
 export interface RiskGateOptions {
   /** False: the gate is skipped entirely (no decision row): the bench's "without engine" and an emergency switch (proposed env RISK_ENGINE_ENABLED). */
   enabled: boolean;
-  contextTimeoutMs: number;
+  /** Overrides the configured budget (config.riskContextTimeoutMs) for this process: tests and bench. */
+  contextTimeoutMs?: number;
   /** The loader; tests replace it to force a slow or failing load through the real budget guard. */
   loadContext: (trx: Trx, input: RiskContextInput) => Promise<RiskContext | null>;
 }
 
-const DEFAULT_OPTIONS: RiskGateOptions = { enabled: true, contextTimeoutMs: RISK_CONTEXT_TIMEOUT_MS, loadContext: loadRiskContext };
+const DEFAULT_OPTIONS: RiskGateOptions = { enabled: true, loadContext: loadRiskContext };
 let options: RiskGateOptions = { ...DEFAULT_OPTIONS };
 
 /** Change the gate's options for this process (tests, bench); returns the function that restores them. */
@@ -168,7 +169,7 @@ const SETTING = /^[0-9a-z]+$/;
  * or failing load rolls back to the savepoint and leaves the sale's transaction usable.
  */
 async function loadUnderBudget(trx: Trx, config: Config, input: RiskGateInput): Promise<{ ctx: RiskContext; set: typeof DEFAULT_PARAM_SET } | { error: string }> {
-  const timeout = Math.max(1, Math.floor(options.contextTimeoutMs));
+  const timeout = Math.max(1, Math.floor(options.contextTimeoutMs ?? config.riskContextTimeoutMs));
   await sql.raw('savepoint risk_context').execute(trx);
   try {
     const prev = (await sql<{ prev: string }>`select current_setting('statement_timeout') as prev, set_config('statement_timeout', ${String(timeout)}, true)`.execute(trx)).rows[0]!.prev;
