@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } f
 import { expectLedgerOk, newCard, newStation, PIN, saleBody, sell, type Terminal } from '../support/fuel.js';
 import { ADMIN_PASSWORD, startTestServer, terminalPost, type TestServer } from '../support/server.js';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
-import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+import { chooseOption, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
 /**
  * The forecourt screens of the console, clicked through in Chinese against the real server: a
@@ -17,39 +17,6 @@ import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectTe
 const TODAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
 
 /** Picks an option of an antd Select by its visible text. */
-/**
- * Choose an option of an antd Select. On a loaded machine a click can land while the dropdown is
- * still opening (or its options still loading) and choose nothing: check, and try again.
- */
-async function pick(page: Page, testId: string, option: string): Promise<void> {
-  const select = page.getByTestId(testId);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Open it unless a lost click left it open (a second click would close it again).
-    if (!(await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().isVisible())) await select.click();
-    const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
-    if (!(await item.waitFor({ timeout: 5_000 }).then(() => true, () => false))) {
-      // Another select's dropdown was still closing: open this one and look again.
-      await select.click();
-      continue;
-    }
-    // A click that lands while the dropdown animates can be lost, or the dropdown may close under it:
-    // give up on this click quickly and let the loop open the select again.
-    await item.click({ timeout: 3_000 }).catch(() => undefined);
-    // Done when the choice shows (looked for on the page: the Select re-renders as its options load)
-    // or when the Select is gone (a choice that navigates, like the settlement station picker).
-    const done = await Promise.any([
-      select.waitFor({ state: 'detached', timeout: 5_000 }),
-      page.locator('.ant-select-content', { hasText: option }).first().waitFor({ timeout: 5_000 }),
-    ]).then(
-      () => true,
-      () => false,
-    );
-    if (done) return;
-    await page.keyboard.press('Escape');
-  }
-  throw new Error(`could not choose ${option} in ${testId}`);
-}
-
 // Each step drives several dialogs through a real server: a loaded machine needs more than the default minute.
 describe('forecourt screens of the console', { timeout: 180_000 }, () => {
   let server: TestServer;
@@ -135,7 +102,7 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
   it('schedules a price change for the next midnight, then cancels it', async () => {
     onFail();
     await openMenu(page, 'prices');
-    await pick(page, 'fc-price-grade', '92#');
+    await chooseOption(page, 'fc-price-grade', '92#');
     await page.getByTestId('fc-price-unit').fill('8.15');
     await page.getByTestId('fc-price-submit').click();
     await page.getByTestId('fc-price-confirm').click();
@@ -173,7 +140,7 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     await page.getByTestId('goods-tab-goods').click();
     await page.getByTestId('goods-new').click();
     await page.getByTestId('goods-form-sku').fill('WATER-550');
-    await pick(page, 'goods-form-category', '饮料');
+    await chooseOption(page, 'goods-form-category', '饮料');
     await page.getByTestId('goods-form-name-zh').fill('矿泉水 550ml');
     await page.getByTestId('goods-form-name-en').fill('Mineral water 550 ml');
     await page.getByTestId('goods-form-price').fill('2.50');
@@ -190,7 +157,7 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     await page.goto(`/admin/stock/${stationId}`);
     await page.getByTestId('tanks-edit').click();
     await page.getByTestId('tanks-form-add').click();
-    await pick(page, 'tanks-form-grade', '92#');
+    await chooseOption(page, 'tanks-form-grade', '92#');
     await page.getByTestId('tanks-form-capacity').fill('30000');
     await page.getByTestId('tanks-form-low').fill('5000');
     await page.getByTestId('tanks-form-submit').click();
@@ -275,7 +242,7 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     }
     if (!has('GET', '/api/v1/stations/:id/settlements/:day')) return ctx.skip();
     await openMenu(page, 'settlements');
-    await pick(page, 'settlements-station', '测试油站');
+    await chooseOption(page, 'settlements-station', '测试油站');
     await waitForPath(page, new RegExp(`^/admin/settlements/${stationId}/${TODAY}$`));
     await page.getByTestId('statement').waitFor();
     const api = await server.api('GET', `/api/v1/stations/${stationId}/settlements/${TODAY}`);

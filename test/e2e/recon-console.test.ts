@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { expectLedgerVerified } from '../support/cards-factory.js';
 import { STAFF_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
-import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+import { chooseOption, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
 /**
  * 对账中心 in the browser, as finance works it: a bank statement (the CSV format of
@@ -31,38 +31,6 @@ function bankStatement(rows: { txnId: string; income: number; payer: string; acc
 }
 
 /**
- * Choose an option of an antd Select by its visible text; on a loaded machine the first click can
- * land while the dropdown is still opening: check the choice shows, and try again.
- */
-async function pick(page: Page, testId: string, option: string): Promise<void> {
-  const select = page.getByTestId(testId);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Open it unless a lost click left it open (a second click would close it again).
-    if (!(await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().isVisible())) await select.click();
-    const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
-    if (!(await item.waitFor({ timeout: 5_000 }).then(() => true, () => false))) {
-      // Another select's dropdown was still closing: open this one and look again.
-      await select.click();
-      continue;
-    }
-    // A click that lands while the dropdown animates can be lost, or the dropdown may close under it:
-    // give up on this click quickly and let the loop open the select again.
-    await item.click({ timeout: 3_000 }).catch(() => undefined);
-    const done = await page
-      .locator(`[data-testid="${testId}"] .ant-select-content`, { hasText: option })
-      .first()
-      .waitFor({ timeout: 5_000 })
-      .then(
-        () => true,
-        () => false,
-      );
-    if (done) return;
-    await page.keyboard.press('Escape');
-  }
-  throw new Error(`could not choose ${option} in ${testId}`);
-}
-
-/**
  * Opens the statement upload form and chooses the channel. On a loaded CI machine the form has
  * been slow to open and has once closed again before the channel was chosen: wait for the form,
  * click the button again only when no dialog is on screen, and start over when choosing failed.
@@ -76,7 +44,7 @@ async function openUploadFormWithChannel(page: Page, channel: string): Promise<v
       if (!(await form.waitFor({ timeout: 15_000 }).then(() => true, () => false))) continue;
     }
     try {
-      await pick(page, 'statement-upload-channel', channel);
+      await chooseOption(page, 'statement-upload-channel', channel);
       return;
     } catch (err) {
       last = err;

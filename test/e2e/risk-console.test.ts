@@ -5,7 +5,7 @@ import { evaluate, loadRiskContext, openRiskCase, paramsForCard, recordDecision 
 import { expectApproved, expectLedgerVerified, issueCard, ok, sell, type TestTerminal } from '../support/cards-factory.js';
 import { ADMIN_PASSWORD, STAFF_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
-import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+import { chooseOption, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
 /**
  * 风控 in the browser. The risk officer drafts a raised single-sale limit from a form generated
@@ -26,35 +26,6 @@ async function typeDay(page: Page, input: ReturnType<Page['locator']>, day: stri
   await input.fill(day);
   await input.press('Enter');
   await expect.poll(() => input.inputValue()).toBe(day);
-}
-
-/** Choose an option of an antd Select by its visible text, retrying while the dropdown opens on a loaded machine. */
-async function pick(page: Page, testId: string, option: string): Promise<void> {
-  const select = page.getByTestId(testId);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Open it unless a lost click left it open (a second click would close it again).
-    if (!(await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().isVisible())) await select.click();
-    const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
-    if (!(await item.waitFor({ timeout: 5_000 }).then(() => true, () => false))) {
-      // Another select's dropdown was still closing: open this one and look again.
-      await select.click();
-      continue;
-    }
-    // A click that lands while the dropdown animates can be lost, or the dropdown may close under it:
-    // give up on this click quickly and let the loop open the select again.
-    await item.click({ timeout: 3_000 }).catch(() => undefined);
-    const done = await page
-      .locator(`[data-testid="${testId}"]`, { hasText: option })
-      .first()
-      .waitFor({ timeout: 5_000 })
-      .then(
-        () => true,
-        () => false,
-      );
-    if (done) return;
-    await page.keyboard.press('Escape');
-  }
-  throw new Error(`could not choose ${option} in ${testId}`);
 }
 
 describe('risk screens of the console', { timeout: 240_000 }, () => {
@@ -184,7 +155,7 @@ describe('risk screens of the console', { timeout: 240_000 }, () => {
 
   it('a backtest of the version over today shows the table per rule', async () => {
     await openMenu(page, 'risk-backtest');
-    await pick(page, 'backtest-version', `#${versionId}`);
+    await chooseOption(page, 'backtest-version', `#${versionId}`);
     // Wherever antd puts the test id (the picker or its first input), both inputs are the picker's.
     const inputs = page.locator('.ant-picker-range[data-testid="backtest-range"], .ant-picker-range:has([data-testid="backtest-range"])').locator('input');
     await typeDay(page, inputs.nth(0), TODAY);

@@ -13,7 +13,7 @@ import { businessHandlers } from '../../src/pos-gateway/host/business.js';
 import { encryptPinBlock } from '../../src/pos-gateway/crypto/index.js';
 import { sql } from 'kysely';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
-import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+import { chooseOption, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
 /**
  * 终端主机 in the console, in Chinese, against the real server: a terminal signed on over a real
@@ -22,34 +22,6 @@ import { consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectTe
  * Station staff do not get the screen. An admin runs the key ceremony from the screen (operators
  * do not see it): the answer is shown once, and its check values are the keys the host now holds.
  */
-
-/** Chooses an option of an antd Select, trying again when a click lands while the dropdown is still opening. */
-async function pick(page: Page, testId: string, option: string): Promise<void> {
-  const select = page.getByTestId(testId);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    // Open it unless a lost click left it open (a second click would close it again).
-    if (!(await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().isVisible())) await select.click();
-    const item = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option', { hasText: option }).first();
-    if (!(await item.waitFor({ timeout: 5_000 }).then(() => true, () => false))) {
-      // Another select's dropdown was still closing: open this one and look again.
-      await select.click();
-      continue;
-    }
-    // A click that lands while the dropdown animates can be lost, or the dropdown may close under it:
-    // give up on this click quickly and let the loop open the select again.
-    await item.click({ timeout: 3_000 }).catch(() => undefined);
-    const chosen = await page
-      .locator('.ant-select-content', { hasText: option })
-      .first()
-      .waitFor({ timeout: 5_000 })
-      .then(
-        () => true,
-        () => false,
-      );
-    if (chosen) return;
-  }
-  throw new Error(`could not choose "${option}" in ${testId}`);
-}
 
 let PAN = '';
 
@@ -164,9 +136,9 @@ describe('terminal host screens of the console', { timeout: 180_000 }, () => {
     const code = (await server.api('GET', `/api/v1/stations/${stationId}`)).body.code as string;
     await page.goto('/admin/terminal-host');
     await page.getByTestId('th-ceremony-open').click();
-    await pick(page, 'th-ceremony-station', code);
-    await pick(page, 'th-ceremony-terminal', terminal.terminalId);
-    await pick(page, 'th-ceremony-algorithm', 'AES');
+    await chooseOption(page, 'th-ceremony-station', code);
+    await chooseOption(page, 'th-ceremony-terminal', terminal.terminalId);
+    await chooseOption(page, 'th-ceremony-algorithm', 'AES');
     // The MAC follows the key algorithm, the PIN block format is derived from it.
     await expectContains(page.getByTestId('th-ceremony-mac'), 'aes-cmac');
     await expectContains(page.getByTestId('th-ceremony-pin-format'), '格式 4');

@@ -78,3 +78,52 @@ export function expectNoPageErrors(pages: Record<string, { errors: string[] }>):
   const seen = Object.entries(pages).flatMap(([who, p]) => p.errors.map((e) => `${who}: ${e}`));
   expect(seen).toEqual([]);
 }
+
+/**
+ * Chooses an option of an antd Select by its visible text, with the keyboard: focus the select,
+ * open it with ArrowDown, move until the active option is the one wanted, Enter. Keys go to the
+ * focused input, so unlike mouse clicks they are not lost while a dropdown animates on a loaded
+ * machine (CI lost such clicks in three browser files). Waits for options still loading. Done when
+ * the select shows the choice, or is gone (a choice that navigates, like a station picker).
+ */
+export async function chooseOption(page: Page, testId: string, option: string): Promise<void> {
+  const select = page.getByTestId(testId);
+  const input = select.locator('input[role="combobox"]').first();
+  const shown = page.locator(`[data-testid="${testId}"] .ant-select-content`, { hasText: option }).first();
+  const settled = () =>
+    Promise.any([select.waitFor({ state: 'detached', timeout: 5_000 }), shown.waitFor({ timeout: 5_000 })]).then(
+      () => true,
+      () => false,
+    );
+  const quick = { timeout: 5_000 };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    // A disabled select (waiting for another field) enables itself: wait for that first.
+    await expect.poll(() => input.isEnabled(), { timeout: TIMEOUT }).toBe(true);
+    await input.focus();
+    if ((await input.getAttribute('aria-expanded')) !== 'true') await input.press('ArrowDown');
+    const opened = await expect.poll(() => input.getAttribute('aria-expanded'), quick).toBe('true').then(
+      () => true,
+      () => false,
+    );
+    if (!opened) continue;
+    // The dropdown of this select, found through the list its input controls.
+    const listId = await input.getAttribute('aria-controls');
+    const dropdown = page.locator('.ant-select-dropdown', { has: page.locator(`[id="${listId}"]`) }).first();
+    if (!(await dropdown.locator('.ant-select-item-option', { hasText: option }).first().waitFor({ timeout: TIMEOUT }).then(() => true, () => false))) {
+      await input.press('Escape');
+      continue;
+    }
+    // Walk the options (the list wraps round, so a bounded walk sees every one).
+    for (let step = 0; step < 300; step++) {
+      const active = ((await dropdown.locator('.ant-select-item-option-active').first().textContent({ timeout: 1_000 }).catch(() => null)) ?? '').trim();
+      if (active.includes(option)) {
+        await input.press('Enter');
+        break;
+      }
+      await input.press('ArrowDown');
+    }
+    if (await settled()) return;
+    if (await select.count()) await input.press('Escape').catch(() => undefined);
+  }
+  throw new Error(`could not choose "${option}" in ${testId}`);
+}
