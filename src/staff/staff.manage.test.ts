@@ -41,7 +41,8 @@ describe('PATCH /api/v1/staff/:id', () => {
     const st = await newStation(server);
     const r = ok(await patch(u.id, { displayName: ' 王晓燕 ', role: 'station_staff', stationId: st.stationId }), 200);
     expect(r).toMatchObject({ id: u.id, username: u.username, displayName: '王晓燕', role: 'station_staff', stationId: st.stationId, status: 'active' });
-    expect(ok(await server.api('GET', '/api/v1/staff'), 200).items.find((x: { id: number }) => x.id === u.id)).toEqual(r);
+    // The list says the same, and that the caller (an administrator) may manage this account.
+    expect(ok(await server.api('GET', '/api/v1/staff'), 200).items.find((x: { id: number }) => x.id === u.id)).toEqual({ ...r, mayManage: true });
     // The open session follows the new role and station at once.
     expect(ok(await me(u.token), 200)).toMatchObject({ role: 'station_staff', stationId: st.stationId });
     expectError(await server.api('POST', '/api/v1/stations', { token: u.token, body: {} }), 403, 'FORBIDDEN');
