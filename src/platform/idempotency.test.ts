@@ -152,6 +152,53 @@ describe('runIdempotent', () => {
   });
 });
 
+describe('a transaction PostgreSQL aborts to break a deadlock', () => {
+  it('is run again: two use cases locking two rows in opposite orders both succeed, each effect once', async () => {
+    await sql`create table if not exists deadlock_probe (id int primary key)`.execute(h.db);
+    await sql`insert into deadlock_probe values (1), (2) on conflict do nothing`.execute(h.db);
+    const calls = { a: 0, b: 0 };
+    let bothHoldOne!: () => void;
+    const bothLocked = new Promise<void>((r) => (bothHoldOne = r));
+    let holding = 0;
+    const crosswise = (tag: 'a' | 'b', first: number, second: number) => async (trx: Trx) => {
+      calls[tag]++;
+      await publish(trx, 'test.work', `deadlock-${tag}`, {});
+      await sql`select id from deadlock_probe where id = ${first} for update`.execute(trx);
+      // Only the first attempts meet here; a retry goes straight on.
+      if (calls[tag] === 1) {
+        if (++holding === 2) bothHoldOne();
+        await bothLocked;
+      }
+      await sql`select id from deadlock_probe where id = ${second} for update`.execute(trx);
+      return { status: 200, body: { tag } };
+    };
+    const [a, b] = await Promise.all([runIdempotent(h.db, scope(), 'k', { t: 'a' }, crosswise('a', 1, 2)), runIdempotent(h.db, scope(), 'k', { t: 'b' }, crosswise('b', 2, 1))]);
+    expect(a.body).toEqual({ tag: 'a' });
+    expect(b.body).toEqual({ tag: 'b' });
+    // PostgreSQL chose one victim; it ran a second time.
+    expect(calls.a + calls.b).toBe(3);
+    expect(await runs('deadlock-a')).toBe(1);
+    expect(await runs('deadlock-b')).toBe(1);
+  });
+
+  it('is run again at most twice, then the abort is thrown; other errors are never retried', async () => {
+    let deadlocks = 0;
+    const alwaysDeadlocks = async () => {
+      deadlocks++;
+      throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    };
+    await expect(runIdempotent(h.db, scope(), 'k', { a: 1 }, alwaysDeadlocks)).rejects.toThrow('deadlock detected');
+    expect(deadlocks).toBe(3);
+    let failures = 0;
+    const unique = async () => {
+      failures++;
+      throw Object.assign(new Error('duplicate key'), { code: '23505' });
+    };
+    await expect(runIdempotent(h.db, scope(), undefined, { a: 1 }, unique)).rejects.toThrow('duplicate key');
+    expect(failures).toBe(1);
+  });
+});
+
 describe('refusals and retention', () => {
   it('stores a business refusal as the answer: the retry is refused the same way and the work runs once', async () => {
     const s = scope();

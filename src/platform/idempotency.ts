@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, Trx } from './db.js';
+import { PgCode, pgErrorCode, type Db, type Trx } from './db.js';
 import { sha256Hex } from './crypto.js';
 import { AppError, platformError } from './errors.js';
 
@@ -69,6 +69,7 @@ export function stableStringify(value: unknown): string {
  * (4xx), its work rolls back and the refusal is stored under the key, so a retry
  * can never turn a refusal into a success (a new attempt needs a new key).
  * Authentication failures and bugs (5xx) are not stored: the retry runs afresh.
+ * A transaction PostgreSQL aborts as a deadlock victim is run again here, up to twice (ABORT_RETRIES).
  */
 export async function runIdempotent<T>(
   db: Db,
@@ -77,6 +78,39 @@ export async function runIdempotent<T>(
   request: unknown,
   work: (trx: Trx) => Promise<Outcome<T>>,
   options: IdempotencyOptions = {},
+): Promise<{ status: number; body: T; replayed: boolean }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await runIdempotentOnce(db, scope, key, request, work, options);
+    } catch (err) {
+      if (attempt >= ABORT_RETRIES || !isRetryableAbort(err)) throw err;
+      // Deadlock victims retrying in lockstep would meet again: a short random pause first.
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.floor(Math.random() * 20)));
+    }
+  }
+}
+
+/**
+ * How often a use case PostgreSQL aborted to break a deadlock (40P01) or a serialization conflict
+ * (40001) is run again. Such an abort rolled back everything, the key row included, so running it
+ * again is exactly what the client's own retry with the same key would do, without a 909 or a 500
+ * on the terminal first. The lock order (docs/architecture.md) keeps the known paths free of
+ * deadlocks; this is for a cycle nobody has found yet. PostgreSQL logs each one ("deadlock detected").
+ */
+const ABORT_RETRIES = 2;
+
+function isRetryableAbort(err: unknown): boolean {
+  const code = pgErrorCode(err);
+  return code === PgCode.deadlockDetected || code === PgCode.serializationFailure;
+}
+
+async function runIdempotentOnce<T>(
+  db: Db,
+  scope: string,
+  key: string | undefined,
+  request: unknown,
+  work: (trx: Trx) => Promise<Outcome<T>>,
+  options: IdempotencyOptions,
 ): Promise<{ status: number; body: T; replayed: boolean }> {
   if (key === undefined) {
     return db.transaction().execute(async (trx) => {
