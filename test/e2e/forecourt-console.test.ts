@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } f
 import { expectLedgerOk, newCard, newStation, PIN, saleBody, sell, type Terminal } from '../support/fuel.js';
 import { ADMIN_PASSWORD, startTestServer, terminalPost, type TestServer } from '../support/server.js';
 import { failureShots, launchBrowser, openPage, shot, type TrackedPage } from './support/browser.js';
-import { chooseOption, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
+import { chooseOption, clickForRequest, consoleSignIn, expectAttr, expectContains, expectNoPageErrors, expectText, openMenu, waitForPath } from './support/ui.js';
 
 /**
  * The forecourt screens of the console, clicked through in Chinese against the real server: a
@@ -116,7 +116,8 @@ describe('forecourt screens of the console', { timeout: 180_000 }, () => {
     expect(before.body.next.some((p: any) => p.grade === '92#' && p.unitPrice === 815)).toBe(true);
 
     await next.getByTestId('price-cancel').click();
-    await page.getByTestId('price-cancel-confirm').click();
+    const cancelled = await clickForRequest(page, page.getByTestId('price-cancel-confirm'), 'DELETE', '/api/v1/prices/');
+    expect(cancelled.status(), await cancelled.text()).toBe(200);
     // The dialog closes when the server has answered; then the list reloads.
     await page.getByTestId('price-cancel-confirm').waitFor({ state: 'detached', timeout: 30_000 });
     await next.waitFor({ state: 'detached', timeout: 30_000 });

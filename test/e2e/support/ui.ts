@@ -127,3 +127,20 @@ export async function chooseOption(page: Page, testId: string, option: string): 
   }
   throw new Error(`could not choose "${option}" in ${testId}`);
 }
+
+/**
+ * Clicks a button that sends one request, and makes sure the request went: on a loaded machine a
+ * click on a dialog still opening can be lost. Waits for the request's answer; clicks again (up to
+ * twice more) only when none was sent and the button is still there. Returns the answer.
+ */
+export async function clickForRequest(page: Page, button: Locator, method: string, urlPart: string): Promise<import('playwright-core').Response> {
+  const matches = (r: import('playwright-core').Response) => r.request().method() === method && r.url().includes(urlPart);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const answer = page.waitForResponse(matches, { timeout: attempt === 0 ? 10_000 : 20_000 }).catch(() => null);
+    await button.click({ timeout: TIMEOUT }).catch(() => undefined);
+    const response = await answer;
+    if (response) return response;
+    if (!(await button.isVisible().catch(() => false))) break;
+  }
+  throw new Error(`no ${method} ${urlPart} was sent; the dialog shows: ${await page.locator('.ant-modal').first().innerText().catch(() => '(no dialog)')}`);
+}
