@@ -11,7 +11,7 @@ import pg from 'pg';
 import { loadSettings, SettingsError, type BenchSettings } from './lib/settings.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/database.js';
 import { REPO_ROOT, startServer, type RunningServer } from './lib/server.js';
-import { Api, BENCH_PIN, createStations, fund, issueCards, type BenchStation } from './lib/setup.js';
+import { Api, BENCH_PIN, createStations, fund, issueCards, LOAD_TEST_QUIET_RULES, quietRiskRulesForLoad, type BenchStation } from './lib/setup.js';
 import { MAX_VOLUME_ML, MIN_VOLUME_ML, REQUEST_TIMEOUT_MS, runHttpLoad, UNIT_PRICE } from './lib/http-load.js';
 import { findPgbench, runPgbench } from './lib/pgbench.js';
 import { cpuShare, parentPid, postgresCpuSeconds, processCpuSeconds } from './lib/cpu.js';
@@ -114,6 +114,8 @@ async function main(): Promise<number> {
 
     const api = new Api(server.baseUrl);
     await api.login('admin', adminPassword);
+    const quiet = await quietRiskRulesForLoad(api, server.baseUrl);
+    log(`bench: risk parameter version #${quiet} published: ${LOAD_TEST_QUIET_RULES.join(', ')} off for the load (the gate still runs)`);
     const t0 = Date.now();
     const stations = await createStations(api, settings.stations);
     let issued = 0;

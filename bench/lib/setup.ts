@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Terminal } from './http-load.js';
 
 /**
@@ -89,4 +89,28 @@ export async function fund(api: Api, cardNos: readonly string[], amountFen: numb
     }
     onProgress();
   });
+}
+
+/** The risk rules that count a card's own repeated sales and spend: a load test trips them by design. */
+export const LOAD_TEST_QUIET_RULES = ['velocity_sales', 'velocity_declines', 'card_testing', 'period_amount'] as const;
+
+/**
+ * Publishes a programme risk parameter version with the rules that count a card's repeated sales
+ * switched off, as a risk team would before a load test: thousands of sales on a few thousand
+ * cards (and hundreds on one hot card) in minutes are load, not fraud, and without this the bench
+ * would measure declines (RISK_REVIEW, RISK_DECLINED) instead of the approved sale path. The gate
+ * itself still runs on every sale (context, the other rules, the decision row). Approval needs a
+ * second person: a `risk` staff member is created for it.
+ */
+export async function quietRiskRulesForLoad(admin: Api, baseUrl: string): Promise<number> {
+  const username = `bench.risk.${randomBytes(3).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  await admin.call('POST', '/api/v1/staff', { username, password, role: 'risk', displayName: 'bench risk approver' });
+  const approver = new Api(baseUrl);
+  await approver.login(username, password);
+  const patch = Object.fromEntries(LOAD_TEST_QUIET_RULES.map((rule) => [rule, { enabled: false }]));
+  const draft = await admin.call<{ id: number }>('POST', '/api/v1/risk/parameter-versions', { scope: 'programme', scopeKey: 'default', patch, note: 'bench: load, not fraud' });
+  await admin.call('POST', `/api/v1/risk/parameter-versions/${draft.id}/submit`);
+  await approver.call('POST', `/api/v1/risk/parameter-versions/${draft.id}/approve`);
+  return draft.id;
 }
