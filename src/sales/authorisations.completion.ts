@@ -10,7 +10,7 @@ import { salesError } from './sales.errors.js';
 import { priceGoods, type SaleAnswer } from './sales.service.js';
 import { declineInfo, expectedFuelAmount, fuelAmountMatches, inArrears, insertSale, openHeldAmount, planSpend, postDebits, spendable, stationFor, type NewSale, type SaleTransfer } from './sale-parts.js';
 import { releaseExpired } from './authorisations.jobs.js';
-import { assessRisk, type RiskGateDeps } from './sale-risk.js';
+import { assessRisk, saleRiskOf, type RiskGateDeps } from './sale-risk.js';
 import type { AuthorisationHold } from './authorisations.service.js';
 
 export interface CompletionRequest {
@@ -279,7 +279,7 @@ export async function completeAuthorisation(
     saleId,
     authorisationId: auth.id,
   });
-  sale.risk = risk.decisionId || risk.degraded ? { decisionId: risk.decisionId, outcome: risk.outcome } : null;
+  sale.risk = saleRiskOf(risk);
   const check = { newAmount: goods.total, pendingAmount };
   let overLimit = await recordCardUse(trx, card.id, use, sale.businessDay, sale.at, check);
   if (overLimit && advice) {
@@ -298,7 +298,6 @@ export async function completeAuthorisation(
     const left = accounts.map((a) => ({ id: a.id, available: a.available - (used.get(a.id) ?? 0) }));
     for (const p of planSpend(left, goods.total)) goodsTransfers.push({ ...p, transferId: uuidFrom(`sale:${saleId}:${p.accountId}:goods`) });
   }
-
 
   const total = req.amount + goods.total;
   const released = late ? 0 : auth.held_amount - fromHoldsAmount;

@@ -8,7 +8,7 @@ import { openShiftFor } from './forecourt-locks.js';
 import { offlineError, type OfflineReject } from './offline-batch.errors.js';
 import { listsHeld } from './offline-batch.lists.js';
 import { openHeldAmount } from './sale-parts.js';
-import { assessRisk, type RiskGateDeps } from './sale-risk.js';
+import { assessRisk, saleRiskOf, type RiskGateDeps } from './sale-risk.js';
 
 /**
  * Offline sales (脱机交易) uploaded by a terminal after it approved them alone. The terminal
@@ -321,6 +321,7 @@ async function postOfflineSale(
     saleId,
   });
   if (risk.outcome !== 'approve') flags.push('risk_flagged');
+  const recorded = saleRiskOf(risk);
   const transfers: Array<{ transferId: string; accountId: number; amount: number }> = [];
   let forced = false;
   let balance: number | null = null;
@@ -373,7 +374,7 @@ async function postOfflineSale(
     values (${saleId}, ${card.id}, ${maskCardNo(s.cardNo)}, ${x.terminal.stationId}, ${x.terminal.id}, ${s.nozzle}, ${s.grade}, ${s.volumeMl},
       ${s.unitPrice}, ${s.amount}, 'approved', ${s.approvalCode}, ${JSON.stringify(transfers)}::jsonb, ${balance}, ${day}::date, 'offline',
       ${refOf(s.seq)}, ${forced}, ${flags}::text[], ${liability}, ${x.shiftId}, ${x.at},
-      ${risk.decisionId}, ${risk.decisionId || risk.degraded ? risk.outcome : null})`;
+      ${recorded?.decisionId ?? null}, ${recorded?.outcome ?? null})`;
   await publishWith(trx, insert, 'sale.approved', saleId, {
     saleId,
     cardId: card.id,

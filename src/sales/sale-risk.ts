@@ -103,6 +103,14 @@ export interface RiskVerdict {
   degraded?: string;
 }
 
+/**
+ * What a sale records of the verdict it was taken under (sales.risk_decision_id, risk_outcome): the
+ * decision, or the outcome alone when the engine could not decide; nothing when it was not asked.
+ */
+export function saleRiskOf(risk: RiskVerdict): { decisionId: string | null; outcome: Outcome } | null {
+  return risk.decisionId || risk.degraded ? { decisionId: risk.decisionId, outcome: risk.outcome } : null;
+}
+
 export interface RiskGateDeps {
   /** Only the freeze's card operation takes it; the sale's transaction is used when absent. */
   db?: Db;

@@ -7,7 +7,7 @@ import { authoriseCardUse, recordCardUse, type PinEntry } from '../cards/index.j
 import { checkSalePrice, MAX_STORE_LINES, priceStoreItems, type StoreLine } from '../stations/index.js';
 import { claimTerminalRef, openShiftFor } from './forecourt-locks.js';
 import { salesError } from './sales.errors.js';
-import { assessRisk, type RiskConfirmation, type RiskGateDeps } from './sale-risk.js';
+import { assessRisk, saleRiskOf, type RiskConfirmation, type RiskGateDeps } from './sale-risk.js';
 import {
   declineInfo,
   expectedFuelAmount,
@@ -246,7 +246,7 @@ export async function decideSale(
     shiftId: sale.shiftId,
     ...(req.riskConfirmation ? { confirmation: req.riskConfirmation } : {}),
   });
-  sale.risk = risk.decisionId || risk.degraded ? { decisionId: risk.decisionId, outcome: risk.outcome } : null;
+  sale.risk = saleRiskOf(risk);
   if (risk.action !== 'approve') {
     const balance = spendable(await getAccounts(trx, decision.card.account_ids));
     return decline(risk.declineCode ?? 'RISK_DECLINED', balance);
